@@ -1,0 +1,95 @@
+# easy-lb: etcd-driven, hitlessly reloaded haproxy.
+# POSIX-ish make with GNU make conveniences (wildcard, -MMD dependencies).
+
+VERSION  = 0.1.0
+PREFIX   = /usr/local
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+SHAREDIR = $(PREFIX)/share/easy-lb
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS += -Ilib -D_GNU_SOURCE -DVERSION='"$(VERSION)"'
+LDLIBS   = -lcurl -ljq -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD    = build-san
+else
+BUILD    = build
+endif
+
+TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload
+LIBSRC  = $(wildcard lib/*.c)
+LIBOBJ  = $(LIBSRC:lib/%.c=$(BUILD)/lib/%.o)
+BINS    = $(TOOLS:%=$(BUILD)/%)
+MANS    = $(wildcard share/man/*.1)
+
+all: $(BINS) bin
+
+# bin/ always points at the flavour built last, so tests and scripts
+# have one place to find the tools.
+bin: $(BINS)
+	@mkdir -p bin
+	@for t in $(TOOLS); do ln -sf ../$(BUILD)/$$t bin/$$t; done
+
+$(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libeasylb.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIBOBJ)
+
+$(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libeasylb.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libeasylb.a $(LDLIBS)
+
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d)
+
+deps:
+	@sh contrib/deps.sh
+
+# Each of these installs what is missing first, then builds, then runs:
+# the install must finish before anything compiles, even under make -j.
+check:
+	@sh contrib/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh tests/run.sh $(TESTS)
+
+demo:
+	@sh contrib/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh share/easy-lb/demo.sh
+
+fuzz:
+	@sh contrib/deps.sh
+	@sh tests/fuzz/run.sh $(FUZZTIME)
+
+bench:
+	@sh contrib/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SHAREDIR)
+	for t in $(TOOLS); do cp -f $(BUILD)/$$t $(DESTDIR)$(BINDIR)/$$t; chmod 755 $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(MANS); do cp -f $$m $(DESTDIR)$(MANDIR)/man1/; chmod 644 $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
+	if [ -n "$$(ls share/easy-lb)" ]; then cp -Rf share/easy-lb/. $(DESTDIR)$(SHAREDIR)/; fi
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(MANS); do rm -f $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
+	rm -rf $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build build-san bin tests/fuzz/build
+
+.PHONY: all bin deps check demo fuzz bench install uninstall clean
+.SUFFIXES:
+.SECONDARY:

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages easy-lb needs to build, test and demo itself.
+# As root it installs what is missing; otherwise it prints the exact command.
+# usage: contrib/deps.sh [check]
+set -u
+
+pkgs="gcc make libc6-dev libcurl4-openssl-dev libjq-dev jq curl openssl \
+bats parallel etcd-server etcd-client haproxy python3 socat clang shellcheck"
+
+missing=""
+for p in $pkgs; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+	case "$st" in
+	*"ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "easy-lb: missing Debian packages:$missing" >&2
+	echo "easy-lb: run: sudo apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+echo "easy-lb: installing missing Debian packages:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+apt-get update -q >/dev/null &&
+	apt-get install -y -q --no-install-recommends $missing >/dev/null ||
+	{ echo "easy-lb: apt-get install$missing failed" >&2; exit 1; }

@@ -1,0 +1,376 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char *progname = "easy-lb";
+
+void
+setprogname(const char *argv0)
+{
+	const char *s = strrchr(argv0, '/');
+
+	progname = s ? s + 1 : argv0;
+}
+
+const char *
+getprogname_(void)
+{
+	return progname;
+}
+
+static void
+vmsg(int with_errno, const char *fmt, va_list ap)
+{
+	int e = errno;
+
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	if (with_errno)
+		fprintf(stderr, ": %s", strerror(e));
+	fputc('\n', stderr);
+}
+
+void
+warnmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(0, fmt, ap);
+	va_end(ap);
+}
+
+void
+warnerr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(1, fmt, ap);
+	va_end(ap);
+}
+
+void
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(0, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+dieerr(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(1, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		dieerr(EXIT_TEMP, "malloc");
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		dieerr(EXIT_TEMP, "realloc");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		dieerr(EXIT_TEMP, "strdup");
+	return p;
+}
+
+void
+fshut_stdout(void)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (errno == EPIPE)
+			exit(EXIT_TEMP);
+		dieerr(EXIT_TEMP, "write error on stdout");
+	}
+}
+
+int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *q;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(q = realloc(b->p, cap)))
+			return -1;
+		b->p = q;
+		b->cap = cap;
+	}
+	if (n && p)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_puts(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[256];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof tmp)
+		return buf_add(b, tmp, n);
+	/* Too long for the stack buffer: format straight into b. */
+	if (buf_add(b, NULL, n) < 0)
+		return -1;
+	b->len -= n;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+	return 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+int
+parse_ll(const char *s, long long min, long long max, long long *out,
+	 const char **errstr)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	if (!s || !*s) {
+		*errstr = "invalid";
+		return -1;
+	}
+	v = strtoll(s, &end, 10);
+	if (*end || end == s) {
+		*errstr = "invalid";
+		return -1;
+	}
+	if ((v == LLONG_MIN && errno == ERANGE) || v < min) {
+		*errstr = "too small";
+		return -1;
+	}
+	if ((v == LLONG_MAX && errno == ERANGE) || v > max) {
+		*errstr = "too large";
+		return -1;
+	}
+	*out = v;
+	*errstr = NULL;
+	return 0;
+}
+
+int
+read_all(int fd, struct buf *b)
+{
+	char tmp[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (buf_add(b, tmp, n) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	if (buf_add(b, NULL, 0) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+read_file(const char *path, struct buf *b, char *err, size_t errlen)
+{
+	int fd = 0, r;
+
+	if (strcmp(path, "-") && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	r = read_all(fd, b);
+	if (r < 0)
+		seterr(err, errlen, "%s: %s", strcmp(path, "-") ? path : "stdin",
+		       strerror(errno));
+	if (fd != 0)
+		close(fd);
+	return r;
+}
+
+/* Compare the file at path with data; 1 if identical, 0 otherwise. */
+static int
+same_content(const char *path, const void *data, size_t len)
+{
+	struct buf b = {0};
+	int fd, same = 0;
+	struct stat st;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size == len && read_all(fd, &b) == 0)
+		same = b.len == len && (len == 0 || !memcmp(b.p, data, len));
+	close(fd);
+	buf_free(&b);
+	return same;
+}
+
+static int
+write_full(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+int
+atomic_replace(const char *path, const void *data, size_t len, int *changed,
+	       char *err, size_t errlen)
+{
+	char *d1 = NULL, *b1 = NULL, *tmp = NULL;
+	const char *dir, *base;
+	struct stat st;
+	mode_t mode, um;
+	int fd = -1, dfd, ret = -1;
+
+	if (changed)
+		*changed = 0;
+	if (same_content(path, data, len))
+		return 0;
+	d1 = xstrdup(path);
+	b1 = xstrdup(path);
+	dir = dirname(d1);
+	base = basename(b1);
+	tmp = xmalloc(strlen(dir) + strlen(base) + 16);
+	sprintf(tmp, "%s/.%s.XXXXXX", dir, base);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		seterr(err, errlen, "%s: cannot create temporary file: %s",
+		       path, strerror(errno));
+		goto out;
+	}
+	if (stat(path, &st) == 0) {
+		mode = st.st_mode & 07777;
+	} else {
+		um = umask(0);
+		umask(um);
+		mode = 0644 & ~um;
+	}
+	if (write_full(fd, data, len) < 0 || fchmod(fd, mode) < 0 ||
+	    fsync(fd) < 0) {
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		seterr(err, errlen, "%s: rename: %s", path, strerror(errno));
+		goto out;
+	}
+	/* The rename is durable only once the directory is synced. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (changed)
+		*changed = 1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
+	free(d1);
+	free(b1);
+	return ret;
+}
+
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
