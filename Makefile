@@ -9,7 +9,7 @@ SHAREDIR = $(PREFIX)/share/easy-lb
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
+WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CPPFLAGS += -Ilib -D_GNU_SOURCE -DVERSION='"$(VERSION)"'
 LDLIBS   = -lcurl -ljq -lm
 

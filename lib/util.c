@@ -258,8 +258,8 @@ read_file(const char *path, struct buf *b, char *err, size_t errlen)
 		return seterr(err, errlen, "%s: %s", path, strerror(errno));
 	r = read_all(fd, b);
 	if (r < 0)
-		seterr(err, errlen, "%s: %s", strcmp(path, "-") ? path : "stdin",
-		       strerror(errno));
+		seterr(err, errlen, "%s: %s",
+		       strcmp(path, "-") ? path : "stdin", strerror(errno));
 	if (fd != 0)
 		close(fd);
 	return r;

@@ -9,9 +9,9 @@
 
 /* One exit-code scheme for the whole suite (see every man page). */
 enum {
-	EXIT_OK = 0,     /* done */
-	EXIT_NO = 1,     /* a negative answer: not found, rejected, ... */
-	EXIT_BAD = 100,  /* usage or bad input: permanent, do not retry */
+	EXIT_OK = 0,	 /* done */
+	EXIT_NO = 1,	 /* a negative answer: not found, rejected, ... */
+	EXIT_BAD = 100,	 /* usage or bad input: permanent, do not retry */
 	EXIT_TEMP = 111, /* system, network or I/O failure: worth retrying */
 };
 
@@ -22,9 +22,9 @@ const char *getprogname_(void);
 void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warnerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
+    __attribute__((format(printf, 2, 3), noreturn));
 void dieerr(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
+    __attribute__((format(printf, 2, 3), noreturn));
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
@@ -36,7 +36,7 @@ void fshut_stdout(void);
 /* Fill err (size errlen) like snprintf; returns -1 so that library code
  * can write "return seterr(err, errlen, ...)". */
 int seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* A growable byte buffer, always NUL-terminated after len bytes. */
 struct buf {
@@ -46,7 +46,7 @@ struct buf {
 int buf_add(struct buf *b, const void *p, size_t n); /* -1 on ENOMEM */
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
 
 /* Parse a decimal integer in [min, max]; returns 0 or -1 (errstr set to
@@ -64,8 +64,8 @@ int read_file(const char *path, struct buf *b, char *err, size_t errlen);
  * file is kept (new files get 0644 less the umask).  When the file already
  * holds exactly data nothing is written and *changed is 0.  Returns 0, or
  * -1 with err filled and the old file untouched. */
-int atomic_replace(const char *path, const void *data, size_t len,
-		   int *changed, char *err, size_t errlen);
+int atomic_replace(const char *path, const void *data, size_t len, int *changed,
+		   char *err, size_t errlen);
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);

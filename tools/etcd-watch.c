@@ -1,0 +1,387 @@
+/* etcd-watch: print every change under a key or prefix, or one revision
+ * number per settled batch of changes; never miss one. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "b64.h"
+#include "etcdtool.h"
+#include "jsonw.h"
+
+static void usage(FILE *f, int code) __attribute__((noreturn));
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f, "usage: etcd-watch [-p] [--rev N] [--revisions "
+		   "[--debounce MS [--max-wait MS]]] [--once]\n"
+		   "       " ETCD_USAGE "\n"
+		   "       KEY|PREFIX\n");
+	exit(code);
+}
+
+struct watch {
+	struct etcd *e;
+	const char *key;
+	size_t klen;
+	int prefix, revisions, once;
+	long long next;	   /* resume point: first revision not seen */
+	long long pending; /* revisions mode: a batch to report */
+	long long first_ms, last_ms;
+	long long debounce, maxwait;
+	int done;   /* --once satisfied */
+	int outage; /* a failure was reported and not yet recovered */
+	struct buf line;
+};
+
+/* Write one line to stdout and flush it.  A reader that went away ends
+ * the tool quietly: that is how "etcd-watch ... | head -1" finishes. */
+static void
+emit(struct watch *w, const char *s, size_t n)
+{
+	if (fwrite(s, 1, n, stdout) != n || fflush(stdout) == EOF) {
+		if (errno == EPIPE)
+			exit(EXIT_OK);
+		dieerr(EXIT_TEMP, "write error on stdout");
+	}
+	(void)w;
+}
+
+static void
+emit_rev(struct watch *w, long long rev)
+{
+	char s[32];
+
+	emit(w, s, snprintf(s, sizeof s, "%lld\n", rev));
+}
+
+/* A key or value as "name":"text", or "name_base64":"..." when the bytes
+ * are not UTF-8 (JSON strings cannot hold them unchanged). */
+static void
+jfield(struct buf *b, const char *name, const char *s, size_t n)
+{
+	char *enc;
+
+	if (utf8_valid(s, n)) {
+		buf_printf(b, ",\"%s\":", name);
+		json_str(b, s, n);
+		return;
+	}
+	enc = xmalloc(b64_enclen(n) + 1);
+	b64_encode((const unsigned char *)s, n, enc);
+	buf_printf(b, ",\"%s_base64\":\"%s\"", name, enc);
+	free(enc);
+}
+
+static void
+emit_event(struct watch *w, jv ev)
+{
+	jv kv = etcd_field(ev, "kv"), type = etcd_field(ev, "type");
+	int del = jv_get_kind(type) == JV_KIND_STRING &&
+		  !strcmp(jv_string_value(type), "DELETE");
+	struct etcd_kv d;
+
+	if (etcd_kv_decode(kv, &d) < 0)
+		die(EXIT_TEMP, "%s: malformed event in watch stream",
+		    etcd_endpoint(w->e));
+	w->line.len = 0;
+	buf_printf(&w->line, "{\"type\":\"%s\"", del ? "delete" : "put");
+	jfield(&w->line, "key", d.key, d.klen);
+	if (!del)
+		jfield(&w->line, "value", d.value, d.vlen);
+	if (buf_printf(&w->line, ",\"revision\":%lld}\n", d.mod_rev) < 0)
+		die(EXIT_TEMP, "out of memory");
+	emit(w, w->line.p, w->line.len);
+	etcd_kv_free(&d);
+	jv_free(kv);
+	jv_free(type);
+}
+
+static int
+on_msg(void *arg, jv res)
+{
+	struct watch *w = arg;
+	jv hdr = etcd_field(res, "header"), evs = etcd_field(res, "events");
+	jv created = etcd_field(res, "created");
+	long long rev = etcd_int(hdr, "revision"), mod;
+	int i, n = jv_get_kind(evs) == JV_KIND_ARRAY
+		       ? jv_array_length(jv_copy(evs))
+		       : 0;
+
+	if (w->outage) {
+		warnmsg("%s: watching again from revision %lld (%s)", w->key,
+			w->next, etcd_endpoint(w->e));
+		w->outage = 0;
+	}
+	for (i = 0; i < n; i++) {
+		jv ev = jv_array_get(jv_copy(evs), i), kv;
+
+		kv = etcd_field(ev, "kv");
+		mod = etcd_int(kv, "mod_revision");
+		jv_free(kv);
+		if (!w->revisions)
+			emit_event(w, ev);
+		if (mod >= w->next)
+			w->next = mod + 1;
+		jv_free(ev);
+	}
+	if (n == 0 && jv_get_kind(created) != JV_KIND_TRUE && rev >= w->next) {
+		/* A progress notification: everything up to rev was sent. */
+		w->next = rev + 1;
+	}
+	if (n > 0 && w->revisions) {
+		long long now = now_ms();
+
+		if (!w->pending)
+			w->first_ms = now;
+		w->pending = rev > w->pending ? rev : w->pending;
+		w->last_ms = now;
+		if (w->debounce == 0 || w->once) {
+			emit_rev(w, w->pending);
+			w->pending = 0;
+		}
+	}
+	if (n > 0 && w->once)
+		w->done = 1;
+	jv_free(hdr);
+	jv_free(evs);
+	jv_free(created);
+	jv_free(res);
+	return w->done;
+}
+
+/* Revisions mode: report a batch once it has been quiet for the debounce
+ * time, or has waited max-wait in all. */
+static long
+on_idle(void *arg, int *stop)
+{
+	struct watch *w = arg;
+	long long now, due;
+
+	if (!w->pending)
+		return -1;
+	now = now_ms();
+	due = w->last_ms + w->debounce;
+	if (w->first_ms + w->maxwait < due)
+		due = w->first_ms + w->maxwait;
+	if (now >= due) {
+		emit_rev(w, w->pending);
+		w->pending = 0;
+		return -1;
+	}
+	(void)stop;
+	return (long)(due - now);
+}
+
+struct resync {
+	struct buf out;
+	int first;
+};
+
+static int
+resync_member(void *arg, const struct etcd_kv *kv)
+{
+	struct resync *r = arg;
+
+	if (etcd_tool_member(&r->out, kv, 0, &r->first) < 0)
+		die(EXIT_TEMP, "out of memory");
+	return 0;
+}
+
+/* The resume point was compacted away: read the whole state again and
+ * report it as one record (or, in revisions mode, as a revision line). */
+static int
+resync(struct watch *w, long long compact)
+{
+	struct resync r = {{0}, 1};
+	long long at;
+	int st;
+
+	warnmsg("%s: revision %lld was compacted (compact revision %lld); "
+		"resyncing",
+		w->key, w->next, compact);
+	if (w->revisions) {
+		if ((st = etcd_revision(w->e, &at)) != ETCD_OK)
+			return st;
+		w->pending = 0;
+		emit_rev(w, at);
+		w->next = at + 1;
+		return ETCD_OK;
+	}
+	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, 0, 1000, &at,
+			     resync_member, &r);
+	if (st != ETCD_OK) {
+		buf_free(&r.out);
+		return st;
+	}
+	w->line.len = 0;
+	if (buf_printf(&w->line,
+		       "{\"type\":\"resync\",\"revision\":%lld,"
+		       "\"kvs\":{",
+		       at) < 0 ||
+	    buf_add(&w->line, r.out.p, r.out.len) < 0 ||
+	    buf_puts(&w->line, "}}\n") < 0)
+		die(EXIT_TEMP, "out of memory");
+	emit(w, w->line.p, w->line.len);
+	buf_free(&r.out);
+	w->next = at + 1;
+	return ETCD_OK;
+}
+
+/* Sleep ms, but end at once if stdout's reader goes away. */
+static void
+pause_ms(long long ms)
+{
+	struct pollfd p = {1, 0, 0};
+
+	if (poll(&p, 1, (int)ms) > 0 && (p.revents & (POLLERR | POLLHUP)))
+		exit(EXIT_OK);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"prefix", no_argument, 0, 'p'},
+	    {"rev", required_argument, 0, 'r'},
+	    {"revisions", no_argument, 0, 'R'},
+	    {"debounce", required_argument, 0, 'D'},
+	    {"max-wait", required_argument, 0, 'M'},
+	    {"once", no_argument, 0, 'o'},
+	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},
+	    ETCD_LONGOPTS,
+	    {0, 0, 0, 0},
+	};
+	struct etcd_opts eo = {0};
+	struct etcd_conf conf;
+	struct watch w;
+	struct etcd_watch_cb cb;
+	const char *errstr;
+	long long rev = 0, compact, backoff = 100, cur;
+	int c, st, maxset = 0;
+
+	setprogname(argv[0]);
+	memset(&w, 0, sizeof w);
+	w.maxwait = 1000;
+	while ((c = getopt_long(argc, argv, "e:hpr:", longopts, NULL)) != -1) {
+		if (etcd_opt(&eo, c, optarg) == 0)
+			continue;
+		switch (c) {
+		case 'D':
+			if (parse_ll(optarg, 0, 3600000, &w.debounce, &errstr) <
+			    0)
+				die(EXIT_BAD, "--debounce %s: %s", optarg,
+				    errstr);
+			break;
+		case 'h':
+			usage(stdout, EXIT_OK);
+		case 'M':
+			if (parse_ll(optarg, 1, 3600000, &w.maxwait, &errstr) <
+			    0)
+				die(EXIT_BAD, "--max-wait %s: %s", optarg,
+				    errstr);
+			maxset = 1;
+			break;
+		case 'o':
+			w.once = 1;
+			break;
+		case 'p':
+			w.prefix = 1;
+			break;
+		case 'r':
+			if (parse_ll(optarg, 1, 1LL << 53, &rev, &errstr) < 0)
+				die(EXIT_BAD, "--rev %s: %s", optarg, errstr);
+			break;
+		case 'R':
+			w.revisions = 1;
+			break;
+		case 'V':
+			puts("etcd-watch " VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr, EXIT_BAD);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		usage(stderr, EXIT_BAD);
+	if ((w.debounce || maxset) && !w.revisions)
+		die(EXIT_BAD, "--debounce and --max-wait go with --revisions");
+	if (!maxset && w.maxwait < w.debounce * 10)
+		w.maxwait = w.debounce * 10;
+	if (w.maxwait < w.debounce)
+		die(EXIT_BAD, "--max-wait must not be shorter than --debounce");
+	w.key = argv[0];
+	w.klen = strlen(w.key);
+	if (!w.klen && !w.prefix)
+		die(EXIT_BAD, "empty key");
+	/* libcurl ignores SIGPIPE only during transfers; our own writes
+	 * must see EPIPE instead of dying silently. */
+	signal(SIGPIPE, SIG_IGN);
+	w.e = etcd_tool_open(&eo, &conf);
+
+	/* Start from an exact revision, so that resuming is exact too. */
+	while (!rev) {
+		st = etcd_revision(w.e, &cur);
+		if (st == ETCD_OK) {
+			if (w.revisions && !w.once)
+				emit_rev(&w, cur);
+			w.next = cur + 1;
+			break;
+		}
+		if (st == ETCD_EBAD)
+			etcd_tool_die(w.e, st, w.key);
+		if (!w.outage)
+			warnmsg("%s: %s; retrying", w.key, etcd_errmsg(w.e));
+		w.outage = 1;
+		pause_ms(backoff);
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+	}
+	if (rev)
+		w.next = rev;
+
+	cb.on_msg = on_msg;
+	cb.on_idle = w.revisions ? on_idle : NULL;
+	cb.arg = &w;
+	cb.stop_fd = 1;
+	while (!w.done) {
+		long long before = w.next;
+
+		st = etcd_watch(w.e, w.key, w.klen, w.prefix, w.next, &cb,
+				&compact);
+		if (st == ETCD_ESTOP)
+			break;
+		if (st == ETCD_ECOMPACTED) {
+			st = resync(&w, compact);
+			if (st == ETCD_OK)
+				continue;
+		}
+		if (st == ETCD_EBAD)
+			etcd_tool_die(w.e, st, w.key);
+		/* A batch seen before the drop is reported now, not after
+		 * the outage. */
+		if (w.pending) {
+			emit_rev(&w, w.pending);
+			w.pending = 0;
+		}
+		if (w.next > before)
+			backoff = 100;
+		if (!w.outage)
+			warnmsg("%s: %s; retrying from revision %lld", w.key,
+				etcd_errmsg(w.e), w.next);
+		w.outage = 1;
+		pause_ms(backoff + random() % (backoff / 2 + 1));
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+	}
+	buf_free(&w.line);
+	etcd_free(w.e);
+	etcd_conf_free(&conf);
+	return EXIT_OK;
+}
