@@ -3,8 +3,9 @@
 
 REPO=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 export PATH="$REPO/bin:$PATH"
-# Tests must never reach a real cluster through the caller's environment.
-unset ETCDCTL_ENDPOINTS ETCD_PEERS ETCDCTL_USER ETCDCTL_PASSWORD \
+# Tests must never reach a real cluster through the caller's environment
+# (once per file: the fixture's own settings are exported after this).
+[ -n "${EASYLB_HARNESS:-}" ] || unset ETCDCTL_ENDPOINTS ETCD_PEERS ETCDCTL_USER ETCDCTL_PASSWORD \
 	ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY ETCDCTL_INSECURE_SKIP_TLS_VERIFY
 
 # free_port: print a TCP port on 127.0.0.1 that nobody listens on now.
@@ -46,16 +47,21 @@ etcd_start() {
 		echo "$cport $pport" >"$dir/ports"
 	fi
 	local scheme=${ETCD_SCHEME:-http}
-	etcd --name "$name" --data-dir "$dir/data" \
-		--listen-client-urls "$scheme://127.0.0.1:$cport" \
-		--advertise-client-urls "$scheme://127.0.0.1:$cport" \
-		--listen-peer-urls "http://127.0.0.1:$pport" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-		--initial-cluster "$name=http://127.0.0.1:$pport" \
-		--logger zap --log-outputs stderr "$@" \
-		>>"$dir/log" 2>&1 &
-	local pid=$!
-	echo "$pid" >"$dir/pid"
+	# Started from a subshell, so it is no job of the test's shell (no
+	# "Killed" noise in the TAP stream when a test kills it).
+	(
+		exec etcd --name "$name" --data-dir "$dir/data" \
+			--listen-client-urls "$scheme://127.0.0.1:$cport" \
+			--advertise-client-urls "$scheme://127.0.0.1:$cport" \
+			--listen-peer-urls "http://127.0.0.1:$pport" \
+			--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+			--initial-cluster "$name=http://127.0.0.1:$pport" \
+			--logger zap --log-outputs stderr "$@" \
+			>>"$dir/log" 2>&1 </dev/null &
+		echo $! >"$dir/pid"
+	)
+	local pid
+	pid=$(cat "$dir/pid")
 	printf -v "ETCD_URL_$name" '%s' "$scheme://127.0.0.1:$cport"
 	printf -v "ETCD_PID_$name" '%s' "$pid"
 	export "ETCD_URL_$name" "ETCD_PID_$name"
@@ -76,7 +82,6 @@ etcd_stop() {
 	[ -f "$dir/pid" ] || return 0
 	pid=$(cat "$dir/pid")
 	kill "-${2:-TERM}" "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
 	rm -f "$dir/pid"
 }
@@ -84,7 +89,7 @@ etcd_stop() {
 # The standard file-level fixture: one etcd, "main", for every test.
 etcd_setup_file() {
 	TESTTMP=$(mktemp -d "${TMPDIR:-/tmp}/easylb-test.XXXXXX")
-	export TESTTMP
+	export TESTTMP EASYLB_HARNESS=1
 	etcd_start main "$@"
 	export ETCDCTL_ENDPOINTS=$ETCD_URL_main
 }
@@ -106,10 +111,29 @@ K() {
 # in $stderr separately (bats 1.8's --separate-stderr is not portable).
 run_split() {
 	local errf="$BATS_TEST_TMPDIR/.stderr.$$"
-	set +e
-	output=$("$@" 2>"$errf")
-	status=$?
-	set -e
+	# (the || keeps bats' ERR trap from counting a non-zero status)
+	output=$("$@" 2>"$errf") && status=0 || status=$?
 	stderr=$(cat "$errf")
 	rm -f "$errf"
+}
+
+# bulk_put PREFIX N: write N keys PREFIXk00000.. with values value-00000..
+# in transactions of 128 puts (fast, unlike one process per key).
+bulk_put() {
+	python3 - "$ETCDCTL_ENDPOINTS" "$1" "$2" <<'PY'
+import base64, http.client, json, sys
+url, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+host = url.split("://", 1)[-1]
+conn = http.client.HTTPConnection(host)
+b = lambda s: base64.b64encode(s.encode()).decode()
+for start in range(0, n, 128):
+    ops = [{"requestPut": {"key": b("%sk%05d" % (prefix, i)),
+                           "value": b("value-%05d" % i)}}
+           for i in range(start, min(n, start + 128))]
+    conn.request("POST", "/v3/kv/txn", json.dumps({"success": ops}))
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        sys.exit("bulk_put: %s" % body)
+PY
 }

@@ -124,6 +124,12 @@ on_msg(void *arg, jv res)
 		kv = etcd_field(ev, "kv");
 		mod = etcd_int(kv, "mod_revision");
 		jv_free(kv);
+		/* Replayed history comes several revisions to a message;
+		 * --once reports the first revision's events only. */
+		if (w->once && i > 0 && mod >= w->next) {
+			jv_free(ev);
+			break;
+		}
 		if (!w->revisions)
 			emit_event(w, ev);
 		if (mod >= w->next)
@@ -211,6 +217,7 @@ resync(struct watch *w, long long compact)
 		w->pending = 0;
 		emit_rev(w, at);
 		w->next = at + 1;
+		w->done = w->once;
 		return ETCD_OK;
 	}
 	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, 0, 1000, &at,
@@ -230,6 +237,7 @@ resync(struct watch *w, long long compact)
 	emit(w, w->line.p, w->line.len);
 	buf_free(&r.out);
 	w->next = at + 1;
+	w->done = w->once;
 	return ETCD_OK;
 }
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# etcd-get against a real etcd.
+
+load helper
+
+setup_file() { etcd_setup_file; }
+teardown_file() { etcd_teardown_file; }
+
+@test "etcd-get prints the exact bytes of a value" {
+	printf 'line1\nline2\n\tünïcødé ✓\n\n' >"$BATS_TEST_TMPDIR/v"
+	etcd-put "$(K a)" - <"$BATS_TEST_TMPDIR/v"
+	run_split etcd-get "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	etcd-get "$(K a)" >"$BATS_TEST_TMPDIR/out"
+	cmp "$BATS_TEST_TMPDIR/v" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "etcd-get keeps binary bytes and keys with spaces" {
+	printf '\001\377\376\200 x' >"$BATS_TEST_TMPDIR/v"
+	etcd-put "$(K 'a key with spaces')" - <"$BATS_TEST_TMPDIR/v"
+	etcd-get "$(K 'a key with spaces')" >"$BATS_TEST_TMPDIR/out"
+	cmp "$BATS_TEST_TMPDIR/v" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "etcd-get of a missing key prints nothing and exits 1" {
+	run_split etcd-get "$(K missing)"
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+}
+
+@test "etcd-get of an empty value prints nothing and exits 0" {
+	etcd-put "$(K empty)" ""
+	run_split etcd-get "$(K empty)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+}
+
+@test "etcd-get -p prints one sorted JSON object of the prefix only" {
+	etcd-put "$(K p/b)" 'two
+lines'
+	etcd-put "$(K p/a)" 'quote " and \ backslash'
+	etcd-put "$(K 'p/c d')" 'ünï'
+	etcd-put "$(K p)" 'the prefix itself'
+	etcd-put "$(K q/a)" 'outside'
+	run_split etcd-get -p "$(K p/)"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	local t="/t$BATS_TEST_NUMBER"
+	[ "$output" = "{\"$t/p/a\":\"quote \\\" and \\\\ backslash\",\"$t/p/b\":\"two\\nlines\",\"$t/p/c d\":\"ünï\"}" ]
+	# and it is what jq reads back
+	[ "$(etcd-get -p "$(K p/)" | jq -r '.["'"$t"'/p/b"]')" = 'two
+lines' ]
+}
+
+@test "etcd-get -p of an empty prefix prints {}" {
+	run_split etcd-get -p "$(K nothing/)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "{}" ]
+	[ "$stderr" = "" ]
+}
+
+@test "etcd-get -p leaves out non-UTF-8 values with a warning; --base64 keeps them" {
+	etcd-put "$(K u/good)" 'fine'
+	printf 'bad\377' | etcd-put "$(K u/bad)" -
+	run_split etcd-get -p "$(K u/)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"/t$BATS_TEST_NUMBER/u/good\":\"fine\"}" ]
+	[ "$stderr" = "etcd-get: /t$BATS_TEST_NUMBER/u/bad: value is not valid UTF-8; key left out (--base64 keeps it)" ]
+	run_split etcd-get -p --base64 "$(K u/)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"/t$BATS_TEST_NUMBER/u/bad\":\"YmFk/w==\",\"/t$BATS_TEST_NUMBER/u/good\":\"ZmluZQ==\"}" ]
+	[ "$stderr" = "" ]
+}
+
+@test "etcd-get --rev reads an old revision; --revision prints the current one" {
+	etcd-put "$(K r)" old
+	local r1
+	r1=$(etcd-get --revision)
+	etcd-put "$(K r)" new
+	run_split etcd-get --rev "$r1" "$(K r)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "old" ]
+	[ "$stderr" = "" ]
+	run_split etcd-get --revision
+	[ "$status" -eq 0 ]
+	[ "$output" -eq $((r1 + 1)) ]
+	run_split etcd-get -p --rev "$r1" "$(K r)"
+	[ "$output" = "{\"/t$BATS_TEST_NUMBER/r\":\"old\"}" ]
+}
+
+@test "etcd-get --rev of a future revision is refused with etcd's reason" {
+	run_split etcd-get --rev 99999999 "$(K r)"
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "etcd-get: /t$BATS_TEST_NUMBER/r: $ETCD_URL_main: HTTP 400: etcdserver: mvcc: required revision is a future revision" ]]
+}
+
+@test "etcd-get -p reads a 20k-key prefix across pages as one snapshot" {
+	bulk_put "$(K big/)" 20000
+	etcd-get -p --page 700 "$(K big/)" >"$BATS_TEST_TMPDIR/out"
+	[ "$(jq length "$BATS_TEST_TMPDIR/out")" -eq 20000 ]
+	[ "$(jq -r 'keys_unsorted == keys' "$BATS_TEST_TMPDIR/out")" = true ]
+	[ "$(jq -r '.["'"$(K big/k00042)"'"]' "$BATS_TEST_TMPDIR/out")" = "value-00042" ]
+}
+
+@test "etcd-get usage errors exit 100 with the usage on stderr" {
+	run_split etcd-get
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "usage: etcd-get "* ]]
+	run_split etcd-get --rev abc x
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-get: --rev abc: invalid" ]
+	run_split etcd-get -h
+	[ "$status" -eq 0 ]
+	[[ "$output" == "usage: etcd-get "* ]]
+	run_split etcd-get --version
+	[ "$output" = "etcd-get 0.1.0" ]
+}

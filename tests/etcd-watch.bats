@@ -1,0 +1,195 @@
+#!/usr/bin/env bats
+# etcd-watch against a real etcd: events, revisions, debounce, outages,
+# compaction.
+
+load helper
+
+setup_file() { etcd_setup_file; }
+teardown_file() { etcd_teardown_file; }
+
+teardown() {
+	[ -z "${WPID:-}" ] || { kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; } || true
+}
+
+# watch_bg ARGS...: start etcd-watch in the background, stdout in $W,
+# stderr in $W.err; waits until it is connected (its watch is created).
+watch_bg() {
+	W="$BATS_TEST_TMPDIR/watch.out"
+	etcd-watch "$@" >"$W" 2>"$W.err" &
+	WPID=$!
+	# A put to a sentinel key outside the watched range can't prove the
+	# watch exists, so give it the time a local connect takes.
+	sleep 0.3
+}
+
+lines() { [ "$(wc -l <"$W")" -ge "$1" ]; }
+last_line_is_current() { [ "$(tail -n 1 "$W")" = "$(etcd-get --revision)" ]; }
+
+@test "etcd-watch prints one JSON line per event, exact values" {
+	watch_bg -p "$(K w/)"
+	etcd-put "$(K w/a)" 'two
+lines'
+	etcd-put "$(K 'w/key with spaces')" 'ünïcødé'
+	printf '\377bin' | etcd-put "$(K w/bin)" -
+	etcd-put -d "$(K w/a)" >/dev/null
+	etcd-put "$(K other)" 'not watched'
+	wait_until 5 lines 4
+	local t="/t$BATS_TEST_NUMBER" r
+	r=$(etcd-get --revision)
+	[ "$(cat "$W")" = "{\"type\":\"put\",\"key\":\"$t/w/a\",\"value\":\"two\\nlines\",\"revision\":$((r - 4))}
+{\"type\":\"put\",\"key\":\"$t/w/key with spaces\",\"value\":\"ünïcødé\",\"revision\":$((r - 3))}
+{\"type\":\"put\",\"key\":\"$t/w/bin\",\"value_base64\":\"/2Jpbg==\",\"revision\":$((r - 2))}
+{\"type\":\"delete\",\"key\":\"$t/w/a\",\"revision\":$((r - 1))}" ]
+	[ "$(cat "$W.err")" = "" ]
+}
+
+@test "etcd-watch KEY without -p sees only that key" {
+	watch_bg "$(K k)"
+	etcd-put "$(K kk)" no
+	etcd-put "$(K k)" yes
+	wait_until 5 lines 1
+	sleep 0.2
+	[ "$(jq -r .value "$W")" = "yes" ]
+}
+
+@test "etcd-watch --rev replays history from that revision" {
+	etcd-put "$(K h)" 1
+	local r
+	r=$(etcd-get --revision)
+	etcd-put "$(K h)" 2
+	etcd-put "$(K h)" 3
+	run_split timeout 5 etcd-watch --rev "$r" --once "$(K h)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"type\":\"put\",\"key\":\"$(K h)\",\"value\":\"1\",\"revision\":$r}" ]
+	[ "$stderr" = "" ]
+}
+
+@test "etcd-watch --once exits 0 after the first change" {
+	(sleep 0.5; etcd-put "$(K o/x)" first; etcd-put "$(K o/y)" second) &
+	run_split timeout 10 etcd-watch --once -p "$(K o/)"
+	wait
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"type\":\"put\",\"key\":\"$(K o/x)\",\"value\":\"first\",\"revision\":$(($(etcd-get --revision) - 1))}" ]
+	[ "$stderr" = "" ]
+}
+
+@test "etcd-watch --revisions prints the current revision, then one per change" {
+	local r0
+	r0=$(etcd-get --revision)
+	watch_bg --revisions -p "$(K r/)"
+	wait_until 5 lines 1
+	[ "$(cat "$W")" = "$r0" ]
+	etcd-put "$(K r/a)" 1
+	wait_until 5 lines 2
+	etcd-put "$(K r/b)" 2
+	wait_until 5 lines 3
+	[ "$(cat "$W")" = "$r0
+$((r0 + 1))
+$((r0 + 2))" ]
+	[ "$(cat "$W.err")" = "" ]
+}
+
+@test "etcd-watch --debounce merges a burst into one line with the final revision" {
+	watch_bg --revisions --debounce 700 --max-wait 20000 -p "$(K b/)"
+	wait_until 5 lines 1
+	local i
+	for i in $(seq 10); do etcd-put "$(K b/$i)" "$i"; done
+	local rf
+	rf=$(etcd-get --revision)
+	wait_until 5 lines 2
+	sleep 1
+	[ "$(wc -l <"$W")" -eq 2 ]
+	[ "$(tail -n 1 "$W")" = "$rf" ]
+}
+
+@test "etcd-watch --max-wait bounds the delay of a never-ending stream" {
+	watch_bg --revisions --debounce 300 --max-wait 400 -p "$(K m/)"
+	wait_until 5 lines 1
+	local i end=$(( $(date +%s%N) / 1000000 + 1500 ))
+	# one change every 100 ms: always inside the debounce window
+	while [ $(( $(date +%s%N) / 1000000 )) -lt "$end" ]; do
+		etcd-put "$(K m/x)" "$i"
+		sleep 0.1
+	done
+	# Lines arrived while the stream was still going.
+	[ "$(wc -l <"$W")" -ge 3 ]
+	wait_until 5 last_line_is_current
+}
+
+@test "etcd-watch ends when its reader goes away, even while idle" {
+	( etcd-watch -p "$(K idle/)" | true ) &
+	local p=$!
+	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
+	( etcd-watch -p "$(K h1/)" | head -n 1 >"$BATS_TEST_TMPDIR/h1" ) &
+	p=$!
+	sleep 0.3
+	etcd-put "$(K h1/a)" x
+	etcd-put "$(K h1/b)" y
+	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
+	[ "$(jq -r .value "$BATS_TEST_TMPDIR/h1")" = x ]
+	! pgrep -f "etcd-watch -p $(K h1/)"
+}
+
+@test "etcd-watch reports every event exactly once across an etcd restart" {
+	watch_bg -p "$(K o/)"
+	local i
+	for i in $(seq 1 20); do etcd-put "$(K o/$i)" "v$i"; done
+	etcd_stop main KILL
+	sleep 0.5
+	etcd_start main
+	# written while the watcher is still backing off
+	for i in $(seq 21 40); do etcd-put "$(K o/$i)" "v$i"; done
+	wait_until 15 lines 40
+	sleep 0.5
+	[ "$(wc -l <"$W")" -eq 40 ]
+	[ "$(jq -r .value "$W" | tr '\n' ' ')" = "$(seq -f 'v%g' 1 40 | tr '\n' ' ')" ]
+	# revisions strictly increase: no duplicate, no reordering
+	jq -s -e '[.[].revision] | . == (sort | unique)' "$W"
+	grep -q "^etcd-watch: $(K o/): .*; retrying from revision [0-9]*$" "$W.err"
+	grep -q "^etcd-watch: $(K o/): watching again from revision [0-9]* ($ETCD_URL_main)$" "$W.err"
+}
+
+@test "etcd-watch resyncs when its start revision was compacted" {
+	etcd-put "$(K c/a)" 1
+	local r0
+	r0=$(etcd-get --revision)
+	etcd-put "$(K c/a)" 2
+	etcd-put "$(K c/b)" 3
+	etcd-put -d "$(K c/a)" >/dev/null
+	local rc
+	rc=$(etcd-get --revision)
+	curl -sf -XPOST "$ETCD_URL_main/v3/kv/compaction" -d "{\"revision\":$rc}" >/dev/null
+	watch_bg --rev "$r0" -p "$(K c/)"
+	wait_until 5 lines 1
+	[ "$(head -n 1 "$W")" = "{\"type\":\"resync\",\"revision\":$rc,\"kvs\":{\"$(K c/b)\":\"3\"}}" ]
+	grep -q "^etcd-watch: $(K c/): revision $r0 was compacted (compact revision $rc); resyncing$" "$W.err"
+	etcd-put "$(K c/z)" after
+	wait_until 5 lines 2
+	[ "$(tail -n 1 "$W" | jq -r .key)" = "$(K c/z)" ]
+	# and in --revisions mode the resync is just a new revision line
+	run_split timeout 5 etcd-watch --revisions --once --rev "$r0" -p "$(K c/)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(etcd-get --revision)" ]
+}
+
+@test "etcd-watch fails over from a dead first endpoint" {
+	local dead
+	dead=$(free_port)
+	watch_bg -e "127.0.0.1:$dead,$ETCD_URL_main" -p "$(K f/)"
+	etcd-put "$(K f/a)" 1
+	wait_until 5 lines 1
+	[ "$(jq -r .value "$W")" = 1 ]
+}
+
+@test "etcd-watch usage errors exit 100" {
+	run_split etcd-watch --debounce 10 x
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "etcd-watch: --debounce and --max-wait go with --revisions" ]
+	run_split etcd-watch
+	[ "$status" -eq 100 ]
+	[[ "$stderr" == "usage: etcd-watch "* ]]
+	run_split etcd-watch --revisions --debounce 500 --max-wait 100 x
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-watch: --max-wait must not be shorter than --debounce" ]
+}
