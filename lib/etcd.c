@@ -831,12 +831,21 @@ wmsg(struct wstate *w, jv msg)
 				 ep, w->compact);
 			w->status = ETCD_ECOMPACTED;
 		} else {
+			const char *why = jv_get_kind(r) == JV_KIND_STRING
+					      ? jv_string_value(r)
+					      : "no reason given";
+
 			snprintf(w->why, sizeof w->why,
-				 "%s: watch canceled: %s", ep,
-				 jv_get_kind(r) == JV_KIND_STRING
-				     ? jv_string_value(r)
-				     : "no reason given");
-			w->status = ETCD_ETEMP;
+				 "%s: watch canceled: %s", ep, why);
+			/* Auth problems arrive as a cancel, not as 401. */
+			if (strstr(why, "invalid auth token"))
+				w->status = TRY_AUTH;
+			else if (strstr(why, "permission denied") ||
+				 strstr(why, "user name is empty") ||
+				 strstr(why, "authentication failed"))
+				w->status = ETCD_EBAD;
+			else
+				w->status = ETCD_ETEMP;
 		}
 		jv_free(r);
 		jv_free(v);

@@ -1,0 +1,179 @@
+#!/usr/bin/env bats
+# The shared etcd client: endpoints and failover, environment, auth with
+# token expiry, TLS with client certificates, and what errors say.
+
+load helper
+
+setup_file() {
+	etcd_setup_file
+	# An etcd with auth enabled: root and a read-only user.
+	etcd_start auth --auth-token-ttl 2
+	local ctl="etcdctl --endpoints $ETCD_URL_auth"
+	export ETCDCTL_API=3
+	env -u ETCDCTL_ENDPOINTS $ctl user add root:rootpw >/dev/null
+	env -u ETCDCTL_ENDPOINTS $ctl user add reader:readpw >/dev/null
+	env -u ETCDCTL_ENDPOINTS $ctl role add ro >/dev/null
+	env -u ETCDCTL_ENDPOINTS $ctl role grant-permission ro --prefix=true read /ro/ >/dev/null
+	env -u ETCDCTL_ENDPOINTS $ctl user grant-role reader ro >/dev/null
+	env -u ETCDCTL_ENDPOINTS $ctl auth enable >/dev/null
+	# An etcd that speaks TLS only and wants client certificates.
+	make_certs "$TESTTMP/pki"
+	ETCD_SCHEME=https etcd_start tls \
+		--cert-file "$TESTTMP/pki/server.crt" --key-file "$TESTTMP/pki/server.key" \
+		--client-cert-auth --trusted-ca-file "$TESTTMP/pki/ca.crt"
+}
+teardown_file() { etcd_teardown_file; }
+
+teardown() {
+	[ -z "${BGPID:-}" ] || { kill "$BGPID" 2>/dev/null; wait "$BGPID" 2>/dev/null; } || true
+}
+
+# make_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
+# certificate, all made here with openssl.
+make_certs() {
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/server.ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=client \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+}
+
+@test "a dead first endpoint fails over to the next" {
+	local dead
+	dead=$(free_port)
+	etcd-put "$(K a)" v
+	run_split etcd-get -e "http://127.0.0.1:$dead,$ETCD_URL_main" "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$output" = v ]
+	[ "$stderr" = "" ]
+}
+
+@test "every endpoint failing is reported, each with its reason, exit 111" {
+	local d1 d2
+	d1=$(free_port)
+	d2=$(free_port)
+	run_split etcd-get -e "127.0.0.1:$d1,127.0.0.1:$d2" "$(K a)"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "etcd-get: $(K a): http://127.0.0.1:$d1: cannot connect: Connection refused; http://127.0.0.1:$d2: cannot connect: Connection refused" ]
+}
+
+@test "endpoints come from -e, then ETCDCTL_ENDPOINTS, then ETCD_PEERS" {
+	local dead
+	dead=$(free_port)
+	etcd-put "$(K a)" v
+	# ETCD_PEERS, the 2017 image's variable, with a bare host:port
+	run_split env -u ETCDCTL_ENDPOINTS ETCD_PEERS="${ETCD_URL_main#http://}" etcd-get "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$output" = v ]
+	# ETCDCTL_ENDPOINTS wins over ETCD_PEERS
+	run_split env ETCDCTL_ENDPOINTS="127.0.0.1:$dead" ETCD_PEERS="$ETCD_URL_main" etcd-get "$(K a)"
+	[ "$status" -eq 111 ]
+	[[ "$stderr" == *"127.0.0.1:$dead: cannot connect"* ]]
+	# -e wins over both
+	run_split env ETCDCTL_ENDPOINTS="127.0.0.1:$dead" etcd-get -e "$ETCD_URL_main" "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$output" = v ]
+}
+
+@test "a URL scheme other than http or https is refused as bad input" {
+	run_split etcd-get -e ftp://127.0.0.1:1 x
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-get: endpoint ftp://127.0.0.1:1: only http:// and https:// are supported" ]
+	run_split etcd-get --dial-timeout soon x
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-get: bad dial timeout 'soon'" ]
+}
+
+@test "auth: --user name:password reads and writes" {
+	run_split etcd-put -e "$ETCD_URL_auth" --user root:rootpw "$(K a)" secret
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	run_split env ETCDCTL_USER=root ETCDCTL_PASSWORD=rootpw etcd-get -e "$ETCD_URL_auth" "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$output" = secret ]
+	[ "$stderr" = "" ]
+}
+
+@test "auth: no credentials, a wrong password, no permission: etcd's reason, exit 100" {
+	run_split etcd-get -e "$ETCD_URL_auth" "$(K a)"
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-get: $(K a): $ETCD_URL_auth: HTTP 400: etcdserver: user name is empty" ]
+	run_split etcd-get -e "$ETCD_URL_auth" --user root:wrong "$(K a)"
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-get: $(K a): $ETCD_URL_auth: HTTP 400: etcdserver: authentication failed, invalid user ID or password" ]
+	run_split etcd-put -e "$ETCD_URL_auth" --user reader:readpw /ro/x v
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-put: /ro/x: $ETCD_URL_auth: HTTP 403: etcdserver: permission denied" ]
+}
+
+@test "auth: an expired token is renewed, and a watch survives a restart" {
+	export ETCDCTL_ENDPOINTS=$ETCD_URL_auth ETCDCTL_USER=root:rootpw
+	local W="$BATS_TEST_TMPDIR/w"
+	etcd-watch -p "$(K w/)" >"$W" 2>"$W.err" &
+	BGPID=$!
+	sleep 0.3
+	etcd-put "$(K w/1)" a
+	wait_until 5 grep -q '"value":"a"' "$W"
+	# Simple tokens live in memory: a restart invalidates the watcher's.
+	etcd_stop auth
+	etcd_start auth --auth-token-ttl 2
+	etcd-put "$(K w/2)" b
+	wait_until 10 grep -q "\"value\":\"b\"" "$W" || { cat "$W.err" >&2; false; }
+	[ "$(wc -l <"$W")" -eq 2 ]
+	# and a keepalive whose token expired (TTL 2 s, renewals every 3 s)
+	etcd-put --ttl 9 --keepalive "$(K ka)" v 2>"$BATS_TEST_TMPDIR/ka.err" &
+	local ka=$!
+	sleep 7
+	etcd-get "$(K ka)" >/dev/null
+	kill "$ka"
+	wait "$ka"
+	[ "$(cat "$BATS_TEST_TMPDIR/ka.err")" = "" ]
+	! etcd-get "$(K ka)" >/dev/null
+}
+
+@test "TLS: CA and client certificate work, options or ETCDCTL_* variables" {
+	local p="$TESTTMP/pki"
+	run_split etcd-put -e "$ETCD_URL_tls" --cacert "$p/ca.crt" --cert "$p/client.crt" --key "$p/client.key" "$(K a)" tls
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	run_split env ETCDCTL_CACERT="$p/ca.crt" ETCDCTL_CERT="$p/client.crt" ETCDCTL_KEY="$p/client.key" \
+		etcd-get -e "${ETCD_URL_tls#https://}" "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$output" = tls ]
+	[ "$stderr" = "" ]
+	run_split etcd-get -e "$ETCD_URL_tls" --insecure-skip-tls-verify --cert "$p/client.crt" --key "$p/client.key" "$(K a)"
+	[ "$status" -eq 0 ]
+	[ "$output" = tls ]
+}
+
+@test "TLS: an unknown CA or a missing client certificate is a TLS failure" {
+	local p="$TESTTMP/pki"
+	run_split etcd-get -e "$ETCD_URL_tls" "$(K a)"
+	[ "$status" -eq 111 ]
+	[[ "$stderr" == "etcd-get: $(K a): $ETCD_URL_tls: TLS failure: "*"certificate"* ]]
+	run_split etcd-get -e "$ETCD_URL_tls" --cacert "$p/ca.crt" "$(K a)"
+	[ "$status" -eq 111 ]
+	[[ "$stderr" == "etcd-get: $(K a): $ETCD_URL_tls: "* ]]
+	[ "$output" = "" ]
+}
+
+@test "a server that is not etcd v3 is named as such" {
+	local port
+	port=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1 &
+	BGPID=$!
+	wait_until 5 curl -s -o /dev/null "http://127.0.0.1:$port/"
+	run_split etcd-get -e "127.0.0.1:$port" x
+	[ "$status" -eq 111 ]
+	[[ "$stderr" == "etcd-get: x: http://127.0.0.1:$port: HTTP 501: "* ]]
+}
