@@ -63,9 +63,11 @@ enum {
 		    ETCD_OPT_COMMAND_TIMEOUT                                   \
 	}
 #define ETCD_USAGE                                                             \
-	"[-e URL[,URL...]] [--user NAME[:PASSWORD]] [--cacert FILE]\n"         \
-	"       [--cert FILE --key FILE] [--insecure-skip-tls-verify]\n"       \
-	"       [--dial-timeout DUR] [--command-timeout DUR]"
+	"[-e|--endpoints URL[,URL...]] [--user NAME[:PASSWORD]]\n"             \
+	"       [--password PASSWORD] [--cacert FILE] [--cert FILE --key "     \
+	"FILE]\n"                                                              \
+	"       [--insecure-skip-tls-verify] [--dial-timeout DUR]\n"           \
+	"       [--command-timeout DUR]"
 
 /* Options as given; unset ones are NULL. */
 struct etcd_opts {

@@ -156,13 +156,14 @@ $((r0 + 2))" ]
 	etcd-put "$(K c/a)" 2
 	etcd-put "$(K c/b)" 3
 	etcd-put -d "$(K c/a)" >/dev/null
+	printf '\376' | etcd-put "$(K c/bin)" -
 	local rc
 	rc=$(etcd-get --revision)
 	curl -sf -XPOST "$ETCD_URL_main/v3/kv/compaction" -d "{\"revision\":$rc}" >/dev/null
 	watch_bg --rev "$r0" -p "$(K c/)"
 	wait_until 5 lines 1
-	[ "$(head -n 1 "$W")" = "{\"type\":\"resync\",\"revision\":$rc,\"kvs\":{\"$(K c/b)\":\"3\"}}" ]
-	grep -q "^etcd-watch: $(K c/): revision $r0 was compacted (compact revision $rc); resyncing$" "$W.err"
+	[ "$(head -n 1 "$W")" = "{\"type\":\"resync\",\"revision\":$rc,\"kvs\":{\"$(K c/b)\":\"3\"},\"binary\":[{\"key\":\"$(K c/bin)\",\"value_base64\":\"/g==\"}]}" ]
+	[ "$(cat "$W.err")" = "etcd-watch: $(K c/): revision $r0 was compacted (compact revision $rc); resyncing" ]
 	etcd-put "$(K c/z)" after
 	wait_until 5 lines 2
 	[ "$(tail -n 1 "$W" | jq -r .key)" = "$(K c/z)" ]

@@ -11,9 +11,11 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: etcd-get [-p] [--base64] [--rev N] " ETCD_USAGE "\n"
+	fprintf(f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N]\n"
+		   "       " ETCD_USAGE "\n"
 		   "       KEY|PREFIX\n"
-		   "       etcd-get --revision " ETCD_USAGE "\n");
+		   "       etcd-get --revision\n"
+		   "       " ETCD_USAGE "\n");
 	exit(code);
 }
 
@@ -65,11 +67,12 @@ main(int argc, char *argv[])
 	struct etcd_opts eo = {0};
 	struct etcd_conf conf;
 	struct etcd *e;
-	long long rev = 0, atrev, page = 1000;
+	long long rev = 0, atrev, page = 10000;
 	const char *errstr;
 	int c, prefix = 0, revonly = 0, b64 = 0, st;
 
 	setprogname(argv[0]);
+	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	while ((c = getopt_long(argc, argv, "be:hpr:", longopts, NULL)) != -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)
 			continue;

@@ -17,11 +17,12 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f,
-		"usage: etcd-put [--ttl SECONDS [--keepalive]] " ETCD_USAGE "\n"
-		"       KEY VALUE|-\n"
-		"       etcd-put -d [-p] " ETCD_USAGE "\n"
-		"       KEY|PREFIX\n");
+	fprintf(f, "usage: etcd-put [--ttl SECONDS [--keepalive]]\n"
+		   "       " ETCD_USAGE "\n"
+		   "       KEY VALUE|-\n"
+		   "       etcd-put -d [-p]\n"
+		   "       " ETCD_USAGE "\n"
+		   "       KEY|PREFIX\n");
 	exit(code);
 }
 
@@ -248,6 +249,7 @@ main(int argc, char *argv[])
 	int c, del = 0, prefix = 0, keep = 0, st, code = EXIT_OK;
 
 	setprogname(argv[0]);
+	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	while ((c = getopt_long(argc, argv, "de:hkpt:", longopts, NULL)) !=
 	       -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)

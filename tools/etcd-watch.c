@@ -185,16 +185,31 @@ on_idle(void *arg, int *stop)
 }
 
 struct resync {
-	struct buf out;
+	struct buf out, bin; /* kvs members; entries that are not UTF-8 */
 	int first;
 };
 
+/* Text entries go to "kvs"; the others, like events, to "binary" as
+ * {"key"|"key_base64", "value"|"value_base64"}: never dropped. */
 static int
 resync_member(void *arg, const struct etcd_kv *kv)
 {
 	struct resync *r = arg;
+	size_t at;
 
-	if (etcd_tool_member(&r->out, kv, 0, &r->first) < 0)
+	if (utf8_valid(kv->key, kv->klen) && utf8_valid(kv->value, kv->vlen)) {
+		if (etcd_tool_member(&r->out, kv, 0, &r->first) < 0)
+			die(EXIT_TEMP, "out of memory");
+		return 0;
+	}
+	buf_puts(&r->bin, r->bin.len ? ",{" : "{");
+	at = r->bin.len;
+	jfield(&r->bin, "key", kv->key, kv->klen);
+	jfield(&r->bin, "value", kv->value, kv->vlen);
+	/* Drop jfield's leading comma. */
+	memmove(r->bin.p + at, r->bin.p + at + 1, r->bin.len - at);
+	r->bin.len--;
+	if (buf_puts(&r->bin, "}") < 0)
 		die(EXIT_TEMP, "out of memory");
 	return 0;
 }
@@ -204,7 +219,7 @@ resync_member(void *arg, const struct etcd_kv *kv)
 static int
 resync(struct watch *w, long long compact)
 {
-	struct resync r = {{0}, 1};
+	struct resync r = {{0}, {0}, 1};
 	long long at;
 	int st;
 
@@ -224,6 +239,7 @@ resync(struct watch *w, long long compact)
 			     resync_member, &r);
 	if (st != ETCD_OK) {
 		buf_free(&r.out);
+		buf_free(&r.bin);
 		return st;
 	}
 	w->line.len = 0;
@@ -232,10 +248,15 @@ resync(struct watch *w, long long compact)
 		       "\"kvs\":{",
 		       at) < 0 ||
 	    buf_add(&w->line, r.out.p, r.out.len) < 0 ||
-	    buf_puts(&w->line, "}}\n") < 0)
+	    buf_puts(&w->line, "}") < 0 ||
+	    (r.bin.len && (buf_puts(&w->line, ",\"binary\":[") < 0 ||
+			   buf_add(&w->line, r.bin.p, r.bin.len) < 0 ||
+			   buf_puts(&w->line, "]") < 0)) ||
+	    buf_puts(&w->line, "}\n") < 0)
 		die(EXIT_TEMP, "out of memory");
 	emit(w, w->line.p, w->line.len);
 	buf_free(&r.out);
+	buf_free(&r.bin);
 	w->next = at + 1;
 	w->done = w->once;
 	return ETCD_OK;
@@ -275,6 +296,7 @@ main(int argc, char *argv[])
 	int c, st, maxset = 0;
 
 	setprogname(argv[0]);
+	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	memset(&w, 0, sizeof w);
 	w.maxwait = 1000;
 	while ((c = getopt_long(argc, argv, "e:hpr:", longopts, NULL)) != -1) {
