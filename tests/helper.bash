@@ -137,3 +137,21 @@ for start in range(0, n, 128):
         sys.exit("bulk_put: %s" % body)
 PY
 }
+
+# backend_start NAME: a tiny HTTP server on 127.0.0.1 answering "NAME PATH";
+# sets BACKEND_PORT (and BACKEND_PORT_NAME); stopped by backends_stop.
+backend_start() {
+	local p
+	p=$(free_port)
+	python3 "$REPO/share/easy-lb/demo-backend.py" "$1" "$p" >/dev/null 2>&1 &
+	echo "$!" >>"$TESTTMP/backend.pids"
+	wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$p/"
+	BACKEND_PORT=$p
+	printf -v "BACKEND_PORT_$1" '%s' "$p"
+}
+
+backends_stop() {
+	[ -f "$TESTTMP/backend.pids" ] || return 0
+	xargs kill <"$TESTTMP/backend.pids" 2>/dev/null || true
+	rm -f "$TESTTMP/backend.pids"
+}

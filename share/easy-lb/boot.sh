@@ -1,0 +1,83 @@
+#!/bin/sh
+# boot.sh: the balancer's main process.  Waits for etcd, renders the
+# first config, runs haproxy in master-worker mode in the foreground and
+# watcher.sh beside it.  A dead watcher is restarted; a dead haproxy ends
+# everything with a non-zero status, as a container supervisor expects.
+# SIGTERM or SIGINT stops everything cleanly.
+set -u
+# shellcheck source-path=SCRIPTDIR source=env.sh
+. "$(dirname "$0")/env.sh"
+
+mkdir -p "$EASY_LB_RUN" || exit 111
+hpid='' wpid='' stopping=''
+
+stop() {
+	stopping=1
+	[ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null
+	[ -n "$hpid" ] && kill -TERM "$hpid" 2>/dev/null
+}
+trap stop TERM INT
+
+# Wait for etcd, with backoff and one message per state change.
+delay=1 said=
+until rev=$(etcd-get --revision 2>"$EASY_LB_RUN/etcd.err"); do
+	[ -n "$stopping" ] && exit 0
+	why=$(cat "$EASY_LB_RUN/etcd.err")
+	[ "$why" != "$said" ] && log "waiting for etcd: $why"
+	said=$why
+	sleep "$delay" &
+	wait $!
+	[ "$delay" -lt 16 ] && delay=$((delay * 2))
+done
+[ -n "$said" ] && log "etcd is up (revision $rev)"
+
+render "$rev" || exit $?
+mv -f "$CFG.new" "$CFG"
+out=$("$HAPROXY" -c -f "$CFG" 2>&1) || {
+	log "the first config is invalid: $out"
+	exit 1
+}
+
+"$HAPROXY" -W -db -f "$CFG" -p "$PIDFILE" -S "$MASTER_SOCK,mode,600" &
+hpid=$!
+log "haproxy started (master pid $hpid) on port $LB_PORT"
+
+start_watcher() {
+	"$EASY_LB_SHARE/watcher.sh" &
+	wpid=$!
+}
+
+# hap-reload needs the master socket: wait for it (bounded) before the
+# watcher may apply anything.
+i=0
+while [ ! -S "$MASTER_SOCK" ] && [ $i -lt 100 ] && kill -0 "$hpid" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+start_watcher
+
+# Sleep until a child ends or a signal arrives (a trapped SIGCHLD makes
+# wait return), then see who is gone.
+trap : CHLD
+while :; do
+	wait
+	if [ -n "$stopping" ]; then
+		wait
+		log "stopped"
+		exit 0
+	fi
+	if ! kill -0 "$hpid" 2>/dev/null; then
+		wait "$hpid"
+		rc=$?
+		log "haproxy exited (status $rc); stopping"
+		kill -TERM "$wpid" 2>/dev/null
+		wait
+		[ "$rc" -eq 0 ] && rc=1
+		exit "$rc"
+	fi
+	if ! kill -0 "$wpid" 2>/dev/null; then
+		log "watcher exited; restarting it"
+		sleep 1
+		start_watcher
+	fi
+done

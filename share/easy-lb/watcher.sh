@@ -1,0 +1,41 @@
+#!/bin/sh
+# watcher.sh: keep haproxy in step with etcd.  etcd-watch prints one
+# revision per settled batch of changes into a pipe; for each, the prefix
+# is read at that revision, rendered, and handed to hap-reload, which
+# validates it and applies it at run time or by a hitless reload.  A
+# failure is logged and the last good config keeps serving.
+set -u
+# shellcheck source-path=SCRIPTDIR source=env.sh
+. "$(dirname "$0")/env.sh"
+
+fifo=$EASY_LB_RUN/revisions
+rm -f "$fifo"
+mkfifo -m 600 "$fifo" || exit 111
+etcd-watch --revisions --debounce "$DEBOUNCE_MS" -p "$ETCD_PREFIX/" >"$fifo" &
+wpid=$!
+trap 'kill "$wpid" 2>/dev/null; rm -f "$fifo"; exit 0' TERM INT HUP
+
+# apply REV: render and install; 111 means worth retrying.
+apply() {
+	render "$1" || return $?
+	_out=$(hap-reload -f "$CFG" -S "$MASTER_SOCK" -s "$RUNTIME_SOCK" \
+		"$CFG.new")
+	_rc=$?
+	log "revision $1: ${_out:-hap-reload failed (exit $_rc)}"
+	return "$_rc"
+}
+
+while read -r rev; do
+	# A temporary failure (etcd or haproxy briefly away) is retried a
+	# few times; newer revisions queue in the pipe meanwhile.
+	delay=1
+	while ! apply "$rev" && [ "$?" -eq 111 ] && [ "$delay" -le 8 ]; do
+		sleep "$delay"
+		delay=$((delay * 2))
+	done
+done <"$fifo"
+wait "$wpid"
+rc=$?
+rm -f "$fifo"
+log "etcd-watch ended (exit $rc)"
+exit 1
