@@ -78,9 +78,12 @@ fi
 # The :$deb libraries are Multi-Arch: same, so they sit next to the native
 # ones (nothing is removed), but apt moves a native library to the exact
 # version of its :$deb twin when the two differ: a point upgrade at most.
+# A mirror caught mid-sync fails one index of many: say so and let the
+# install decide whether the lists it has are enough.
+apt-get update -q >/dev/null ||
+	echo "easy-lb: apt-get update failed; trying the install anyway" >&2
 # shellcheck disable=SC2086
-if ! apt-get update -q >/dev/null ||
-	! apt-get install -y -q --no-install-recommends $missing >/dev/null; then
+if ! apt-get install -y -q --no-install-recommends $missing >/dev/null; then
 	echo "easy-lb: apt-get install$missing failed" >&2
 	exit 1
 fi
