@@ -24,7 +24,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "easy-lb: installing missing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-# shellcheck disable=SC2086
-apt-get update -q >/dev/null &&
-	apt-get install -y -q --no-install-recommends $missing >/dev/null ||
+# A failed index (say a foreign architecture's mirror mid-sync) must not
+# stop the install of what the other indexes have.
+apt-get update -q >/dev/null ||
+	echo "easy-lb: apt-get update failed; installing from the lists there are" >&2
+# shellcheck disable=SC2086 # one word per package
+apt-get install -y -q --no-install-recommends $missing >/dev/null ||
 	{ echo "easy-lb: apt-get install$missing failed" >&2; exit 1; }
