@@ -1385,6 +1385,40 @@ rt_error(struct tmpl *t, size_t e, struct tmpl_err *err, const char *fmt, ...)
 	return -1;
 }
 
+/* Append s[a, b) to out quoted, with every character that bad_char
+ * refuses (and quote and backslash) escaped, so that the message itself
+ * is one safe line. */
+static void
+quote(struct buf *out, const char *s, size_t a, size_t b)
+{
+	size_t n;
+	uint32_t cp;
+
+	buf_add(out, "\"", 1);
+	for (; a < b; a += n) {
+		unsigned char c = s[a];
+
+		n = 1;
+		if (c == '"' || c == '\\') {
+			buf_printf(out, "\\%c", c);
+		} else if (c == '\n') {
+			buf_puts(out, "\\n");
+		} else if (c == '\r') {
+			buf_puts(out, "\\r");
+		} else if ((c >= 0x20 && c < 0x7f) || c == '\t') {
+			buf_add(out, s + a, 1);
+		} else {
+			cp = utf8_at((const unsigned char *)s + a, b - a, &n);
+			if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+			    cp == 0x2028 || cp == 0x2029)
+				buf_printf(out, "\\u%04X", (unsigned)cp);
+			else
+				buf_add(out, s + a, n);
+		}
+	}
+	buf_add(out, "\"", 1);
+}
+
 /* Refuse value s of expression e: show where, and the value around the
  * offending character, escaped and shortened. */
 static int
@@ -1393,14 +1427,15 @@ refuse(struct tmpl *t, size_t e, const char *s, size_t len, size_t off,
 {
 	size_t a = off > 24 ? utf8_back(s, off - 24) : 0;
 	size_t b = len - off > 24 ? utf8_back(s, off + 24) : len;
-	jv shown = jv_dump_string(jv_string_sized(s + a, (int)(b - a)), 0);
+	struct buf shown = {0};
 
+	quote(&shown, s, a, b);
 	rt_error(t, e, err,
 		 "refused: value contains control character U+%04X at byte "
 		 "%zu: %s%s%s",
-		 (unsigned)cp, off, a ? "..." : "", jv_string_value(shown),
+		 (unsigned)cp, off, a ? "..." : "", shown.p ? shown.p : "",
 		 b < len ? "..." : "");
-	jv_free(shown);
+	buf_free(&shown);
 	return -1;
 }
 
