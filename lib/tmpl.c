@@ -799,8 +799,10 @@ parse_list(struct parser *p, struct node **head, enum term *term,
 		p->pos = close + 2;
 		r = parse_action(p, a, e, &n, term, cond);
 		p->trim = trimafter;
-		if (r < 0)
+		if (r < 0) {
+			free_nodes(n);
 			return -1;
+		}
 		if (*term != T_EOF) {
 			if (*term != T_ELSEIF)
 				cond[0] = a;

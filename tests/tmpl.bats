@@ -251,3 +251,13 @@ golden() {
 	# the real figures.
 	[ "$ms" -lt 30000 ]
 }
+
+@test "the template parser survives 10 s of libFuzzer" {
+	run_split sh "$REPO/tests/fuzz/run.sh" 10
+	if [ "$status" -eq 77 ]; then
+		skip "clang cannot build libFuzzer programs: $stderr"
+	fi
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"Done "*" runs in "* ]]
+}
