@@ -133,11 +133,12 @@ golden() {
 }
 @test "the usage line is the man page's SYNOPSIS" {
 	local syn
-	syn=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH/p' "$REPO/share/man/tmpl.1" |
-		sed -e '1d' -e '$d' -e 's/^\.[A-Za-z]* //' -e 's/\\f[BIR]//g' \
-			-e 's/\\-/-/g' | tr '\n' ' ' | sed 's/  */ /g; s/ $//')
+	syn=$(nroff -man -Tascii -rLL=1000n "$REPO/share/man/tmpl.1" |
+		col -b | sed -n '/^SYNOPSIS/{n;s/^ *//;p;}')
 	run_split tmpl --help
+	[ "$status" -eq 0 ]
 	[ "$output" = "usage: $syn" ]
+	[ "$stderr" = "" ]
 }
 @test "--version" {
 	run_split tmpl --version
