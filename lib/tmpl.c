@@ -58,6 +58,7 @@ struct tmpl {
 	struct node *root;
 	jq_state *jq;
 	struct buf jqerr; /* first message from jq's error callback */
+	int need_tree;	  /* some expression says "tree" */
 	int nomem;
 };
 
@@ -173,6 +174,7 @@ struct lex {
 	char stack[MAX_NEST];
 	int depth;
 	int action; /* stop at "}}" at depth 0 */
+	int level;  /* strings interpolated inside strings */
 };
 
 static int lex_string(struct lex *x, size_t start);
@@ -286,10 +288,11 @@ lex_string(struct lex *x, size_t start)
 			continue;
 		}
 		/* "\(expr)": lex the code up to the matching ")". */
-		if (x->depth >= MAX_NEST)
+		if (x->level >= MAX_NEST)
 			return synerr(x->p, x->pos, "nested too deeply");
 		in = *x;
 		in.action = 0;
+		in.level = x->level + 1;
 		in.depth = 0;
 		in.pos = x->pos + 2;
 		in.stack[in.depth++] = '(';
@@ -382,6 +385,10 @@ add_expr(struct parser *p, size_t off, size_t n, int raw, size_t *idx)
 	e->raw = raw;
 	if (!(e->code = dupspan(p->s + off, n)))
 		return nomem(p->err);
+	/* The nested tree costs O(keys) per render: build it only for
+	 * templates that may use it. */
+	if (strstr(e->code, "tree"))
+		t->need_tree = 1;
 	*idx = t->nexprs++;
 	return 0;
 }
@@ -454,9 +461,10 @@ split_as(struct parser *p, size_t off, size_t end, size_t *asoff,
 	return 0;
 }
 
-/* Is the last token at depth 0 the word "end"? */
+/* Is there a "then" at depth 0, making the action jq's own if-then-else
+ * expression rather than a template if? */
 static int
-ends_with_end(struct parser *p, size_t off, size_t end, int *yes)
+has_then(struct parser *p, size_t off, size_t end, int *yes)
 {
 	struct lex x = {.p = p, .s = p->s, .len = end, .pos = off};
 	size_t toff;
@@ -470,8 +478,9 @@ ends_with_end(struct parser *p, size_t off, size_t end, int *yes)
 			return -1;
 		if (k == K_EOF)
 			return 0;
-		*yes = d0 == 0 && k == K_IDENT && x.pos - toff == 3 &&
-		       !memcmp(p->s + toff, "end", 3);
+		if (d0 == 0 && k == K_IDENT && x.pos - toff == 4 &&
+		    !memcmp(p->s + toff, "then", 4))
+			*yes = 1;
 	}
 }
 
@@ -537,7 +546,7 @@ parse_action(struct parser *p, size_t off, size_t end, struct node **out,
 		return 0;
 	}
 	if (keyword(s, off, end, "if")) {
-		if (ends_with_end(p, off, end, &yes) < 0)
+		if (has_then(p, off, end, &yes) < 0)
 			return -1;
 		if (!yes) {
 			a = skip_ws(s, off + 2, end);
@@ -848,68 +857,35 @@ parse_file(struct tmpl *t, size_t file, const char *text, size_t len,
 
 /* Code generation. */
 
+/* The helpers, written in jq (jq 1.6 cannot call C).  The data comes in
+ * as [data, ls index, lsdir index, sorted keys, tree or null]; see
+ * tmpl_render. */
+/* clang-format off */
 static const char prelude[] =
-    ".[0] as $root | .[1] as $__ls | .[2] as $__lsdir | .[3] as $__keys"
-    " |\n"
-    "def __te($n): if type == \"object\" and (has(\"__tmpl\") or"
-    " has(\"__jq\"))"
-    " then error(.) else error({__tmpl: $n, msg: .}) end;\n"
-    "def __segs: split(\"/\") | map(select(. != \"\"));\n"
-    "def __norm: if startswith(\"/\") and (endswith(\"/\") | not)"
-    " and (contains(\"//\") | not) then . else \"/\" + (__segs | "
-    "join(\"/\")) end;\n"
-    "def ls($d): $__ls[$d | __norm] as $c | if $c == null then empty"
-    " else $c[] end;\n"
-    "def lsdir($d): $__lsdir[$d | __norm] as $c | if $c == null then"
-    " empty else $c[] end;\n"
-    "def exists($k): $root | type == \"object\" and has($k);\n"
-    "def getv($k): if exists($k) then $root[$k]"
-    " else error(\"getv: no such key: \\($k)\") end;\n"
-    "def getv($k; $d): if exists($k) then $root[$k] else $d end;\n"
-    "def base: if . == \"\" then \".\" else __segs as $s |"
-    " if $s == [] then \"/\" else $s[-1] end end;\n"
-    "def __clean: startswith(\"/\") as $abs | reduce (split(\"/\")[] |"
-    " select(. != \"\" and . != \".\")) as $s ([];"
-    " if $s == \"..\" then (if length > 0 and .[-1] != \"..\" then"
-    " .[:-1] elif $abs then . else . + [$s] end) else . + [$s] end)"
-    " | (if $abs then \"/\" else \"\" end) + join(\"/\") |"
-    " if . == \"\" then \".\" else . end;\n"
-    "def dir: if contains(\"/\") then split(\"/\") | .[:-1] |"
-    " join(\"/\") + \"/\" | __clean else \".\" end;\n"
-    "def getenv($n): $ENV[$n] // \"\";\n"
-    "def getenv($n; $d): ($ENV[$n] // \"\") | if . == \"\" then $d"
-    " else . end;\n"
-    "def __tset($p; $v): reduce range(1; $p | length) as $i (.;"
-    " getpath($p[:$i]) as $o | if $o == null or ($o | type) =="
-    " \"object\" then . else setpath($p[:$i]; {\"\": $o}) end) |"
-    " if (getpath($p) | type) == \"object\" then setpath($p + [\"\"];"
-    " $v) else setpath($p; $v) end;\n"
-    "def tree: reduce (to_entries[] | [(.key | __segs), .value]) as"
-    " [$p, $v] ({}; if $p == [] then .[\"\"] = $v else __tset($p; $v)"
-    " end);\n"
-    "def __globre: reduce (explode[] | [.] | implode) as $c"
-    " ({s: \"\", cls: false, esc: false};"
-    " if .esc then .s += \"\\\\\" + $c | .esc = false"
-    " elif $c == \"\\\\\" then .esc = true"
-    " elif .cls then (if $c == \"]\" then .cls = false | .s += \"]\""
-    " elif $c == \"[\" then .s += \"\\\\[\" else .s += $c end)"
-    " elif $c == \"[\" then .cls = true | .s += \"[\""
-    " elif $c == \"*\" then .s += \"[^/]*\""
-    " elif $c == \"?\" then .s += \"[^/]\""
-    " elif (\"\\\\^$.|+()]{}\" | index($c)) then .s += \"\\\\\" + $c"
-    " else .s += $c end) |"
-    " if .cls or .esc then error(\"bad glob pattern\") else"
-    " \"^\" + .s + \"$\" end;\n"
-    "def __globpfx: explode | (map(. == 42 or . == 63 or . == 91 or"
-    " . == 92) | index(true)) as $i | if $i == null then implode"
-    " else .[:$i] | implode end;\n"
-    "def gets($g): ($g | __globre) as $re | ($g | __globpfx) as $pfx |"
-    " $__keys | (bsearch($pfx) | if . < 0 then -1 - . else . end) as $i"
-    " | label $out | range($i; length) as $j | .[$j] |"
-    " if startswith($pfx) then select(test($re)) |"
-    " {key: ., value: $root[.]} else break $out end;\n"
-    "def getvs($g): gets($g) | .value;\n"
-    "$root | (\n";
+	".[0] as $root | .[1] as $__ls | .[2] as $__lsdir | .[3] as $__keys | .[4] as $__tree |\n"
+	"def __te($n): if type == \"object\" and (has(\"__tmpl\") or has(\"__jq\")) then error(.) else error({__tmpl: $n, msg: .}) end;\n"
+	"def __segs: split(\"/\") | map(select(. != \"\"));\n"
+	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n"
+	"def ls($d): $__ls[$d | __norm] as $c | if $c == null then empty else $c[] end;\n"
+	"def lsdir($d): $__lsdir[$d | __norm] as $c | if $c == null then empty else $c[] end;\n"
+	"def exists($k): $root | type == \"object\" and has($k);\n"
+	"def getv($k): if exists($k) then $root[$k] else error(\"getv: no such key: \\($k)\") end;\n"
+	"def getv($k; $d): if exists($k) then $root[$k] else $d end;\n"
+	"def base: if . == \"\" then \".\" else __segs as $s | if $s == [] then \"/\" else $s[-1] end end;\n"
+	"def __clean: startswith(\"/\") as $abs | reduce (split(\"/\")[] | select(. != \"\" and . != \".\")) as $s ([]; if $s == \"..\" then (if length > 0 and .[-1] != \"..\" then .[:-1] elif $abs then . else . + [$s] end) else . + [$s] end) | (if $abs then \"/\" else \"\" end) + join(\"/\") | if . == \"\" then \".\" else . end;\n"
+	"def dir: if contains(\"/\") then split(\"/\") | .[:-1] | join(\"/\") + \"/\" | __clean else \".\" end;\n"
+	"def getenv($n): $ENV[$n] // \"\";\n"
+	"def getenv($n; $d): ($ENV[$n] // \"\") | if . == \"\" then $d else . end;\n"
+	"def tree: $__tree;\n"
+	"def __globre: reduce (explode[] | [.] | implode) as $c ({s: \"\", cls: false, esc: false}; if .esc then .s += \"\\\\\" + $c | .esc = false elif $c == \"\\\\\" then .esc = true elif .cls then (if $c == \"]\" then .cls = false | .s += \"]\" elif $c == \"[\" then .s += \"\\\\[\" else .s += $c end) elif $c == \"[\" then .cls = true | .s += \"[\" elif $c == \"*\" then .s += \"[^/]*\" elif $c == \"?\" then .s += \"[^/]\" elif (\"\\\\^$.|+()]{}\" | index($c)) then .s += \"\\\\\" + $c else .s += $c end) | if .cls or .esc then error(\"gets: bad glob pattern\") else \"^\" + .s + \"$\" end;\n"
+	"def __upto($c): (split($c) | .[0]) // \"\";\n"
+	"def __globpfx: __upto(\"*\") | __upto(\"?\") | __upto(\"[\") | __upto(\"\\\\\");\n"
+	"def __lower($x): . as $a | [0, length] | until(.[0] >= .[1]; ((.[0] + .[1]) / 2 | floor) as $m | if $a[$m] < $x then [$m + 1, .[1]] else [.[0], $m] end) | .[0];\n"
+	"def __scan($pfx): $__keys | __lower($pfx) as $i | label $out | range($i; length) as $j | .[$j] | if startswith($pfx) then . else break $out end;\n"
+	"def gets($g): ($g | __globpfx) as $pfx | if $pfx == $g then (if exists($g) then $g else empty end) elif $g == $pfx + \"*\" then __scan($pfx) | select(ltrimstr($pfx) | contains(\"/\") | not) else ($g | __globre) as $re | __scan($pfx) | select(test($re)) end | {key: ., value: $root[.]};\n"
+	"def getvs($g): gets($g) | .value;\n"
+	"$root | (\n";
+/* clang-format on */
 
 static int emit(struct tmpl *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -1228,11 +1204,12 @@ flush_lvl(struct lvl *l, jv *ls, jv *lsdir)
 	l->open = 0;
 }
 
-/* The index of a flat object of paths, built once per render so that
+/* The index of a flat object of paths (borrowed), built once per render
+ * as [ {dir: [names]}, {dir: [dir names]}, [sorted keys] ] so that
  * ls() and lsdir() cost O(depth + children) instead of O(keys).  Keys
  * are visited in sorted order, so the keys under one directory come in
  * one run and each directory's sets are built in place, then flushed. */
-jv
+static jv
 tmpl_index(jv data)
 {
 	jv ls = jv_object(), lsdir = jv_object(), keys, out;
@@ -1266,7 +1243,13 @@ tmpl_index(jv data)
 			for (c = b; c < len && s[c] == '/'; c++)
 				;
 			if (d >= nlv) {
-				lv = realloc(lv, (d + 1) * sizeof *lv);
+				struct lvl *nl;
+
+				if (!(nl = realloc(lv, (d + 1) * sizeof *lv))) {
+					jv_free(k);
+					goto oom;
+				}
+				lv = nl;
 				memset(&lv[d], 0, sizeof *lv);
 				nlv = d + 1;
 			}
@@ -1308,6 +1291,185 @@ tmpl_index(jv data)
 	out = jv_array_append(out, ls);
 	out = jv_array_append(out, lsdir);
 	return jv_array_append(out, keys);
+oom:
+	for (d = 0; d < nlv; d++) {
+		if (lv[d].open) {
+			jv_free(lv[d].names);
+			jv_free(lv[d].dirs);
+		}
+		buf_free(&lv[d].dir);
+	}
+	free(lv);
+	buf_free(&dir);
+	jv_free(ls);
+	jv_free(lsdir);
+	jv_free(keys);
+	return jv_invalid_with_msg(jv_string("out of memory"));
+}
+
+/* Put child, the finished object for directory name, into parent.  When
+ * parent already has that name (a value, or an object from an earlier,
+ * non-adjacent run of keys such as "/a//b"), merge: a value moves to the
+ * name "" inside the directory. */
+static jv
+tree_put(jv parent, jv name, jv child)
+{
+	jv old = jv_object_get(jv_copy(parent), jv_copy(name));
+
+	if (jv_get_kind(old) == JV_KIND_OBJECT) {
+		parent = jv_object_delete(parent, jv_copy(name));
+		child = jv_object_merge(old, child);
+	} else if (jv_is_valid(old)) {
+		child = jv_object_set(child, jv_string(""), old);
+	} else {
+		jv_free(old);
+	}
+	return jv_object_set(parent, name, child);
+}
+
+/* Take directory name out of parent to extend it in place: its object,
+ * or a new one (holding parent's value for name under ""). */
+static jv
+tree_take(jv *parent, jv name)
+{
+	jv old = jv_object_get(jv_copy(*parent), jv_copy(name));
+
+	if (!jv_is_valid(old)) {
+		jv_free(old);
+		jv_free(name);
+		return jv_object();
+	}
+	*parent = jv_object_delete(*parent, name);
+	if (jv_get_kind(old) == JV_KIND_OBJECT)
+		return old;
+	return jv_object_set(jv_object(), jv_string(""), old);
+}
+
+/* The flat object of paths data (borrowed) nested into objects by path
+ * segment, for tree.  The objects of the directories of the current key
+ * are kept open on a stack, so that each is extended in place (a jv
+ * shared with its parent would be copied on every change) and put into
+ * its parent once the sorted keys leave it. */
+static jv
+nest(jv data)
+{
+	jv keys = jv_keys(jv_copy(data)), *obj = NULL, *name = NULL;
+	size_t n = 1, cap = 0, *seg = NULL, segcap = 0, ns, d;
+	int i, nk = jv_array_length(jv_copy(keys));
+
+	if (!(obj = malloc(sizeof *obj)) || !(name = malloc(sizeof *name)))
+		goto oom;
+	cap = 1;
+	obj[0] = jv_object();
+	name[0] = jv_null();
+	for (i = 0; i < nk; i++) {
+		jv k = jv_array_get(jv_copy(keys), i);
+		jv v = jv_object_get(jv_copy(data), jv_copy(k));
+		const char *s = jv_string_value(k);
+		size_t len = jv_string_length_bytes(jv_copy(k)), a, b;
+
+		/* seg[2j], seg[2j+1]: offset and length of segment j. */
+		for (ns = 0, a = 0;; ns++) {
+			while (a < len && s[a] == '/')
+				a++;
+			if (a >= len)
+				break;
+			for (b = a; b < len && s[b] != '/'; b++)
+				;
+			if (2 * ns + 2 > segcap) {
+				size_t *ns2 = realloc(seg, (segcap * 2 + 16) *
+							       sizeof *seg);
+
+				if (!ns2) {
+					jv_free(k);
+					jv_free(v);
+					goto oom;
+				}
+				seg = ns2;
+				segcap = segcap * 2 + 16;
+			}
+			seg[2 * ns] = a;
+			seg[2 * ns + 1] = b - a;
+			a = b;
+		}
+		if (ns == 0) {
+			obj[0] = jv_object_set(obj[0], jv_string(""), v);
+			jv_free(k);
+			continue;
+		}
+		/* Keep the open levels that are directories of this key. */
+		for (d = 1; d < n && d < ns; d++)
+			if (jv_string_length_bytes(jv_copy(name[d])) !=
+				(int)seg[2 * d - 1] ||
+			    memcmp(jv_string_value(name[d]), s + seg[2 * d - 2],
+				   seg[2 * d - 1]))
+				break;
+		while (n > d) {
+			n--;
+			obj[n - 1] = tree_put(obj[n - 1], name[n], obj[n]);
+		}
+		for (; n < ns; n++) {
+			if (n >= cap) {
+				jv *o2 = realloc(obj, 2 * cap * sizeof *obj);
+				jv *n2 =
+				    o2 ? realloc(name, 2 * cap * sizeof *name)
+				       : NULL;
+
+				if (o2)
+					obj = o2;
+				if (!n2) {
+					jv_free(k);
+					jv_free(v);
+					goto oom;
+				}
+				name = n2;
+				cap *= 2;
+			}
+			name[n] = jv_string_sized(s + seg[2 * n - 2],
+						  (int)seg[2 * n - 1]);
+			obj[n] = tree_take(&obj[n - 1], jv_copy(name[n]));
+		}
+		{
+			jv leaf = jv_string_sized(s + seg[2 * ns - 2],
+						  (int)seg[2 * ns - 1]);
+			jv old =
+			    jv_object_get(jv_copy(obj[n - 1]), jv_copy(leaf));
+
+			if (jv_get_kind(old) == JV_KIND_OBJECT) {
+				obj[n - 1] =
+				    jv_object_delete(obj[n - 1], jv_copy(leaf));
+				v = jv_object_set(old, jv_string(""), v);
+			} else {
+				jv_free(old);
+			}
+			obj[n - 1] = jv_object_set(obj[n - 1], leaf, v);
+		}
+		jv_free(k);
+	}
+	while (n > 1) {
+		n--;
+		obj[n - 1] = tree_put(obj[n - 1], name[n], obj[n]);
+	}
+	jv_free(name[0]);
+	free(name);
+	free(seg);
+	jv_free(keys);
+	{
+		jv r = obj[0];
+
+		free(obj);
+		return r;
+	}
+oom:
+	for (d = 0; obj && name && d < n; d++) {
+		jv_free(obj[d]);
+		jv_free(name[d]);
+	}
+	free(obj);
+	free(name);
+	free(seg);
+	jv_free(keys);
+	return jv_invalid_with_msg(jv_string("out of memory"));
 }
 
 /* Code point at s (valid UTF-8, as jq strings are), its length in *n. */
@@ -1511,14 +1673,29 @@ int
 tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	    struct tmpl_err *err)
 {
-	jv index = tmpl_index(data), in, v;
+	jv index = tmpl_index(data), tree, in, v;
 	size_t expect = (size_t)-1;
 	int r = 0;
 
 	memset(err, 0, sizeof *err);
+	if (!jv_is_valid(index)) {
+		jv_free(index);
+		jv_free(data);
+		return nomem(err);
+	}
+	tree = jv_null();
+	if (t->need_tree && jv_get_kind(data) == JV_KIND_OBJECT)
+		tree = nest(data);
+	if (!jv_is_valid(tree)) {
+		jv_free(tree);
+		jv_free(index);
+		jv_free(data);
+		return nomem(err);
+	}
 	in = jv_array();
 	in = jv_array_append(in, data);
 	in = jv_array_concat(in, index);
+	in = jv_array_append(in, tree);
 	jq_start(t->jq, in, 0);
 	while (jv_is_valid(v = jq_next(t->jq))) {
 		double d;

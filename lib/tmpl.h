@@ -63,12 +63,6 @@ int tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err);
 int tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 		struct tmpl_err *err);
 
-/* Build the lookup index tmpl_render uses for ls() and lsdir() from a
- * flat object of paths: borrows data, returns a new array
- * [ {dir: [names]}, {dir: [dir names]}, [sorted keys] ].  Exposed for
- * tests and benchmarks; tmpl_render calls it itself. */
-jv tmpl_index(jv data);
-
 void tmpl_free(struct tmpl *t);
 
 #endif

@@ -74,7 +74,9 @@ golden() {
 	unset TMPL_TEST_UNSET
 	golden helper-getenv
 }
-@test "helper tree nests paths; a key that is also a directory keeps its value under \"\"" { golden helper-tree; }
+@test "helper tree nests the data by path segment" { golden helper-tree; }
+@test "helper tree: a key that is also a directory keeps its value under \"\"" { golden helper-tree-conflict; }
+@test "helpers on data that is not an object" { golden helper-tree-notobject; }
 
 @test "syntax error: unclosed action" { golden err-unclosed-action; }
 @test "syntax error: unclosed range" { golden err-unclosed-range; }

@@ -14,6 +14,26 @@
 
 #define MAX_OUTPUT_DEFAULT (256LL << 20)
 
+/* What main holds, freed at exit on every path, die() included, so that
+ * valgrind and LeakSanitizer find nothing left over. */
+static struct {
+	struct buf tb, db, out;
+	struct tmpl *t;
+	jv args;
+} st;
+
+static void
+cleanup(void)
+{
+	buf_free(&st.tb);
+	buf_free(&st.db);
+	buf_free(&st.out);
+	tmpl_free(st.t);
+	st.t = NULL;
+	jv_free(st.args);
+	st.args = jv_invalid();
+}
+
 static void
 usage(FILE *f, int code)
 {
@@ -121,15 +141,15 @@ main(int argc, char *argv[])
 	const char *datapath = "-", *outpath = NULL, *tpath, *tname, *dname;
 	const char *errstr;
 	long long maxout = MAX_OUTPUT_DEFAULT;
-	struct buf tb = {0}, db = {0}, out = {0};
 	struct tmpl_err terr;
-	struct tmpl *t;
 	char err[1024];
-	jv args = jv_object(), data;
+	jv v;
 	double t0, t1, t2, t3, t4;
 	int c, timings = 0, changed;
 
 	setprogname(argv[0]);
+	st.args = jv_object();
+	atexit(cleanup);
 	while ((c = getopt_long(argc, argv, "d:ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -138,8 +158,8 @@ main(int argc, char *argv[])
 			if (!valid_name(optarg))
 				die(EXIT_BAD, "--arg: bad variable name: %s",
 				    optarg);
-			args = jv_object_set(args, jv_string(optarg),
-					     jv_string(argv[optind++]));
+			st.args = jv_object_set(st.args, jv_string(optarg),
+						jv_string(argv[optind++]));
 			break;
 		case 'd':
 			datapath = optarg;
@@ -176,33 +196,37 @@ main(int argc, char *argv[])
 	dname = strcmp(datapath, "-") ? datapath : "stdin";
 
 	t0 = now_sec();
-	if (read_file(tpath, &tb, err, sizeof err) < 0)
+	if (read_file(tpath, &st.tb, err, sizeof err) < 0)
 		die(EXIT_TEMP, "%s", err);
-	if (tmpl_parse(tname, tb.p, tb.len, tmpl_load_file, NULL, &t, &terr) <
-	    0)
+	if (tmpl_parse(tname, st.tb.p, st.tb.len, tmpl_load_file, NULL, &st.t,
+		       &terr) < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
-	buf_free(&tb);
+	buf_free(&st.tb);
 	t1 = now_sec();
-	if (tmpl_compile(t, args, &terr) < 0)
+	v = st.args;
+	st.args = jv_invalid();
+	if (tmpl_compile(st.t, v, &terr) < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
 	t2 = now_sec();
-	if (read_file(datapath, &db, err, sizeof err) < 0)
+	if (read_file(datapath, &st.db, err, sizeof err) < 0)
 		die(EXIT_TEMP, "%s", err);
-	data = parse_data(&db, dname);
-	buf_free(&db);
+	v = parse_data(&st.db, dname);
+	buf_free(&st.db);
 	t3 = now_sec();
-	if (tmpl_render(t, data, (size_t)maxout, &out, &terr) < 0)
+	if (tmpl_render(st.t, v, (size_t)maxout, &st.out, &terr) < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
 	t4 = now_sec();
-	tmpl_free(t);
+	tmpl_free(st.t);
+	st.t = NULL;
 	if (outpath) {
-		if (atomic_replace(outpath, out.p, out.len, &changed, err,
+		if (atomic_replace(outpath, st.out.p, st.out.len, &changed, err,
 				   sizeof err) < 0)
 			die(EXIT_TEMP, "%s", err);
-	} else if (out.len && fwrite(out.p, 1, out.len, stdout) != out.len) {
+	} else if (st.out.len &&
+		   fwrite(st.out.p, 1, st.out.len, stdout) != st.out.len) {
 		dieerr(EXIT_TEMP, "write error on stdout");
 	}
-	buf_free(&out);
+	buf_free(&st.out);
 	if (!outpath)
 		fshut_stdout();
 	if (timings)
