@@ -242,7 +242,7 @@ golden() {
 	[[ "$stderr" == "tmpl: /nonexistent/dir/x: cannot create temporary file: No such file or directory" ]]
 }
 
-@test "110k keys (10,000 services x 10 upstreams) render in well under 3 s" {
+@test "a 120k-key input (10,000 services x 10 upstreams) renders the expected document" {
 	local d="$BATS_TEST_TMPDIR/data.json"
 	sh "$REPO/bench/gen-data.sh" 10000 10 >"$d"
 	local start=$(date +%s%N)
