@@ -88,7 +88,8 @@ static int parse_list(struct parser *p, struct node **head, enum term *term,
 static void *
 grow(void *ptr, size_t n, size_t size)
 {
-	/* Arrays grow by doubling; n is the new element count. */
+	/* Make room for element n of an array of n elements whose capacity
+	 * doubles each time n reaches a power of two. */
 	if (n & (n - 1))
 		return ptr;
 	return realloc(ptr, (n ? n * 2 : 1) * size);
@@ -428,7 +429,9 @@ split_as(struct parser *p, size_t off, size_t end, size_t *asoff,
 {
 	struct lex x = {.p = p, .s = p->s, .len = end, .pos = off};
 	size_t toff, cand = end, cpat = end;
-	int k, state = 0; /* 1: after as, 2: complete pattern, 3: none */
+	/* 1: just after "as", 4: inside a [...] or {...} pattern, 2: after
+	 * a complete pattern, 3: something else followed. */
+	int k, state = 0;
 
 	*asoff = end;
 	for (;;) {
@@ -709,12 +712,16 @@ parse_if(struct parser *p, struct node *n, size_t open)
 	} else if (term == T_ELSEIF) {
 		/* "else if C" is an if nested in the else branch that
 		 * shares the closing end. */
+		if (++p->nest > MAX_NEST)
+			return synerr(p, cond[0], "too many else if");
 		if (!(m = new_node(p, N_IF)))
 			return -1;
 		n->alt = m;
 		if (add_expr(p, cond[0], cond[1] - cond[0], 0, &m->expr) < 0)
 			return -1;
-		return parse_if(p, m, open);
+		if (parse_if(p, m, open) < 0)
+			return -1;
+		p->nest--;
 	}
 	return 0;
 }

@@ -95,6 +95,30 @@ golden() {
 @test "runtime type error" { golden err-runtime-type; }
 @test "runtime error in a range filter" { golden err-runtime-range-filter; }
 @test "runtime error in an if condition" { golden err-runtime-if-cond; }
+@test "nesting deeper than 200 is a syntax error, not a crash" {
+	local t="$BATS_TEST_TMPDIR/deep.tmpl" i
+	for i in $(seq 201); do printf '{{ if true }}'; done >"$t"
+	for i in $(seq 201); do printf '{{ end }}'; done >>"$t"
+	run_split tmpl -d /dev/null "$t"
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $t:1:2601: syntax error: actions nested too deeply" ]
+	printf '{{ %s1%s }}' "$(printf '(%.0s' $(seq 201))" \
+		"$(printf ')%.0s' $(seq 201))" >"$t"
+	run_split tmpl -d /dev/null "$t"
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "tmpl: $t:1:204: syntax error: nested too deeply" ]
+}
+@test "nesting up to 200 works" {
+	local t="$BATS_TEST_TMPDIR/deep.tmpl" i
+	for i in $(seq 199); do printf '{{ range . }}'; done >"$t"
+	printf 'x' >>"$t"
+	for i in $(seq 199); do printf '{{ end }}'; done >>"$t"
+	run_split tmpl -d /dev/null "$t"
+	[ "$status" -eq 0 ]
+	[ "$output" = "x" ]
+	[ "$stderr" = "" ]
+}
 @test "data that is not JSON: exit 100 naming the file" { golden err-bad-json; }
 @test "data with two documents is refused" { golden err-two-docs; }
 @test "data that is not JSON on stdin is named stdin" {
