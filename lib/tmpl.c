@@ -1111,13 +1111,16 @@ jq_err_cb(void *data, jv msg)
 }
 
 /* Turn "jq: error: WHAT at <top-level>, line N:\n..." into a message at
- * the template position of the expression on program line N. */
+ * the template position of line N.  The code of each expression sits on
+ * lines of its own in the program, in the same line breaks as in the
+ * template, so the line is exact; jq gives no column, so the column is
+ * the expression's own on its first line and 1 on the others. */
 static void
 compile_error(struct tmpl *t, struct tmpl_err *err)
 {
 	const char *m = t->jqerr.p ? t->jqerr.p : "compile error";
-	const char *at, *nl;
-	int len, line = -1;
+	const char *at, *nl, *hint;
+	int len, line = -1, tl, tc;
 	size_t i, best = (size_t)-1;
 
 	if (!strncmp(m, "jq: error: ", 11))
@@ -1127,25 +1130,31 @@ compile_error(struct tmpl *t, struct tmpl_err *err)
 		line = atoi(at + 22);
 	nl = strchr(m, '\n');
 	len = at ? (int)(at - m) : nl ? (int)(nl - m) : (int)strlen(m);
+	/* A hint meant for jq's command line, not for templates. */
+	hint = strstr(m, " (Unix shell quoting issues?)");
+	if (hint && hint - m < len)
+		len = (int)(hint - m);
 	for (i = 0; i < t->nexprs; i++)
 		if (line >= t->exprs[i].pline0 && line <= t->exprs[i].pline1)
 			best = i;
-	/* A message naming the line after an expression (jq reports an
-	 * unexpected end there) belongs to that expression. */
+	/* jq reports an unexpected end of an expression (or an error in a
+	 * range's "as" pattern) on the line after it. */
 	if (best == (size_t)-1)
 		for (i = 0; i < t->nexprs; i++)
-			if (line == t->exprs[i].pline1 + 1)
+			if (line == t->exprs[i].pline1 + 1) {
 				best = i;
+				line--;
+			}
 	err->kind = TMPL_ECOMPILE;
-	if (best != (size_t)-1) {
-		struct expr *x = &t->exprs[best];
-
-		snprintf(err->msg, sizeof err->msg, "%s:%d:%d: jq: %.*s",
-			 t->files[x->file], x->line, x->col, len, m);
-	} else {
-		snprintf(err->msg, sizeof err->msg, "%s: jq: %.*s", t->files[0],
-			 len, m);
+	if (best == (size_t)-1) {
+		snprintf(err->msg, sizeof err->msg,
+			 "%s: jq compile error: %.*s", t->files[0], len, m);
+		return;
 	}
+	tl = t->exprs[best].line + (line - t->exprs[best].pline0);
+	tc = line == t->exprs[best].pline0 ? t->exprs[best].col : 1;
+	snprintf(err->msg, sizeof err->msg, "%s:%d:%d: jq compile error: %.*s",
+		 t->files[t->exprs[best].file], tl, tc, len, m);
 }
 
 int

@@ -89,6 +89,8 @@ golden() {
 @test "syntax error: unclosed comment" { golden err-unclosed-comment; }
 @test "jq syntax error names the expression" { golden err-jq-syntax; }
 @test "a variable used outside its range is a compile error" { golden err-undefined-var; }
+@test "a compile error in a multi-line expression names its line" { golden err-jq-multiline; }
+@test "a bad range pattern is a compile error" { golden err-jq-pattern; }
 @test "an unknown function is a compile error" { golden err-undefined-func; }
 @test "runtime error from a helper names the innermost expression" { golden err-runtime-getv; }
 @test "runtime error() in nested blocks" { golden err-runtime-error; }
@@ -258,6 +260,13 @@ golden() {
 	run_split tmpl -d data.json t.tmpl
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
+}
+@test "a write error on stdout: exit 111" {
+	cd "$G/range"
+	run_split sh -c 'tmpl -d data.json t.tmpl >/dev/full'
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: write error on stdout: No space left on device" ]
 }
 @test "-o into a missing directory: exit 111" {
 	run_split tmpl -d "$G/range/data.json" -o /nonexistent/dir/x "$G/range/t.tmpl"
