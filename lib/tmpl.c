@@ -932,6 +932,22 @@ emit_code(struct tmpl *t, size_t e)
 	return emit(t, "\n) catch __te(%zu)", e);
 }
 
+/* Bind a range's "as" pattern, when it has one, to each output.  The
+ * pattern is user text: count its lines, and end it with a newline in
+ * case it ends in a "#" comment. */
+static int
+emit_pat(struct tmpl *t, const char *pat)
+{
+	if (!pat)
+		return 0;
+	emit(t, ". as ");
+	if (buf_puts(&t->prog, pat) < 0)
+		return t->nomem = -1;
+	for (; *pat; pat++)
+		t->plines += *pat == '\n';
+	return emit(t, "\n| ");
+}
+
 static int gen_list(struct tmpl *t, struct node *n);
 
 static int
@@ -967,12 +983,7 @@ gen_node(struct tmpl *t, struct node *n)
 			emit(t, "((");
 			emit_code(t, n->expr);
 			emit(t, ") | ");
-			if (n->pat) {
-				emit(t, ". as ");
-				if (buf_puts(&t->prog, n->pat) < 0)
-					return t->nomem = -1;
-				emit(t, " | ");
-			}
+			emit_pat(t, n->pat);
 			emit(t, "(");
 			gen_list(t, n->body);
 			return emit(t, "))");
@@ -980,12 +991,7 @@ gen_node(struct tmpl *t, struct node *n)
 		emit(t, "([");
 		emit_code(t, n->expr);
 		emit(t, "] as $__r | if ($__r | length) > 0 then $__r[] | ");
-		if (n->pat) {
-			emit(t, ". as ");
-			if (buf_puts(&t->prog, n->pat) < 0)
-				return t->nomem = -1;
-			emit(t, " | ");
-		}
+		emit_pat(t, n->pat);
 		emit(t, "(");
 		gen_list(t, n->body);
 		emit(t, ") else (");

@@ -46,6 +46,7 @@ golden() {
 @test "range as \$name is visible in nested expressions" { golden range-as; }
 @test "range as takes jq destructuring patterns" { golden range-destructure; }
 @test "range nests" { golden range-nested; }
+@test "range patterns may span lines and hold comments" { golden range-pattern-multiline; }
 @test "if / else if / else follow jq truth" { golden if-chain; }
 @test "if: no output is false, the first output decides" { golden if-no-output; }
 @test "an action that is a jq if-then-else-end is a substitution" { golden jq-if; }
@@ -91,6 +92,7 @@ golden() {
 @test "a variable used outside its range is a compile error" { golden err-undefined-var; }
 @test "a compile error in a multi-line expression names its line" { golden err-jq-multiline; }
 @test "a bad range pattern is a compile error" { golden err-jq-pattern; }
+@test "compile errors after a multi-line pattern keep their line" { golden err-line-after-pattern; }
 @test "an unknown function is a compile error" { golden err-undefined-func; }
 @test "runtime error from a helper names the innermost expression" { golden err-runtime-getv; }
 @test "runtime error() in nested blocks" { golden err-runtime-error; }
