@@ -13,7 +13,6 @@
  * the error with the expression number; an already tagged error passes
  * through unchanged, so the innermost expression wins even though jq 1.6's
  * try also sees errors raised further down the pipeline. */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1730,10 +1729,15 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 				return -1;
 			continue;
 		}
+		/* Not a value: the program's own numbers, 2*literal or
+		 * 2*expression+1 (see gen_node). */
 		d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : -1;
 		jv_free(v);
+		if (d < 0 || d > 2.0 * (t->nlits + t->nexprs))
+			return rt_error(t, (size_t)-1, err,
+					"internal error: bad program output");
 		i = (size_t)d / 2;
-		if (d < 0 || ((size_t)d & 1 ? i >= t->nexprs : i >= t->nlits))
+		if ((size_t)d & 1 ? i >= t->nexprs : i >= t->nlits)
 			return rt_error(t, (size_t)-1, err,
 					"internal error: bad program output");
 		if ((size_t)d & 1) {

@@ -1,6 +1,5 @@
 /* tmpl: render a text template whose expressions are jq filters.
  * See tmpl(1). */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +38,8 @@ usage(FILE *f, int code)
 {
 	fprintf(f, "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... "
 		   "[--max-output BYTES] [--timings] TEMPLATE\n");
+	if (f == stdout)
+		fshut_stdout();
 	exit(code);
 }
 
