@@ -123,6 +123,7 @@ golden() {
 	[ "$output" = "x" ]
 	[ "$stderr" = "" ]
 }
+@test "halt and halt_error end the render as an error" { golden err-halt; }
 @test "data that is not JSON: exit 100 naming the file" { golden err-bad-json; }
 @test "data with two documents is refused" { golden err-two-docs; }
 @test "data that is not JSON on stdin is named stdin" {
@@ -215,6 +216,19 @@ golden() {
 	run_split tmpl -
 	[ "$status" -eq 100 ]
 	[ "$stderr" = "tmpl: template and data cannot both be stdin" ]
+}
+@test "-d - reads the data from stdin" {
+	run_split sh -c 'tmpl -d - "$1" <"$2"' sh "$G/range/t.tmpl" "$G/range/data.json"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$G/range/out")" ]
+	[ "$stderr" = "" ]
+}
+@test "--timings reports each phase on stderr" {
+	cd "$G/range"
+	run_split tmpl --timings -d data.json t.tmpl
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat out)" ]
+	[[ "$stderr" =~ ^"tmpl: timings: parse "[0-9.]+" ms, compile "[0-9.]+" ms, data "[0-9.]+" ms, render "[0-9.]+" ms, output "[0-9.]+" ms"$ ]]
 }
 @test "template from stdin with -d" {
 	run_split sh -c 'echo "{{ .a }}" | tmpl -d "$1" -' sh "$G/range/data.json"
