@@ -204,6 +204,7 @@ golden() {
 @test "--max-output must be a positive number" {
 	run_split tmpl --max-output 0 t
 	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
 	[ "$stderr" = "tmpl: --max-output: 0: too small" ]
 }
 @test "a missing template: exit 111" {
@@ -215,6 +216,7 @@ golden() {
 @test "template and data cannot both be stdin" {
 	run_split tmpl -
 	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
 	[ "$stderr" = "tmpl: template and data cannot both be stdin" ]
 }
 @test "-d - reads the data from stdin" {
@@ -236,7 +238,9 @@ golden() {
 	[ "$output" = "" ]
 	[ "$stderr" = "" ]
 	run_split sh -c 'echo "{{ .items[0].name }}" | tmpl -d "$1" -' sh "$G/range/data.json"
+	[ "$status" -eq 0 ]
 	[ "$output" = "a" ]
+	[ "$stderr" = "" ]
 }
 
 @test "-o writes the file and keeps its mode" {
@@ -257,17 +261,18 @@ golden() {
 	before=$(stat -c '%i %Y.%y' "$f")
 	run_split tmpl -d "$G/range/data.json" -o "$f" "$G/range/t.tmpl"
 	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
 	[ "$stderr" = "" ]
 	[ "$(stat -c '%i %Y.%y' "$f")" = "$before" ]
 }
 @test "-o: a failed render leaves the old file and writes nothing" {
 	local f="$BATS_TEST_TMPDIR/out.cfg"
 	echo old >"$f"
-	run_split tmpl -d "$G/err-runtime-error/data.json" -o "$f" \
-		"$G/err-runtime-error/t.tmpl"
+	cd "$G/err-runtime-error"
+	run_split tmpl -d data.json -o "$f" t.tmpl
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
-	[ -n "$stderr" ]
+	[ "$stderr" = "$(cat err)" ]
 	[ "$(cat "$f")" = old ]
 	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c out.cfg)" -eq 1 ]
 }
@@ -276,6 +281,7 @@ golden() {
 	run_split tmpl -d data.json t.tmpl
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
+	[ "$stderr" = "$(cat err)" ]
 }
 @test "a write error on stdout: exit 111" {
 	cd "$G/range"
@@ -295,8 +301,11 @@ golden() {
 	local d="$BATS_TEST_TMPDIR/data.json"
 	sh "$REPO/bench/gen-data.sh" 10000 10 >"$d"
 	local start=$(date +%s%N)
-	tmpl -d "$d" -o "$BATS_TEST_TMPDIR/out" "$REPO/bench/haproxy.cfg.tmpl"
+	run_split tmpl -d "$d" -o "$BATS_TEST_TMPDIR/out" "$REPO/bench/haproxy.cfg.tmpl"
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 150011 ]
 	[ "$(sha256sum <"$BATS_TEST_TMPDIR/out")" = "$(cat "$G/big.sha256")" ]
 	# Generous for loaded CI machines and sanitizer builds; bench/ has
