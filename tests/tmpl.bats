@@ -99,6 +99,7 @@ golden() {
 @test "runtime type error" { golden err-runtime-type; }
 @test "runtime error in a range filter" { golden err-runtime-range-filter; }
 @test "runtime error in an if condition" { golden err-runtime-if-cond; }
+@test "columns count characters, not bytes" { golden err-unicode-column; }
 @test "nesting deeper than 200 is a syntax error, not a crash" {
 	local t="$BATS_TEST_TMPDIR/deep.tmpl" i
 	for i in $(seq 201); do printf '{{ if true }}'; done >"$t"
