@@ -35,7 +35,7 @@ struct tmpl_err {
 typedef int tmpl_loader(void *ctx, const char *path, struct buf *out, char *err,
 			size_t errlen);
 
-/* The default loader: read_file(3) on the path. */
+/* The default loader: read_file() from util.h on the path. */
 int tmpl_load_file(void *ctx, const char *path, struct buf *out, char *err,
 		   size_t errlen);
 
@@ -59,10 +59,12 @@ int tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err);
 /* Render the compiled template with data as $root and ".": data is
  * consumed.  The output is appended to out; when it would grow past
  * max_output bytes the render stops with an error.  On error out holds
- * a partial document that the caller must not use. */
+ * a partial document that the caller must not use.  May be called again
+ * with new data. */
 int tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 		struct tmpl_err *err);
 
+/* Release t and its jq state; t may be NULL. */
 void tmpl_free(struct tmpl *t);
 
 #endif
