@@ -65,15 +65,14 @@ printf '%8s %8s %9s %9s %9s %9s %8s %9s %10s %10s %7s\n' services keys \
 for n in "$@"; do
 	sh bench/gen-data.sh "$n" 10 >"$work/data.json"
 	keys=$(jq length "$work/data.json")
-	set -- $(best "$tmpl" --timings -d "$work/data.json" \
-		bench/haproxy.cfg.tmpl)
-	wall=$1 rss=$2
+	r=$(best "$tmpl" --timings -d "$work/data.json" bench/haproxy.cfg.tmpl)
+	wall=${r% *} rss=${r#* }
 	compile=$(field compile) data=$(field data) render=$(field render)
 	lines=$(wc -l <"$work/out")
-	set -- $(best jq length "$work/data.json")
-	jqparse=$1
-	set -- $(best jq -r -f "$work/baseline.jq" "$work/data.json")
-	jqequiv=$1
+	r=$(best jq length "$work/data.json")
+	jqparse=${r% *}
+	r=$(best jq -r -f "$work/baseline.jq" "$work/data.json")
+	jqequiv=${r% *}
 	awk -v n="$n" -v k="$keys" -v c="$compile" -v d="$data" -v r="$render" \
 		-v w="$wall" -v m="$rss" -v p="$jqparse" -v e="$jqequiv" 'BEGIN {
 		printf "%8d %8d %9.1f %9.1f %9.1f %9.2f %8.1f %9.2f %10.2f %10.2f %6.2fx\n",
@@ -93,9 +92,8 @@ echo
 printf '%-22s %8s %9s %9s %9s %8s %s\n' template keys compile_ms render_ms \
 	wall_s rss_MB same_output
 for v in haproxy haproxy-gets haproxy-tree; do
-	set -- $(best "$tmpl" --timings -d "$work/data.json" \
-		"bench/$v.cfg.tmpl")
-	wall=$1 rss=$2
+	r=$(best "$tmpl" --timings -d "$work/data.json" "bench/$v.cfg.tmpl")
+	wall=${r% *} rss=${r#* }
 	[ "$v" = haproxy ] && cp "$work/out" "$work/want"
 	same=no
 	cmp -s "$work/out" "$work/want" && same=yes
