@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# tmpl: golden-file tests.  Each tests/tmpl/CASE holds t.tmpl, data.json
+# (when the case reads data) and the expected stdout (out), stderr (err)
+# and exit status (rc); a missing out or err means empty, a missing rc 0.
+# TMPL_BLESS=1 rewrites the expected files from what tmpl does now: review
+# the diff before committing.
+
+load helper
+
+G="$BATS_TEST_DIRNAME/tmpl"
+
+# compare NAME ACTUAL-FILE: exact bytes against the golden file NAME (a
+# missing golden file means empty output, or status 0 for rc).
+compare() {
+	local want="$dir/$1" empty=/dev/null
+	[ "$1" = rc ] && empty="$BATS_TEST_TMPDIR/rc0" && echo 0 >"$empty"
+	if [ -n "${TMPL_BLESS:-}" ]; then
+		if cmp -s "$empty" "$2"; then rm -f "$want"; else cp "$2" "$want"; fi
+		return 0
+	fi
+	[ -f "$want" ] || want=$empty
+	diff -u "$want" "$2"
+}
+
+# golden CASE [TMPL-ARGS...]: run tmpl in the case directory and check
+# exit status, stdout and stderr.  The caller sets any environment
+# (env VAR=... golden ...).
+golden() {
+	dir="$G/$1"
+	shift
+	local d=() t="$BATS_TEST_TMPDIR" rc=0
+	[ -f "$dir/data.json" ] && d=(-d data.json)
+	(cd "$dir" && exec tmpl "${d[@]}" "$@" t.tmpl) >"$t/out" 2>"$t/err" ||
+		rc=$?
+	echo "$rc" >"$t/rc"
+	compare rc "$t/rc"
+	compare out "$t/out"
+	compare err "$t/err"
+}
+
+@test "literal text passes through unchanged" { golden text; }
+@test "an empty template renders nothing" { golden empty-template; }
+@test "substitution: strings raw, other values compact JSON, null empty" { golden subst; }
+@test "range binds . to each output" { golden range; }
+@test "range else runs when the filter has no output" { golden range-else; }
+@test "range as \$name is visible in nested expressions" { golden range-as; }
+@test "range as takes jq destructuring patterns" { golden range-destructure; }
+@test "range nests" { golden range-nested; }
+@test "range patterns may span lines and hold comments" { golden range-pattern-multiline; }
+@test "if / else if / else follow jq truth" { golden if-chain; }
+@test "if: no output is false, the first output decides" { golden if-no-output; }
+@test "an action that is a jq if-then-else-end is a substitution" { golden jq-if; }
+@test "{{- and -}} trim whitespace and newlines" { golden trim; }
+@test "comments render nothing, trimmed or not" { golden comment; }
+@test "include renders a file relative to the includer with . and variables" { golden include; }
+@test "\$root, \$ENV and --arg variables" {
+	export TMPL_TEST_VAR=env-value
+	golden vars --arg name N --arg n 7
+}
+@test "jq features: def, }} inside strings and objects, # comments" { golden jq-features; }
+@test "unicode values and tabs pass" { golden unicode; }
+@test "empty data is null" { golden empty-data; }
+
+@test "helper ls lists direct children, sorted, deduplicated" { golden helper-ls; }
+@test "helper lsdir lists child directories only" { golden helper-lsdir; }
+@test "helper getv fails on a missing key, with its location" { golden helper-getv; }
+@test "helper getv with a default" { golden helper-getv-default; }
+@test "helper exists" { golden helper-exists; }
+@test "helper gets matches globs segment by segment" { golden helper-gets; }
+@test "helper getvs" { golden helper-getvs; }
+@test "helper base" { golden helper-base; }
+@test "helper dir" { golden helper-dir; }
+@test "helper getenv with and without a default" {
+	export TMPL_TEST_VAR=v TMPL_TEST_EMPTY=
+	unset TMPL_TEST_UNSET
+	golden helper-getenv
+}
+@test "helper tree nests the data by path segment" { golden helper-tree; }
+@test "helper tree: a key that is also a directory keeps its value under \"\"" { golden helper-tree-conflict; }
+@test "helpers on data that is not an object" { golden helper-tree-notobject; }
+
+@test "syntax error: unclosed action" { golden err-unclosed-action; }
+@test "syntax error: unclosed range" { golden err-unclosed-range; }
+@test "syntax error: end without range or if" { golden err-end-alone; }
+@test "syntax error: else without range or if" { golden err-else-alone; }
+@test "syntax error: else after else" { golden err-else-after-else; }
+@test "syntax error: empty action" { golden err-empty-action; }
+@test "syntax error: unterminated string" { golden err-unterminated-string; }
+@test "syntax error: unbalanced brackets" { golden err-unbalanced; }
+@test "syntax error: unclosed comment" { golden err-unclosed-comment; }
+@test "jq syntax error names the expression" { golden err-jq-syntax; }
+@test "a variable used outside its range is a compile error" { golden err-undefined-var; }
+@test "a compile error in a multi-line expression names its line" { golden err-jq-multiline; }
+@test "a bad range pattern is a compile error" { golden err-jq-pattern; }
+@test "compile errors after a multi-line pattern keep their line" { golden err-line-after-pattern; }
+@test "an unknown function is a compile error" { golden err-undefined-func; }
+@test "runtime error from a helper names the innermost expression" { golden err-runtime-getv; }
+@test "runtime error() in nested blocks" { golden err-runtime-error; }
+@test "runtime type error" { golden err-runtime-type; }
+@test "runtime error in a range filter" { golden err-runtime-range-filter; }
+@test "runtime error in an if condition" { golden err-runtime-if-cond; }
+@test "columns count characters, not bytes" { golden err-unicode-column; }
+@test "nesting deeper than 200 is a syntax error, not a crash" {
+	local t="$BATS_TEST_TMPDIR/deep.tmpl" i
+	for i in $(seq 201); do printf '{{ if true }}'; done >"$t"
+	for i in $(seq 201); do printf '{{ end }}'; done >>"$t"
+	run_split tmpl -d /dev/null "$t"
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $t:1:2601: syntax error: actions nested too deeply" ]
+	printf '{{ %s1%s }}' "$(printf '(%.0s' $(seq 201))" \
+		"$(printf ')%.0s' $(seq 201))" >"$t"
+	run_split tmpl -d /dev/null "$t"
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "tmpl: $t:1:204: syntax error: nested too deeply" ]
+}
+@test "nesting up to 200 works" {
+	local t="$BATS_TEST_TMPDIR/deep.tmpl" i
+	for i in $(seq 199); do printf '{{ range . }}'; done >"$t"
+	printf 'x' >>"$t"
+	for i in $(seq 199); do printf '{{ end }}'; done >>"$t"
+	run_split tmpl -d /dev/null "$t"
+	[ "$status" -eq 0 ]
+	[ "$output" = "x" ]
+	[ "$stderr" = "" ]
+}
+@test "halt and halt_error end the render as an error" { golden err-halt; }
+@test "data that is not JSON: exit 100 naming the file" { golden err-bad-json; }
+@test "data with two documents is refused" { golden err-two-docs; }
+@test "data that is not JSON on stdin is named stdin" {
+	cd "$G/err-bad-json"
+	run_split sh -c 'printf "{nope" | tmpl t.tmpl'
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: stdin: invalid JSON: Invalid literal at EOF at line 1, column 5" ]
+}
+@test "include of a missing file: exit 111 at the include" { golden err-include-missing; }
+@test "include loop" { golden err-include-loop; }
+@test "syntax error inside an included file names that file" { golden err-include-syntax; }
+@test "include wants a string literal" { golden err-include-notstring; }
+
+@test "injection: newline in a value is refused" { golden inject-newline; }
+@test "injection: carriage return" { golden inject-cr; }
+@test "injection: NUL" { golden inject-nul; }
+@test "injection: DEL" { golden inject-del; }
+@test "injection: U+0085 NEL" { golden inject-nel; }
+@test "injection: U+2028 line separator" { golden inject-u2028; }
+@test "injection: a long value is shown shortened around the culprit" { golden inject-long; }
+@test "injection: checked in JSON output too" { golden inject-in-json; }
+@test "raw opts one expression out of the check" { golden inject-raw; }
+@test "--max-output bounds the output" { golden max-output --max-output 999; }
+@test "--max-output exactly reached is fine" {
+	cd "$G/max-output"
+	run_split tmpl -d data.json --max-output 1000 t.tmpl
+	[ "$status" -eq 0 ]
+	[ "${#output}" -eq 1000 ]
+	[ "$stderr" = "" ]
+}
+
+@test "-h prints usage on stdout" {
+	run_split tmpl -h
+	[ "$status" -eq 0 ]
+	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] TEMPLATE" ]
+	[ "$stderr" = "" ]
+}
+@test "the usage line is the man page's SYNOPSIS" {
+	local syn
+	syn=$(nroff -man -Tascii -rLL=1000n "$REPO/share/man/tmpl.1" |
+		col -b | sed -n '/^SYNOPSIS/{n;s/^ *//;p;}')
+	run_split tmpl --help
+	[ "$status" -eq 0 ]
+	[ "$output" = "usage: $syn" ]
+	[ "$stderr" = "" ]
+}
+@test "--version" {
+	run_split tmpl --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "tmpl 0.1.0" ]
+	[ "$stderr" = "" ]
+}
+@test "no template: usage on stderr, exit 100" {
+	run_split tmpl
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] TEMPLATE" ]
+}
+@test "unknown option: exit 100" {
+	run_split tmpl --nope t
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"unrecognized option '--nope'"*"usage: tmpl "* ]]
+}
+@test "--arg wants a name and a value" {
+	run_split tmpl --arg x
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "usage: tmpl "* ]]
+}
+@test "--arg refuses names that are not identifiers or are reserved" {
+	run_split tmpl --arg root x t
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: --arg: bad variable name: root" ]
+}
+@test "--max-output must be a positive number" {
+	run_split tmpl --max-output 0 t
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: --max-output: 0: too small" ]
+}
+@test "a missing template: exit 111" {
+	run_split tmpl -d /dev/null "$BATS_TEST_TMPDIR/nope.tmpl"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/nope.tmpl: No such file or directory" ]
+}
+@test "template and data cannot both be stdin" {
+	run_split tmpl -
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: template and data cannot both be stdin" ]
+}
+@test "-d - reads the data from stdin" {
+	run_split sh -c 'tmpl -d - "$1" <"$2"' sh "$G/range/t.tmpl" "$G/range/data.json"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$G/range/out")" ]
+	[ "$stderr" = "" ]
+}
+@test "--timings reports each phase on stderr" {
+	cd "$G/range"
+	run_split tmpl --timings -d data.json t.tmpl
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat out)" ]
+	[[ "$stderr" =~ ^"tmpl: timings: parse "[0-9.]+" ms, compile "[0-9.]+" ms, data "[0-9.]+" ms, render "[0-9.]+" ms, output "[0-9.]+" ms"$ ]]
+}
+@test "template from stdin with -d" {
+	run_split sh -c 'echo "{{ .a }}" | tmpl -d "$1" -' sh "$G/range/data.json"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	run_split sh -c 'echo "{{ .items[0].name }}" | tmpl -d "$1" -' sh "$G/range/data.json"
+	[ "$status" -eq 0 ]
+	[ "$output" = "a" ]
+	[ "$stderr" = "" ]
+}
+
+@test "-o writes the file and keeps its mode" {
+	local f="$BATS_TEST_TMPDIR/out.cfg"
+	echo old >"$f"
+	chmod 640 "$f"
+	run_split tmpl -d "$G/range/data.json" -o "$f" "$G/range/t.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	diff -u "$G/range/out" "$f"
+	[ "$(stat -c %a "$f")" = 640 ]
+}
+@test "-o leaves an unchanged file untouched" {
+	local f="$BATS_TEST_TMPDIR/out.cfg"
+	cp "$G/range/out" "$f"
+	local before
+	before=$(stat -c '%i %Y.%y' "$f")
+	run_split tmpl -d "$G/range/data.json" -o "$f" "$G/range/t.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	[ "$(stat -c '%i %Y.%y' "$f")" = "$before" ]
+}
+@test "-o: a failed render leaves the old file and writes nothing" {
+	local f="$BATS_TEST_TMPDIR/out.cfg"
+	echo old >"$f"
+	cd "$G/err-runtime-error"
+	run_split tmpl -d data.json -o "$f" t.tmpl
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "$(cat err)" ]
+	[ "$(cat "$f")" = old ]
+	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c out.cfg)" -eq 1 ]
+}
+@test "a failed render prints no partial document on stdout" {
+	cd "$G/err-runtime-error"
+	run_split tmpl -d data.json t.tmpl
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "$(cat err)" ]
+}
+@test "a write error on stdout: exit 111" {
+	cd "$G/range"
+	run_split sh -c 'tmpl -d data.json t.tmpl >/dev/full'
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: write error on stdout: No space left on device" ]
+}
+@test "-o into a missing directory: exit 111" {
+	run_split tmpl -d "$G/range/data.json" -o /nonexistent/dir/x "$G/range/t.tmpl"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "tmpl: /nonexistent/dir/x: cannot create temporary file: No such file or directory" ]]
+}
+
+@test "a 120k-key input (10,000 services x 10 upstreams) renders the expected document" {
+	local d="$BATS_TEST_TMPDIR/data.json"
+	sh "$REPO/bench/gen-data.sh" 10000 10 >"$d"
+	local start=$(date +%s%N)
+	run_split tmpl -d "$d" -o "$BATS_TEST_TMPDIR/out" "$REPO/bench/haproxy.cfg.tmpl"
+	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq 150011 ]
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/out")" = "$(cat "$G/big.sha256")" ]
+	# Generous for loaded CI machines and sanitizer builds; bench/ has
+	# the real figures.
+	[ "$ms" -lt 30000 ]
+}
+
+@test "the template parser survives 10 s of libFuzzer" {
+	run_split sh "$REPO/tests/fuzz/run.sh" 10
+	if [ "$status" -eq 77 ]; then
+		skip "clang cannot build libFuzzer programs: $stderr"
+	fi
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"Done "*" runs in "* ]]
+}
