@@ -47,7 +47,8 @@ struct expr {
 
 struct tmpl {
 	struct buf prog;
-	int plines; /* newlines in prog so far */
+	struct buf warns; /* warn() and debug messages of the last render */
+	int plines;	  /* newlines in prog so far */
 	struct buf lits;
 	size_t *litoff, *litlen, nlits;
 	struct expr *exprs;
@@ -890,6 +891,7 @@ static const char prelude[] =
 	"def __scan($pfx): $__keys | __lower($pfx) as $i | label $out | range($i; length) as $j | .[$j] | if startswith($pfx) then . else break $out end;\n"
 	"def gets($g): ($g | __globpfx) as $pfx | if $pfx == $g then (if exists($g) then $g else empty end) elif $g == $pfx + \"*\" then __scan($pfx) | select(ltrimstr($pfx) | contains(\"/\") | not) else ($g | __globre) as $re | __scan($pfx) | select(test($re)) end | {key: ., value: $root[.]};\n"
 	"def getvs($g): gets($g) | .value;\n"
+	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
 	"$root | (\n";
 /* clang-format on */
 
@@ -1084,6 +1086,7 @@ tmpl_free(struct tmpl *t)
 	if (t->jq)
 		jq_teardown(&t->jq);
 	buf_free(&t->prog);
+	buf_free(&t->warns);
 	buf_free(&t->lits);
 	buf_free(&t->jqerr);
 	free(t->litoff);
@@ -1113,6 +1116,52 @@ jq_err_cb(void *data, jv msg)
 			buf_puts(&t->jqerr, "unknown jq error");
 	}
 	jv_free(msg);
+}
+
+/* warn(msg) and jq's debug land here: kept, one line each, for the
+ * caller to show (this library prints nothing). */
+static void
+jq_debug_cb(void *data, jv msg)
+{
+	struct tmpl *t = data;
+	jv tag = jv_get_kind(msg) == JV_KIND_ARRAY &&
+			 jv_array_length(jv_copy(msg)) == 2
+		     ? jv_array_get(jv_copy(msg), 0)
+		     : jv_null();
+
+	if (jv_get_kind(tag) == JV_KIND_STRING &&
+	    !strcmp(jv_string_value(tag), "__tmpl_warn")) {
+		jv m = jv_array_get(jv_copy(msg), 1);
+		const char *p = jv_string_value(m);
+		char esc[8];
+
+		/* One line per warning, whatever the message holds. */
+		for (; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				snprintf(esc, sizeof esc, "\\x%02x",
+					 (unsigned char)*p);
+				buf_puts(&t->warns, esc);
+			} else {
+				buf_add(&t->warns, p, 1);
+			}
+		}
+		jv_free(m);
+	} else {
+		jv d = jv_dump_string(jv_copy(msg), 0);
+
+		buf_puts(&t->warns, "debug: ");
+		buf_puts(&t->warns, jv_string_value(d));
+		jv_free(d);
+	}
+	buf_add(&t->warns, "\n", 1);
+	jv_free(tag);
+	jv_free(msg);
+}
+
+const char *
+tmpl_warnings(const struct tmpl *t)
+{
+	return t->warns.p ? t->warns.p : "";
 }
 
 /* Turn "jq: error: WHAT at <top-level>, line N:\n..." into a message at
@@ -1171,6 +1220,7 @@ tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
 		return nomem(err);
 	}
 	jq_set_error_cb(t->jq, jq_err_cb, t);
+	jq_set_debug_cb(t->jq, jq_debug_cb, t);
 	if (!jq_compile_args(t->jq, t->prog.p, args)) {
 		compile_error(t, err);
 		jq_teardown(&t->jq);
@@ -1699,6 +1749,9 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	int r = 0;
 
 	memset(err, 0, sizeof *err);
+	t->warns.len = 0;
+	if (t->warns.p)
+		t->warns.p[0] = '\0';
 	if (!jv_is_valid(index)) {
 		jv_free(index);
 		jv_free(data);

@@ -64,6 +64,10 @@ int tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err);
 int tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 		struct tmpl_err *err);
 
+/* The warnings of the last render (warn(msg) in a template, or jq's
+ * debug), one per line; "" when there were none.  Borrowed. */
+const char *tmpl_warnings(const struct tmpl *t);
+
 /* Release t and its jq state; t may be NULL. */
 void tmpl_free(struct tmpl *t);
 

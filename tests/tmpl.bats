@@ -52,6 +52,7 @@ golden() {
 @test "an action that is a jq if-then-else-end is a substitution" { golden jq-if; }
 @test "{{- and -}} trim whitespace and newlines" { golden trim; }
 @test "comments render nothing, trimmed or not" { golden comment; }
+@test "warn(msg) writes a warning line on stderr and renders nothing" { golden warn; }
 @test "include renders a file relative to the includer with . and variables" { golden include; }
 @test "\$root, \$ENV and --arg variables" {
 	export TMPL_TEST_VAR=env-value

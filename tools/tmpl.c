@@ -128,6 +128,18 @@ parse_data(const struct buf *b, const char *name)
 	return v;
 }
 
+/* One "tmpl: warning: ..." line per warn() of the template. */
+static void
+print_warnings(const char *w)
+{
+	const char *nl;
+
+	for (; *w; w = nl + 1) {
+		nl = strchr(w, '\n');
+		warnmsg("warning: %.*s", (int)(nl - w), w);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -146,7 +158,7 @@ main(int argc, char *argv[])
 	char err[1024];
 	jv v;
 	double t0, t1, t2, t3, t4;
-	int c, timings = 0, changed;
+	int c, timings = 0, changed, r;
 
 	setprogname(argv[0]);
 	st.args = jv_object();
@@ -214,7 +226,9 @@ main(int argc, char *argv[])
 	v = parse_data(&st.db, dname);
 	buf_free(&st.db);
 	t3 = now_sec();
-	if (tmpl_render(st.t, v, (size_t)maxout, &st.out, &terr) < 0)
+	r = tmpl_render(st.t, v, (size_t)maxout, &st.out, &terr);
+	print_warnings(tmpl_warnings(st.t));
+	if (r < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
 	t4 = now_sec();
 	tmpl_free(st.t);
