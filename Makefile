@@ -80,10 +80,13 @@ install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SHAREDIR)
 	for t in $(TOOLS); do cp -f $(BUILD)/$$t $(DESTDIR)$(BINDIR)/$$t; chmod 755 $(DESTDIR)$(BINDIR)/$$t; done
 	for m in $(MANS); do cp -f $$m $(DESTDIR)$(MANDIR)/man1/; chmod 644 $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
-	if [ -n "$$(ls share/easy-lb)" ]; then cp -Rf share/easy-lb/. $(DESTDIR)$(SHAREDIR)/; fi
+	cp -Rf share/easy-lb/. $(DESTDIR)$(SHAREDIR)/
+	printf '#!/bin/sh\n# easy-lb: the balancer (see $(SHAREDIR)/boot.sh).\nPATH="$(BINDIR):$$PATH"\nexport PATH\nexec "$(SHAREDIR)/boot.sh" "$$@"\n' \
+		>$(DESTDIR)$(BINDIR)/easy-lb
+	chmod 755 $(DESTDIR)$(BINDIR)/easy-lb
 
 uninstall:
-	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for t in $(TOOLS) easy-lb; do rm -f $(DESTDIR)$(BINDIR)/$$t; done
 	for m in $(MANS); do rm -f $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
