@@ -303,6 +303,18 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$busy"
 	[ "$(answers 3)" = "a " ]
 }
 
+@test "hap-reload: an unreachable master: 111, CONFIG left as it was" {
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	cfg --extra "http-response set-header X-Test yes" a >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/nowhere.sock" \
+		--timeout 1 "$D/new.cfg"
+	[ "$status" -eq 111 ]
+	[ -z "$output" ]
+	[[ $stderr == *"nowhere.sock"*"nothing reloaded"* ]]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	[ "$(worker)" = "$W0" ]
+}
+
 @test "hap-reload: concurrent runs serialize on the lock" {
 	cfg --extra "http-response set-header X-Run 1" a >"$D/n1.cfg"
 	cfg --extra "http-response set-header X-Run 2" a >"$D/n2.cfg"

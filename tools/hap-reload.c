@@ -133,7 +133,7 @@ master_pid(void)
 
 	if (pidfile && (pid = read_pidfile()) > 0)
 		return pid;
-	if (master && show_proc(now_ms() + 1000, &p, err, sizeof(err)) == 0) {
+	if (master && show_proc(now_ms() + 500, &p, err, sizeof(err)) == 0) {
 		pid = p.master_pid;
 		hap_proc_free(&p);
 		return pid;
@@ -164,9 +164,9 @@ static int
 validate(const char *path, struct buf *diag)
 {
 	const char *hap = getenv("HAPROXY");
+	long mpid = master_pid();
 	long long deadline = now_ms() + timeout_ms;
 	char cwd[64];
-	long mpid = master_pid();
 	int pfd[2], st;
 	pid_t pid;
 
@@ -254,7 +254,8 @@ children(long ppid, long *out, size_t max)
 }
 
 /* Reload haproxy and wait for the proof that it worked: a new worker and
- * no new failed reload.  Returns 0 with *worker set, or -1 with why. */
+ * no new failed reload.  Returns 0 with *worker set, -1 with why when the
+ * reload failed, -2 with why when it could not even be asked for. */
 static int
 reload(long *worker, char *why, size_t wlen)
 {
@@ -268,7 +269,7 @@ reload(long *worker, char *why, size_t wlen)
 
 		if (show_proc(deadline, &before, err, sizeof(err)) < 0) {
 			snprintf(why, wlen, "master CLI: %s", err);
-			return -1;
+			return -2;
 		}
 		if (hap_command(master, "reload", deadline, &r, err,
 				sizeof(err)) < 0) {
@@ -320,13 +321,13 @@ reload(long *worker, char *why, size_t wlen)
 
 	if (mpid <= 0) {
 		snprintf(why, wlen, "%s: no master pid", pidfile);
-		return -1;
+		return -2;
 	}
 	nold = children(mpid, old, 256);
 	if (kill(mpid, SIGUSR2) < 0) {
 		snprintf(why, wlen, "kill -USR2 %ld: %s", mpid,
 			 strerror(errno));
-		return -1;
+		return -2;
 	}
 	/* Without the master CLI a failed reload shows only as the absence
 	 * of a new worker: it takes the whole timeout to notice. */
@@ -666,7 +667,7 @@ main(int argc, char *argv[])
 	char err[512], why[512];
 	const char *newfile = "-", *es;
 	char *candidate, *rejected, *prevpath;
-	int c, check = 0, have_old, lockfd = -1;
+	int c, r, check = 0, have_old, lockfd = -1;
 	long long v;
 	long worker;
 
@@ -775,9 +776,18 @@ main(int argc, char *argv[])
 		warnmsg("runtime update failed, reloading: %s", why);
 	}
 	hapcfg_plan_free(&plan);
-	if (reload(&worker, why, sizeof(why)) == 0) {
+	if ((r = reload(&worker, why, sizeof(why))) == 0) {
 		printf("reloaded (worker %ld)\n", worker);
 		goto done;
+	}
+	if (r == -2) {
+		/* Nothing was reloaded: the file goes back to what runs. */
+		if (have_old)
+			install(config, &old);
+		else
+			unlink(config);
+		die(EXIT_TEMP, "%s; %s left as it was, nothing reloaded", why,
+		    config);
 	}
 	if (!have_old)
 		die(EXIT_TEMP, "%s, and there is no previous %s to restore",
