@@ -667,7 +667,7 @@ main(int argc, char *argv[])
 	char err[512], why[512];
 	const char *newfile = "-", *es;
 	char *candidate, *rejected, *prevpath;
-	int c, r, check = 0, have_old, lockfd = -1;
+	int c, r, ret = EXIT_OK, check = 0, have_old, lockfd = -1;
 	long long v;
 	long worker;
 
@@ -748,8 +748,8 @@ main(int argc, char *argv[])
 		first_alert(diag.p ? diag.p : "", a, sizeof(a));
 		warnmsg("%s rejected, kept as %s", newfile, rejected);
 		printf("rejected: %s\n", a);
-		fshut_stdout();
-		return EXIT_NO;
+		ret = EXIT_NO;
+		goto done;
 	}
 	if (check) {
 		unlink(candidate);
@@ -802,8 +802,7 @@ main(int argc, char *argv[])
 		    "configuration",
 		    err);
 	printf("rolled back: %s\n", why);
-	fshut_stdout();
-	return EXIT_NO;
+	ret = EXIT_NO;
 done:
 	fshut_stdout();
 	buf_free(&old);
@@ -814,5 +813,5 @@ done:
 	free(prevpath);
 	if (lockfd >= 0)
 		close(lockfd);
-	return EXIT_OK;
+	return ret;
 }
