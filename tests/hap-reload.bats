@@ -134,6 +134,16 @@ hr() {
 	[ "$(worker)" = "$W0" ]
 }
 
+@test "hap-reload: a change of comments only needs no socket and no reload" {
+	{ echo "# generated"; cfg a; } >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -p "$D/pid" "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	cmp "$D/new.cfg" "$D/haproxy.cfg"
+	[ "$(worker)" = "$W0" ]
+}
+
 @test "hap-reload: invalid config rejected, CONFIG untouched, traffic flows" {
 	cp "$D/haproxy.cfg" "$D/orig.cfg"
 	{ cfg a; echo "	no-such-keyword here"; } >"$D/new.cfg"

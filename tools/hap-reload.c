@@ -764,6 +764,12 @@ main(int argc, char *argv[])
 	if (hapcfg_diff(old.p ? old.p : "", old.len, new.p, new.len, &plan, err,
 			sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
+	if (have_old && plan.runtime && plan.nops == 0) {
+		/* Comments or blanks only: the file is all there is to it. */
+		puts("runtime: +0 -0 ~0 servers");
+		hapcfg_plan_free(&plan);
+		goto done;
+	}
 	if (have_old && runtime && plan.runtime) {
 		if (apply_runtime(&plan, why, sizeof(why)) == 0) {
 			printf("runtime: +%u -%u ~%u servers\n", plan.nadd,
