@@ -487,7 +487,7 @@ del_servers(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
 		if (op->kind != HAPCFG_DEL)
 			continue;
 		while (now_ms() < drain_until &&
-		       server_load(op->backend, op->server, deadline, r) != 0)
+		       server_load(op->backend, op->server, deadline, r) > 0)
 			sleep_ms(5);
 	}
 	for (i = 0; i < pl->nops; i++) {
