@@ -203,6 +203,36 @@ hr() {
 	[ "$(worker)" = "$W0" ]
 }
 
+@test "hap-reload: runtime remove of a health-checked server" {
+	cfg a "b 127.0.0.1:$PORT_b check inter 100ms" >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	wait_until 5 sh -c "echo 'show servers state be' |
+		socat - unix:$D/admin.sock | grep -q ' b 127.0.0.1 2 0 1 1 '"
+	cfg a >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers" ]
+	[ -z "$stderr" ]
+	[ "$(answers 4)" = "a " ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: NEWFILE from standard input" {
+	cfg a b >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/admin.sock" - <"$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	cfg a >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/admin.sock" <"$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers" ]
+	cmp "$D/new.cfg" "$D/haproxy.cfg"
+}
+
 @test "hap-reload: runtime address change" {
 	cfg "a 127.0.0.1:$PORT_c" >"$D/new.cfg"
 	hr "$D/new.cfg"

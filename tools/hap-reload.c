@@ -746,7 +746,8 @@ main(int argc, char *argv[])
 		if (diag.p)
 			fputs(diag.p, stderr);
 		first_alert(diag.p ? diag.p : "", a, sizeof(a));
-		warnmsg("%s rejected, kept as %s", newfile, rejected);
+		warnmsg("%s rejected, kept as %s",
+			strcmp(newfile, "-") ? newfile : "stdin", rejected);
 		printf("rejected: %s\n", a);
 		ret = EXIT_NO;
 		goto done;
