@@ -1,0 +1,318 @@
+/* haproxy unix-socket client and reply parsers: see haproxy.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "haproxy.h"
+
+static int
+waitfd(int fd, short ev, long long deadline)
+{
+	struct pollfd p = {.fd = fd, .events = ev};
+	long long left;
+	int r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int
+hap_command(const char *path, const char *cmd, long long deadline,
+	    struct buf *reply, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = strlen(cmd), off = 0;
+	char *line = NULL, tmp[4096];
+	int fd, ret = -1;
+	ssize_t n;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return seterr(err, errlen, "%s: socket path too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return seterr(err, errlen, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* A unix socket whose backlog is full says EAGAIN. */
+		if (errno != EINPROGRESS && errno != EAGAIN) {
+			seterr(err, errlen, "%s: connect: %s", path,
+			       strerror(errno));
+			goto out;
+		}
+		if (waitfd(fd, POLLOUT, deadline) < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			if (errno == EISCONN)
+				goto connected;
+			seterr(err, errlen, "%s: connect: %s", path,
+			       strerror(errno));
+			goto out;
+		}
+	}
+connected:
+	if (!(line = malloc(len + 2))) {
+		seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	memcpy(line, cmd, len);
+	line[len++] = '\n';
+	while (off < len) {
+		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			seterr(err, errlen, "%s: send: %s", path,
+			       strerror(errno));
+			goto out;
+		}
+		if (waitfd(fd, POLLOUT, deadline) < 0) {
+			seterr(err, errlen, "%s: send: %s", path,
+			       strerror(errno));
+			goto out;
+		}
+	}
+	/* The end of our input is what makes haproxy close the connection
+	 * after its reply: the 2.6 master CLI would otherwise wait for a
+	 * next command. */
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		n = recv(fd, tmp, sizeof(tmp), 0);
+		if (n > 0) {
+			if (buf_add(reply, tmp, n) < 0) {
+				seterr(err, errlen, "out of memory");
+				goto out;
+			}
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno == ECONNRESET)
+			break;
+		if (errno != EAGAIN && errno != EINTR) {
+			seterr(err, errlen, "%s: recv: %s", path,
+			       strerror(errno));
+			goto out;
+		}
+		if (waitfd(fd, POLLIN, deadline) < 0) {
+			seterr(err, errlen, "%s: no complete reply: %s", path,
+			       strerror(errno));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(line);
+	close(fd);
+	return ret;
+}
+
+/* Split s in place into at most max blank-separated fields. */
+static size_t
+fields(char *s, char **f, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		s += strspn(s, " \t");
+		if (!*s)
+			break;
+		f[n++] = s;
+		s += strcspn(s, " \t");
+		if (*s)
+			*s++ = '\0';
+	}
+	return n;
+}
+
+static int
+num(const char *s, long *out)
+{
+	long long v;
+	const char *es;
+
+	if (parse_ll(s, 0, 0x7fffffff, &v, &es) < 0)
+		return -1;
+	*out = (long)v;
+	return 0;
+}
+
+int
+hap_parse_proc(const char *text, struct hap_proc *p, char *err, size_t errlen)
+{
+	char *copy, *line, *save = NULL, *f[8];
+	int section = 0, seen = 0;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	p->failed = -1;
+	if (!(copy = strdup(text)))
+		return seterr(err, errlen, "out of memory");
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#') {
+			/* "# workers", "# programs", "# old workers". */
+			if (strstr(line, "workers") && !strstr(line, "old"))
+				section = 1;
+			else if (line[1] == ' ')
+				section = 2;
+			continue;
+		}
+		n = fields(line, f, 8);
+		if (n < 3)
+			continue;
+		if (!strcmp(f[1], "master")) {
+			if (num(f[0], &p->master_pid) < 0 ||
+			    num(f[2], &p->reloads) < 0)
+				continue;
+			seen = 1;
+			if (n > 4 && !strcmp(f[3], "[failed:")) {
+				long v;
+				char *e = strchr(f[4], ']');
+				if (e)
+					*e = '\0';
+				if (num(f[4], &v) == 0)
+					p->failed = v;
+			}
+		} else if (section == 1 && !strcmp(f[1], "worker")) {
+			struct hap_worker w;
+			void *np;
+			if (num(f[0], &w.pid) < 0 || num(f[2], &w.reloads) < 0)
+				continue;
+			np = realloc(p->workers, (p->nworkers + 1) * sizeof(w));
+			if (!np) {
+				free(copy);
+				hap_proc_free(p);
+				return seterr(err, errlen, "out of memory");
+			}
+			p->workers = np;
+			p->workers[p->nworkers++] = w;
+		}
+	}
+	free(copy);
+	if (!seen) {
+		hap_proc_free(p);
+		return seterr(err, errlen, "no master line in show proc");
+	}
+	return 0;
+}
+
+void
+hap_proc_free(struct hap_proc *p)
+{
+	free(p->workers);
+	p->workers = NULL;
+	p->nworkers = 0;
+}
+
+long
+hap_proc_new_worker(const struct hap_proc *now, const struct hap_proc *old)
+{
+	long best = 0, bestreloads = -1;
+
+	for (size_t i = 0; i < now->nworkers; i++) {
+		size_t j;
+		for (j = 0; j < old->nworkers; j++)
+			if (old->workers[j].pid == now->workers[i].pid)
+				break;
+		if (j < old->nworkers)
+			continue;
+		if (bestreloads < 0 || now->workers[i].reloads < bestreloads) {
+			best = now->workers[i].pid;
+			bestreloads = now->workers[i].reloads;
+		}
+	}
+	return best;
+}
+
+int
+hap_parse_servers_state(const char *text, struct hap_srvstate **out,
+			size_t *nout, char *err, size_t errlen)
+{
+	char *copy, *line, *save = NULL, *f[32];
+	struct hap_srvstate *v = NULL;
+	size_t n = 0, nf;
+	int version = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (!(copy = strdup(text)))
+		return seterr(err, errlen, "out of memory");
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#')
+			continue;
+		nf = fields(line, f, 32);
+		if (nf == 1 && !version) {
+			version = 1;
+			if (strcmp(f[0], "1"))
+				goto bad;
+			continue;
+		}
+		/* be_id be_name srv_id srv_name srv_addr srv_op_state
+		 * srv_admin_state srv_uweight srv_iweight ... srv_fqdn(17)
+		 * srv_port(18) */
+		if (nf < 19 || !version)
+			goto bad;
+		struct hap_srvstate s = {0};
+		void *np = realloc(v, (n + 1) * sizeof(s));
+		if (!np)
+			goto oom;
+		v = np;
+		if (num(f[5], &s.op_state) < 0 ||
+		    num(f[6], &s.admin_state) < 0 || num(f[7], &s.weight) < 0 ||
+		    num(f[18], &s.port) < 0)
+			goto bad;
+		s.backend = strdup(f[1]);
+		s.server = strdup(f[3]);
+		s.addr = strdup(f[4]);
+		s.fqdn = strdup(f[17]);
+		v[n++] = s;
+		if (!s.backend || !s.server || !s.addr || !s.fqdn)
+			goto oom;
+	}
+	free(copy);
+	if (!version) {
+		hap_srvstate_free(v, n);
+		return seterr(err, errlen,
+			      "unexpected show servers state reply");
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+oom:
+	free(copy);
+	hap_srvstate_free(v, n);
+	return seterr(err, errlen, "out of memory");
+bad:
+	free(copy);
+	hap_srvstate_free(v, n);
+	return seterr(err, errlen, "unexpected show servers state reply");
+}
+
+void
+hap_srvstate_free(struct hap_srvstate *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].backend);
+		free(s[i].server);
+		free(s[i].addr);
+		free(s[i].fqdn);
+	}
+	free(s);
+}

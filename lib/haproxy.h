@@ -1,0 +1,56 @@
+/* A client for haproxy's unix sockets: the runtime API (stats socket) and
+ * the master CLI, plus parsers for the replies a reload tool reads.  No
+ * output, no exits, no global state. */
+#ifndef EASYLB_HAPROXY_H
+#define EASYLB_HAPROXY_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/* Send one command (a newline is added) to the unix socket at path and
+ * append the whole reply, up to the server closing the connection, to
+ * reply.  deadline is an absolute now_ms() time.  Returns 0, or -1 with err
+ * filled (connection refused, timeout, ...). */
+int hap_command(const char *path, const char *cmd, long long deadline,
+		struct buf *reply, char *err, size_t errlen);
+
+/* The master CLI's "show proc". */
+struct hap_worker {
+	long pid;
+	long reloads; /* reloads this worker has lived through */
+};
+struct hap_proc {
+	long master_pid;
+	long reloads; /* reloads of the master, failed ones included */
+	long failed;  /* failed reloads ("[failed: N]"), -1 when not shown */
+	struct hap_worker *workers;
+	size_t nworkers;
+};
+
+/* Parse a "show proc" reply (borrowed).  Returns 0, or -1 with err filled
+ * when it does not look like one (an empty reply included: the master is
+ * busy reloading). */
+int hap_parse_proc(const char *text, struct hap_proc *proc, char *err,
+		   size_t errlen);
+void hap_proc_free(struct hap_proc *proc);
+/* The pid of the newest worker not in old, or 0. */
+long hap_proc_new_worker(const struct hap_proc *now,
+			 const struct hap_proc *old);
+
+/* One row of the runtime API's "show servers state". */
+struct hap_srvstate {
+	char *backend, *server, *addr, *fqdn;
+	long port, op_state, admin_state, weight;
+};
+/* Parse a "show servers state" reply (borrowed) into *out (*n rows).
+ * Returns 0, or -1 with err filled. */
+int hap_parse_servers_state(const char *text, struct hap_srvstate **out,
+			    size_t *n, char *err, size_t errlen);
+void hap_srvstate_free(struct hap_srvstate *s, size_t n);
+
+/* The admin state bit of a server put into maintenance by hand (or added
+ * at run time and not yet made ready). */
+#define HAP_ADMF_FMAINT 0x01
+
+#endif

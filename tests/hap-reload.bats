@@ -1,0 +1,513 @@
+#!/usr/bin/env bats
+# hap-reload against a real haproxy in master-worker mode, one per test, with
+# tiny HTTP backends that answer their own name, all on 127.0.0.1.
+
+load helper
+
+setup_file() {
+	HT=$(mktemp -d "${TMPDIR:-/tmp}/easylb-hap.XXXXXX")
+	export HT
+	local n spec=()
+	for n in a b c d e; do
+		printf -v "PORT_$n" '%s' "$(free_port)"
+		export "PORT_$n"
+		spec+=("$n:$(eval echo "\$PORT_$n")")
+	done
+	python3 "$BATS_TEST_DIRNAME/hap/backend.py" "${spec[@]}" \
+		>"$HT/backends.log" 2>&1 &
+	echo $! >"$HT/backends.pid"
+	cc -I"$REPO/lib" -D_GNU_SOURCE -Wall -Wextra -Werror -o "$HT/diff" \
+		"$BATS_TEST_DIRNAME/hap/diff.c" "$REPO/lib/hapcfg.c" \
+		"$REPO/lib/util.c"
+	for n in a b c d e; do
+		wait_until 10 curl -fs -o /dev/null \
+			"http://127.0.0.1:$(eval echo "\$PORT_$n")/"
+	done
+}
+
+teardown_file() {
+	kill "$(cat "$HT/backends.pid")" 2>/dev/null || true
+	rm -rf "$HT"
+}
+
+# cfg [--balance ALGO] [--extra LINE] [--bind PORT] SERVER...: a complete
+# configuration on stdout whose backend "be" has one line per SERVER,
+# given as "NAME" (its own backend port) or "NAME ADDR:PORT OPTIONS".
+cfg() {
+	local balance=roundrobin extra="" bind=""
+	while :; do
+		case $1 in
+		--balance) balance=$2; shift 2 ;;
+		--extra) extra=$2; shift 2 ;;
+		--bind) bind=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	cat <<EOF
+global
+	stats socket $D/admin.sock mode 600 level admin
+	hard-stop-after 10s
+
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 10s
+	timeout server 10s
+	option http-server-close
+
+frontend fe
+	bind 127.0.0.1:$FE
+${bind:+	bind 127.0.0.1:$bind}
+	default_backend be
+
+backend be
+	balance $balance
+${extra:+	$extra}
+EOF
+	local s
+	for s in "$@"; do
+		case $s in
+		*' '*) echo "	server $s" ;;
+		*) echo "	server $s 127.0.0.1:$(eval echo "\$PORT_$s")" ;;
+		esac
+	done
+}
+
+setup() {
+	D=$BATS_TEST_TMPDIR
+	FE=$(free_port)
+	cfg a >"$D/haproxy.cfg"
+	haproxy -W -db -f "$D/haproxy.cfg" -S "$D/master.sock" -p "$D/pid" \
+		>"$D/haproxy.log" 2>&1 &
+	HAPPID=$!
+	wait_until 10 serving
+	W0=$(worker)
+}
+
+teardown() {
+	kill "$HAPPID" 2>/dev/null || true
+	wait "$HAPPID" 2>/dev/null || true
+}
+
+serving() {
+	[ -S "$D/admin.sock" ] && [ -S "$D/master.sock" ] &&
+		curl -fs -o /dev/null "http://127.0.0.1:$FE/"
+}
+
+# The newest worker's pid.
+worker() {
+	echo "show proc" | socat -t 2 - "unix:$D/master.sock" |
+		awk '$2 == "worker" && $3 == 0 { print $1; exit }'
+}
+
+nworkers() {
+	echo "show proc" | socat -t 2 - "unix:$D/master.sock" |
+		awk '$2 == "worker"' | wc -l
+}
+
+get() {
+	curl -fs "http://127.0.0.1:$FE/"
+}
+
+# answers N: the sorted set of names that N requests reached.
+answers() {
+	local i
+	for ((i = 0; i < $1; i++)); do get; done | sort -u | tr '\n' ' '
+}
+
+rt() {
+	echo "$1" | socat -t 2 - "unix:$D/admin.sock"
+}
+
+hr() {
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/admin.sock" "$@"
+}
+
+@test "hap-reload: identical file: unchanged, nothing touched" {
+	cp "$D/haproxy.cfg" "$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "unchanged" ]
+	[ -z "$stderr" ]
+	[ ! -e "$D/haproxy.cfg.prev" ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: a change of comments only needs no socket and no reload" {
+	{ echo "# generated"; cfg a; } >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -p "$D/pid" "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	cmp "$D/new.cfg" "$D/haproxy.cfg"
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: invalid config rejected, CONFIG untouched, traffic flows" {
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	{ cfg a; echo "	no-such-keyword here"; } >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 1 ]
+	[[ $output == "rejected: "*"no-such-keyword"* ]]
+	[[ $stderr == *"[ALERT]"* ]]
+	[[ $stderr == *"kept as $D/haproxy.cfg.rejected"* ]]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	cmp "$D/new.cfg" "$D/haproxy.cfg.rejected"
+	[ ! -e "$D/haproxy.cfg.new" ]
+	[ "$(worker)" = "$W0" ]
+	[ "$(answers 3)" = "a " ]
+}
+
+@test "hap-reload: --check validates and stops" {
+	cfg a b >"$D/new.cfg"
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" --check "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "valid" ]
+	[ -z "$stderr" ]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	[ ! -e "$D/haproxy.cfg.new" ]
+	{ cfg a; echo "	bogus"; } >"$D/bad.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" --check "$D/bad.cfg"
+	[ "$status" -eq 1 ]
+	[[ $output == "rejected: "* ]]
+	[[ $stderr == *"[ALERT]"* ]]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+}
+
+@test "hap-reload: runtime add: traffic reaches the new server, same worker" {
+	cfg a b >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	cmp "$D/new.cfg" "$D/haproxy.cfg"
+	[ -s "$D/haproxy.cfg.prev" ]
+	[ "$(answers 4)" = "a b " ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: runtime remove: drained and deleted, same worker" {
+	cfg a b c >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$output" = "runtime: +2 -0 ~0 servers" ]
+	cfg a c >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers" ]
+	[ -z "$stderr" ]
+	[ "$(answers 6)" = "a c " ]
+	run rt "show servers state be"
+	[[ $output != *" b 127.0.0.1 "* ]]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: runtime remove of a health-checked server" {
+	cfg a "b 127.0.0.1:$PORT_b check inter 100ms" >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	wait_until 5 sh -c "echo 'show servers state be' |
+		socat - unix:$D/admin.sock | grep -q ' b 127.0.0.1 2 0 1 1 '"
+	cfg a >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers" ]
+	[ -z "$stderr" ]
+	[ "$(answers 4)" = "a " ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: NEWFILE from standard input" {
+	cfg a b >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/admin.sock" - <"$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	cfg a >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/admin.sock" <"$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers" ]
+	cmp "$D/new.cfg" "$D/haproxy.cfg"
+}
+
+@test "hap-reload: runtime address change" {
+	cfg "a 127.0.0.1:$PORT_c" >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -0 ~1 servers" ]
+	[ -z "$stderr" ]
+	[ "$(answers 3)" = "c " ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: runtime weight change" {
+	cfg a b >"$D/new.cfg"
+	hr "$D/new.cfg"
+	cfg a "b 127.0.0.1:$PORT_b weight 0" >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -0 ~1 servers" ]
+	[ -z "$stderr" ]
+	[ "$(answers 6)" = "a " ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: option change replaces the server at run time" {
+	cfg "a 127.0.0.1:$PORT_a check inter 200ms" >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -0 ~1 servers" ]
+	[ -z "$stderr" ]
+	[ "$(answers 3)" = "a " ]
+	# Health checks run on the new server (check_state column nonzero).
+	run rt "show servers state be"
+	[[ $output == *" a 127.0.0.1 2 0 1 1 "* ]]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: default-server options are applied to added servers" {
+	cfg --extra "default-server weight 7" a >"$D/cfg0"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" "$D/cfg0"
+	[ "$status" -eq 0 ]
+	cfg --extra "default-server weight 7" a b >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	run rt "show servers state be"
+	[[ $output == *" b 127.0.0.1 "[0-9]" 0 7 7 "* ]]
+}
+
+@test "hap-reload: hash-based balance goes through a reload" {
+	cfg --balance source a >"$D/cfg0"
+	hr "$D/cfg0"
+	[ "$status" -eq 0 ]
+	local w1
+	w1=$(worker)
+	cfg --balance source a b >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "reloaded (worker $(worker))" ]
+	[ -z "$stderr" ]
+	[ "$(worker)" != "$w1" ]
+	run rt "show servers state be"
+	[[ $output == *" b 127.0.0.1 "* ]]
+}
+
+@test "hap-reload: a non-server change reloads with a new worker" {
+	cfg --extra "http-response set-header X-Test yes" a >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[[ $output == "reloaded (worker "*")" ]]
+	[ -z "$stderr" ]
+	[ "$(worker)" != "$W0" ]
+	[ "$output" = "reloaded (worker $(worker))" ]
+	curl -fsi "http://127.0.0.1:$FE/" | grep -qi '^x-test: yes'
+}
+
+@test "hap-reload: hostname addresses go through a reload" {
+	cfg "b localhost:$PORT_b" a >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[[ $output == "reloaded (worker "*")" ]]
+	[ "$(answers 4)" = "a b " ]
+}
+
+@test "hap-reload: reload with only a pidfile" {
+	cfg --extra "http-response set-header X-Test pid" a >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -p "$D/pid" "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[[ $output == "reloaded (worker "*")" ]]
+	[ -z "$stderr" ]
+	wait_until 5 test "$(worker)" != "$W0"
+	[ "$output" = "reloaded (worker $(worker))" ]
+}
+
+@test "hap-reload: a reload that cannot bind is rolled back" {
+	local busy
+	busy=$(free_port)
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(60)' "$busy" &
+	local holder=$!
+	wait_until 5 python3 -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$busy"
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	cfg --bind "$busy" a >"$D/new.cfg"
+	hr --timeout 5 "$D/new.cfg"
+	kill "$holder"
+	[ "$status" -eq 1 ]
+	[[ $output == "rolled back: reload failed"* ]]
+	[[ $stderr == *"restored the previous"* ]]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	cmp "$D/new.cfg" "$D/haproxy.cfg.rejected"
+	[ "$(answers 3)" = "a " ]
+}
+
+@test "hap-reload: an unreachable master: 111, CONFIG left as it was" {
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	cfg --extra "http-response set-header X-Test yes" a >"$D/new.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/nowhere.sock" \
+		--timeout 1 "$D/new.cfg"
+	[ "$status" -eq 111 ]
+	[ -z "$output" ]
+	[[ $stderr == *"nowhere.sock"*"nothing reloaded"* ]]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: concurrent runs serialize on the lock" {
+	cfg --extra "http-response set-header X-Run 1" a >"$D/n1.cfg"
+	cfg --extra "http-response set-header X-Run 2" a >"$D/n2.cfg"
+	# A held lock makes a run wait, then give up after --timeout.
+	flock "$D/haproxy.cfg.lock" sleep 3 &
+	local holder=$!
+	wait_until 5 sh -c "! flock -n '$D/haproxy.cfg.lock' true"
+	hr --timeout 1 "$D/n1.cfg"
+	[ "$status" -eq 111 ]
+	[ -z "$output" ]
+	[[ $stderr == *"still holds the lock after 1 s"* ]]
+	wait "$holder"
+	# Two real runs at once: both succeed, one after the other.
+	hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" -s "$D/admin.sock" \
+		"$D/n1.cfg" >"$D/o1" 2>"$D/e1" &
+	local p1=$!
+	hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" -s "$D/admin.sock" \
+		"$D/n2.cfg" >"$D/o2" 2>"$D/e2"
+	local s2=$?
+	wait "$p1"
+	[ "$s2" -eq 0 ]
+	grep -q '^reloaded (worker [0-9]*)$' "$D/o1"
+	grep -q '^reloaded (worker [0-9]*)$' "$D/o2"
+	[ ! -s "$D/e1" ] && [ ! -s "$D/e2" ]
+	[ "$(cut -d' ' -f3 "$D/o1")" != "$(cut -d' ' -f3 "$D/o2")" ]
+	cmp "$D/haproxy.cfg" "$D/n1.cfg" || cmp "$D/haproxy.cfg" "$D/n2.cfg"
+}
+
+@test "hap-reload: usage errors exit 100" {
+	run_split hap-reload
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	[[ $stderr == "usage: hap-reload -f CONFIG"* ]]
+	run_split hap-reload -f "$D/haproxy.cfg" "$D/haproxy.cfg"
+	[ "$status" -eq 100 ]
+	[[ $stderr == *"-S or -p is needed"* ]]
+	run_split hap-reload -f x --timeout 0 -S y z
+	[ "$status" -eq 100 ]
+	run_split hap-reload --help
+	[ "$status" -eq 0 ]
+	[[ $output == "usage: hap-reload -f CONFIG"* ]]
+}
+
+# stress CONFIG1 CONFIG2 N: flip between two configurations N times while a
+# client keeps sending requests; every run and every request must succeed.
+stress() {
+	python3 "$BATS_TEST_DIRNAME/hap/client.py" "http://127.0.0.1:$FE/" \
+		"$D/stop" 120 >"$D/client.out" &
+	local client=$! i f
+	for ((i = 0; i < $3; i++)); do
+		f=$1
+		[ $((i % 2)) -eq 1 ] && f=$2
+		hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+			-s "$D/admin.sock" "$f" >>"$D/runs.out" 2>>"$D/runs.err" ||
+			{ touch "$D/stop"; wait "$client"; return 1; }
+	done
+	touch "$D/stop"
+	wait "$client"
+	cat "$D/client.out" >&2
+	[ ! -s "$D/runs.err" ]
+	[ "$(wc -l <"$D/runs.out")" -eq "$3" ]
+	grep -q '^ok [1-9][0-9]* failed 0$' "$D/client.out"
+}
+
+@test "hap-reload: zero failed requests across 50 reloads" {
+	cfg --extra "http-response set-header X-N 1" a b >"$D/n1.cfg"
+	cfg --extra "http-response set-header X-N 2" a b >"$D/n2.cfg"
+	stress "$D/n1.cfg" "$D/n2.cfg" 50
+	[ "$(grep -c '^reloaded' "$D/runs.out")" -eq 50 ]
+}
+
+@test "hap-reload: zero failed requests across 200 runtime changes" {
+	cfg a b >"$D/n1.cfg"
+	cfg a c "d 127.0.0.1:$PORT_e weight 3" >"$D/n2.cfg"
+	stress "$D/n1.cfg" "$D/n2.cfg" 200
+	[ "$(grep -c '^runtime' "$D/runs.out")" -eq 200 ]
+	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: old workers are gone after reloads" {
+	local i
+	for ((i = 0; i < 10; i++)); do
+		cfg --extra "http-response set-header X-N $i" a >"$D/new.cfg"
+		hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" "$D/new.cfg" \
+			>/dev/null
+		get >/dev/null
+	done
+	wait_until 10 test "$(nworkers)" -eq 1
+	wait_until 10 test "$(pgrep -P "$HAPPID" | wc -l)" -eq 1
+}
+
+# plan OLD NEW: the differ's plan for two configurations given as strings.
+plan() {
+	printf '%b' "$1" >"$D/old.cfg"
+	printf '%b' "$2" >"$D/new.cfg"
+	run_split "$HT/diff" "$D/old.cfg" "$D/new.cfg"
+}
+
+@test "hapcfg: server changes become runtime operations" {
+	local old new
+	old='global\n\tmaxconn 100 # c\ndefaults d1\n\tbalance leastconn\n\tdefault-server inter 1s weight 3\nbackend be from d1\n\tserver a 10.0.0.1:80 check\n\tserver b [::1]:81\n\tserver c 10.0.0.3:80 weight 5\n\tserver gone 10.0.0.9:80\nbackend h\n\tbalance source\n\tserver x 10.0.0.1:80\n'
+	new='global\n  maxconn   100\ndefaults d1\n\tbalance leastconn\n\tdefault-server inter 1s weight 3\nbackend be from d1\n\tserver a 10.0.0.1:80 check agent-check disabled\n\tserver b ::2:82\n\tserver c 10.0.0.3:80 weight 9\n\tserver d 10.0.0.4:8080 check\nbackend h\n\tbalance source\n\tserver x 10.0.0.2:80\n'
+	plan "$old" "$new"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$output" = "runtime +1 -1 ~4
+del be/a replace
+add be/a 10.0.0.1 80 [inter 1s weight 3 check agent-check disabled] check agent disabled replace
+addr be/b ::2 82
+weight be/c 9
+add be/d 10.0.0.4 8080 [inter 1s weight 3 check] check
+del be/gone
+addr h/x 10.0.0.2 80
+want be/a 10.0.0.1 80 w3 disabled
+want be/b ::2 82 w3
+want be/c 10.0.0.3 80 w9
+want be/d 10.0.0.4 8080 w3
+want h/x 10.0.0.2 80 w3" ]
+}
+
+@test "hapcfg: what needs a reload, and why" {
+	local be='backend be\n\tserver a 10.0.0.1:80\n'
+	plan "$be" "backend be\n\tbalance source\n\tserver a 10.0.0.1:80\n"
+	[ "$output" = "reload: backend be: lines other than servers changed" ]
+	plan "defaults\n\tbalance static-rr\n$be" \
+		"defaults\n\tbalance static-rr\n${be}\tserver b 10.0.0.2:80\n"
+	[ "$output" = "reload: backend be: balance static-rr is not dynamic" ]
+	plan "$be" "${be}\tserver b localhost:80\n"
+	[ "$output" = "reload: be/b: address localhost:80 is not a numeric address:port" ]
+	plan "$be" "${be}\tserver b 10.0.0.2:80-90\n"
+	[[ $output == "reload: be/b: address"* ]]
+	plan "$be" "${be}backend other\n"
+	[ "$output" = "reload: sections added or removed" ]
+	plan "$be" "${be}\tserver b 10.0.0.2:80 cookie \"x y\"\n"
+	[ "$output" = "reload: be/b: quoted or escaped words" ]
+	plan "${be}\tserver-template s 3 10.0.0.1:80\n" \
+		"${be}\tserver-template s 3 10.0.0.1:80\n\tserver b 10.0.0.2:80\n"
+	[ "$output" = "reload: backend be: server-template" ]
+	plan "peers p\n\tserver a 10.0.0.1:1024\n" "peers p\n\tserver a 10.0.0.2:1024\n"
+	[ "$output" = "reload: peers p: lines other than servers changed" ]
+}
+
+@test "hapcfg: comments and blanks are no change; listen sections count" {
+	plan "listen l\n\tbind :80\n\tserver a 10.0.0.1:80\n" \
+		"# hello\nlisten   l\n  bind :80 # there\n\n\tserver a 10.0.0.1:80\n\tserver b 10.0.0.2:80 weight 0\n"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime +1 -0 ~0
+add l/b 10.0.0.2 80 [weight 0]
+want l/a 10.0.0.1 80 w1
+want l/b 10.0.0.2 80 w0" ]
+	plan "backend x\n\tserver a 1.2.3.4:80\n" "backend x\n  server  a  1.2.3.4:80  # same\n"
+	[ "$output" = "runtime +0 -0 ~0" ]
+}

@@ -1,0 +1,824 @@
+/* hap-reload: validate a new haproxy configuration, install it atomically
+ * and apply it to a running master-worker haproxy, through the runtime API
+ * when only servers changed, else by a confirmed reload, rolling back to
+ * the previous configuration when the reload fails. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hapcfg.h"
+#include "haproxy.h"
+#include "util.h"
+
+static const char usage_line[] =
+    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] "
+    "[-p PIDFILE] [--check] [--timeout SECONDS] NEWFILE\n";
+
+static const char *config, *master, *runtime, *pidfile;
+static long long timeout_ms = 10000;
+
+static void
+usage(void)
+{
+	fputs(usage_line, stderr);
+	exit(EXIT_BAD);
+}
+
+static char *
+pathwith(const char *suffix)
+{
+	char *p = xmalloc(strlen(config) + strlen(suffix) + 1);
+
+	strcpy(p, config);
+	strcat(p, suffix);
+	return p;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Take the lock beside CONFIG, waiting at most --timeout. */
+static int
+lock_config(void)
+{
+	char *path = pathwith(".lock");
+	long long deadline = now_ms() + timeout_ms;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		dieerr(EXIT_TEMP, "%s", path);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			dieerr(EXIT_TEMP, "%s: flock", path);
+		if (now_ms() >= deadline)
+			die(EXIT_TEMP,
+			    "%s: another hap-reload still holds the lock after "
+			    "%lld s",
+			    path, timeout_ms / 1000);
+		sleep_ms(10);
+	}
+	free(path);
+	return fd;
+}
+
+static long
+read_pidfile(void)
+{
+	struct buf b = {0};
+	char err[256];
+	long long v;
+	const char *es;
+
+	if (read_file(pidfile, &b, err, sizeof(err)) < 0) {
+		buf_free(&b);
+		return 0;
+	}
+	b.p[strcspn(b.p, "\r\n")] = '\0';
+	if (parse_ll(b.p, 1, 0x7fffffff, &v, &es) < 0)
+		v = 0;
+	buf_free(&b);
+	return (long)v;
+}
+
+/* "show proc" on the master CLI, retried until deadline: while the master
+ * re-executes itself it accepts connections and closes them unanswered. */
+static int
+show_proc(long long deadline, struct hap_proc *p, char *err, size_t errlen)
+{
+	struct buf r = {0};
+
+	for (;;) {
+		r.len = 0;
+		if (hap_command(master, "show proc", deadline, &r, err,
+				errlen) == 0 &&
+		    hap_parse_proc(r.p ? r.p : "", p, err, errlen) == 0) {
+			buf_free(&r);
+			return 0;
+		}
+		if (now_ms() + 10 >= deadline) {
+			buf_free(&r);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+}
+
+/* The master's pid, to validate in its working directory: relative paths
+ * in a configuration are relative to it. */
+static long
+master_pid(void)
+{
+	struct hap_proc p;
+	char err[256];
+	long pid;
+
+	if (pidfile && (pid = read_pidfile()) > 0)
+		return pid;
+	if (master && show_proc(now_ms() + 500, &p, err, sizeof(err)) == 0) {
+		pid = p.master_pid;
+		hap_proc_free(&p);
+		return pid;
+	}
+	return 0;
+}
+
+/* The first line of haproxy's diagnostics worth quoting, without the
+ * "[ALERT]    (pid) : " prefix. */
+static void
+first_alert(const char *text, char *out, size_t outlen)
+{
+	const char *l = strstr(text, "[ALERT]");
+	const char *s, *e;
+
+	snprintf(out, outlen, "haproxy -c failed");
+	if (!l)
+		return;
+	e = l + strcspn(l, "\n");
+	s = strstr(l, ") : ");
+	s = s && s < e ? s + 4 : l;
+	snprintf(out, outlen, "%.*s", (int)(e - s), s);
+}
+
+/* Run "$HAPROXY -c -f path"; 0 valid, 1 invalid (diagnostics in diag),
+ * dies on system failures. */
+static int
+validate(const char *path, struct buf *diag)
+{
+	const char *hap = getenv("HAPROXY");
+	long mpid = master_pid();
+	long long deadline = now_ms() + timeout_ms;
+	char cwd[64];
+	int pfd[2], st;
+	pid_t pid;
+
+	if (!hap || !*hap)
+		hap = "haproxy";
+	snprintf(cwd, sizeof(cwd), "/proc/%ld/cwd", mpid);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		dieerr(EXIT_TEMP, "pipe");
+	if ((pid = fork()) < 0)
+		dieerr(EXIT_TEMP, "fork");
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		if (mpid > 0 && chdir(cwd) < 0) {
+			/* Not ours to look at: validate from here. */
+		}
+		execlp(hap, hap, "-c", "-f", path, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", hap, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		char tmp[4096];
+		long long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			die(EXIT_TEMP, "%s -c: no verdict within %lld s", hap,
+			    timeout_ms / 1000);
+		}
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			dieerr(EXIT_TEMP, "poll");
+		n = read(pfd[0], tmp, sizeof(tmp));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_add(diag, tmp, n) < 0)
+			die(EXIT_TEMP, "out of memory");
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			dieerr(EXIT_TEMP, "waitpid");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		die(EXIT_TEMP, "cannot run %s: %s", hap,
+		    diag->p ? diag->p : "exec failed");
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+/* Children of pid, from /proc (the pidfile-only way to see workers). */
+static size_t
+children(long ppid, long *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char path[300], line[512], *p;
+		long cpid, pp;
+		FILE *f;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		/* pid (comm) state ppid: comm may hold anything. */
+		if (!p || !(p = strrchr(line, ')')))
+			continue;
+		if (sscanf(line, "%ld", &cpid) == 1 &&
+		    sscanf(p + 1, " %*c %ld", &pp) == 1 && pp == ppid)
+			out[n++] = cpid;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Reload haproxy and wait for the proof that it worked: a new worker and
+ * no new failed reload.  Returns 0 with *worker set, -1 with why when the
+ * reload failed, -2 with why when it could not even be asked for. */
+static int
+reload(long *worker, char *why, size_t wlen)
+{
+	long long deadline = now_ms() + timeout_ms;
+	char err[256];
+
+	*worker = 0;
+	if (master) {
+		struct hap_proc before, now;
+		struct buf r = {0};
+
+		if (show_proc(deadline, &before, err, sizeof(err)) < 0) {
+			snprintf(why, wlen, "master CLI: %s", err);
+			return -2;
+		}
+		if (hap_command(master, "reload", deadline, &r, err,
+				sizeof(err)) < 0) {
+			hap_proc_free(&before);
+			buf_free(&r);
+			snprintf(why, wlen, "master CLI: %s", err);
+			return -1;
+		}
+		/* 2.7 and later answer; 2.6 closes without a word. */
+		if (r.p && strstr(r.p, "Success=0")) {
+			char a[200];
+			first_alert(r.p, a, sizeof(a));
+			snprintf(why, wlen, "reload failed: %s", a);
+			hap_proc_free(&before);
+			buf_free(&r);
+			return -1;
+		}
+		buf_free(&r);
+		for (;;) {
+			if (show_proc(deadline, &now, err, sizeof(err)) < 0)
+				break;
+			if (before.failed >= 0 && now.failed > before.failed) {
+				snprintf(why, wlen,
+					 "reload failed (haproxy counts %ld "
+					 "failed reloads); the old worker "
+					 "keeps serving",
+					 now.failed);
+				hap_proc_free(&now);
+				hap_proc_free(&before);
+				return -1;
+			}
+			*worker = hap_proc_new_worker(&now, &before);
+			hap_proc_free(&now);
+			if (*worker) {
+				hap_proc_free(&before);
+				return 0;
+			}
+			if (now_ms() + 10 >= deadline)
+				break;
+			sleep_ms(10);
+		}
+		hap_proc_free(&before);
+		snprintf(why, wlen, "no new worker within %lld s",
+			 timeout_ms / 1000);
+		return -1;
+	}
+	long mpid = read_pidfile(), old[256], cur[256];
+	size_t nold, ncur;
+
+	if (mpid <= 0) {
+		snprintf(why, wlen, "%s: no master pid", pidfile);
+		return -2;
+	}
+	nold = children(mpid, old, 256);
+	if (kill(mpid, SIGUSR2) < 0) {
+		snprintf(why, wlen, "kill -USR2 %ld: %s", mpid,
+			 strerror(errno));
+		return -2;
+	}
+	/* Without the master CLI a failed reload shows only as the absence
+	 * of a new worker: it takes the whole timeout to notice. */
+	while (now_ms() < deadline) {
+		ncur = children(mpid, cur, 256);
+		for (size_t i = 0; i < ncur; i++) {
+			size_t j;
+			for (j = 0; j < nold && old[j] != cur[i]; j++)
+				;
+			if (j == nold) {
+				*worker = cur[i];
+				return 0;
+			}
+		}
+		sleep_ms(10);
+	}
+	snprintf(why, wlen, "no new worker within %lld s", timeout_ms / 1000);
+	return -1;
+}
+
+/* One runtime API command; the reply, newline-trimmed, in r. */
+static int rt(long long deadline, struct buf *r, char *why, size_t wlen,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int
+rt(long long deadline, struct buf *r, char *why, size_t wlen, const char *fmt,
+   ...)
+{
+	char cmd[4096], err[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd)) {
+		snprintf(why, wlen, "command too long");
+		return -1;
+	}
+	r->len = 0;
+	if (r->p)
+		r->p[0] = '\0';
+	if (hap_command(runtime, cmd, deadline, r, err, sizeof(err)) < 0) {
+		snprintf(why, wlen, "%s", err);
+		return -1;
+	}
+	while (r->len && (r->p[r->len - 1] == '\n' || r->p[r->len - 1] == ' '))
+		r->p[--r->len] = '\0';
+	return 0;
+}
+
+/* A command whose success is an empty reply (or one holding ok). */
+static int
+rt_ok(long long deadline, struct buf *r, char *why, size_t wlen, const char *ok,
+      const char *cmd)
+{
+	if (rt(deadline, r, why, wlen, "%s", cmd) < 0)
+		return -1;
+	if (r->len == 0 && !ok)
+		return 0;
+	if (ok && r->len && strstr(r->p, ok))
+		return 0;
+	snprintf(why, wlen, "%.200s: %.200s", cmd,
+		 r->len ? r->p : "(no reply)");
+	return -1;
+}
+
+static int
+add_server(const struct hapcfg_op *op, long long deadline, struct buf *r,
+	   char *why, size_t wlen)
+{
+	struct buf c = {0};
+	int ret = -1;
+	int v6 = strchr(op->addr, ':') != NULL;
+
+	if (buf_printf(&c, "add server %s/%s %s%s%s:%s%s%s", op->backend,
+		       op->server, v6 ? "[" : "", op->addr, v6 ? "]" : "",
+		       op->port, *op->args ? " " : "", op->args) < 0)
+		die(EXIT_TEMP, "out of memory");
+	if (rt_ok(deadline, r, why, wlen, "New server registered", c.p) < 0)
+		goto out;
+	c.len = 0;
+	if (op->check) {
+		buf_printf(&c, "enable health %s/%s", op->backend, op->server);
+		if (rt_ok(deadline, r, why, wlen, NULL, c.p) < 0)
+			goto out;
+		c.len = 0;
+	}
+	if (op->agent) {
+		buf_printf(&c, "enable agent %s/%s", op->backend, op->server);
+		if (rt_ok(deadline, r, why, wlen, NULL, c.p) < 0)
+			goto out;
+		c.len = 0;
+	}
+	/* A server added at run time starts in maintenance. */
+	if (!op->disabled) {
+		buf_printf(&c, "set server %s/%s state ready", op->backend,
+			   op->server);
+		if (rt_ok(deadline, r, why, wlen, NULL, c.p) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	buf_free(&c);
+	return ret;
+}
+
+/* Current sessions plus queued requests of be/srv, -1 when unknown. */
+static long
+server_load(const char *be, const char *srv, long long deadline, struct buf *r)
+{
+	char why[256];
+	long load = -1;
+
+	if (rt(deadline, r, why, sizeof(why), "show stat %s 4 -1", be) < 0)
+		return -1;
+	for (char *l = r->p; l && *l;) {
+		char *e = strchr(l, '\n'), *f[5];
+		size_t n = 0;
+		if (e)
+			*e = '\0';
+		/* pxname,svname,qcur,qmax,scur,... */
+		for (char *p = l; n < 5 && p; n++) {
+			f[n] = p;
+			if ((p = strchr(p, ',')))
+				*p++ = '\0';
+		}
+		if (n == 5 && !strcmp(f[0], be) && !strcmp(f[1], srv))
+			load = atol(f[2]) + atol(f[4]);
+		l = e ? e + 1 : NULL;
+	}
+	return load;
+}
+
+static int
+del_servers(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
+	    char *why, size_t wlen)
+{
+	long long drain_until = now_ms() + timeout_ms / 2;
+	char cmd[1024];
+	size_t i;
+
+	if (drain_until > deadline)
+		drain_until = deadline;
+	for (i = 0; i < pl->nops; i++) {
+		const struct hapcfg_op *op = &pl->ops[i];
+		if (op->kind != HAPCFG_DEL)
+			continue;
+		snprintf(cmd, sizeof(cmd), "set server %s/%s state drain",
+			 op->backend, op->server);
+		if (rt_ok(deadline, r, why, wlen, NULL, cmd) < 0)
+			return -1;
+	}
+	/* Let the sessions in flight finish, for a bounded time. */
+	for (i = 0; i < pl->nops; i++) {
+		const struct hapcfg_op *op = &pl->ops[i];
+		if (op->kind != HAPCFG_DEL)
+			continue;
+		while (now_ms() < drain_until &&
+		       server_load(op->backend, op->server, deadline, r) > 0)
+			sleep_ms(5);
+	}
+	for (i = 0; i < pl->nops; i++) {
+		const struct hapcfg_op *op = &pl->ops[i];
+		if (op->kind != HAPCFG_DEL)
+			continue;
+		snprintf(cmd, sizeof(cmd), "set server %s/%s state maint",
+			 op->backend, op->server);
+		if (rt_ok(deadline, r, why, wlen, NULL, cmd) < 0)
+			return -1;
+		snprintf(cmd, sizeof(cmd), "shutdown sessions server %s/%s",
+			 op->backend, op->server);
+		if (rt_ok(deadline, r, why, wlen, NULL, cmd) < 0)
+			return -1;
+		snprintf(cmd, sizeof(cmd), "del server %s/%s", op->backend,
+			 op->server);
+		/* Sessions just shut down may take a moment to let go. */
+		while (rt_ok(deadline, r, why, wlen, "Server deleted", cmd) <
+		       0) {
+			if (!strstr(why, "connections") || now_ms() >= deadline)
+				return -1;
+			sleep_ms(5);
+		}
+	}
+	return 0;
+}
+
+static int
+same_addr(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+
+	if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
+		return !memcmp(x, y, 4);
+	if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
+		return !memcmp(x, y, 16);
+	return !strcmp(a, b);
+}
+
+/* The running servers of every backend the plan touched must be exactly
+ * the ones the new file declares. */
+static int
+verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
+       char *why, size_t wlen)
+{
+	struct hap_srvstate *st;
+	size_t n, i, j;
+	char err[256];
+	int ret = -1;
+
+	if (rt(deadline, r, why, wlen, "show servers state") < 0)
+		return -1;
+	if (hap_parse_servers_state(r->p ? r->p : "", &st, &n, err,
+				    sizeof(err)) < 0) {
+		snprintf(why, wlen, "show servers state: %s", err);
+		return -1;
+	}
+	for (i = 0; i < pl->nwant; i++) {
+		const struct hapcfg_want *w = &pl->want[i];
+		for (j = 0; j < n; j++)
+			if (!strcmp(st[j].backend, w->backend) &&
+			    !strcmp(st[j].server, w->server))
+				break;
+		if (j == n) {
+			snprintf(why, wlen, "%s/%s is not running", w->backend,
+				 w->server);
+			goto out;
+		}
+		if ((w->addr && !same_addr(w->addr, st[j].addr)) ||
+		    (w->port && atol(w->port) != st[j].port)) {
+			snprintf(why, wlen, "%s/%s runs at %s:%ld", w->backend,
+				 w->server, st[j].addr, st[j].port);
+			goto out;
+		}
+		if (w->weight != st[j].weight) {
+			snprintf(why, wlen, "%s/%s has weight %ld", w->backend,
+				 w->server, st[j].weight);
+			goto out;
+		}
+		if (!w->disabled && (st[j].admin_state & HAP_ADMF_FMAINT)) {
+			snprintf(why, wlen, "%s/%s is in maintenance",
+				 w->backend, w->server);
+			goto out;
+		}
+	}
+	for (j = 0; j < n; j++) {
+		int touched = 0, wanted = 0;
+		for (i = 0; i < pl->nwant; i++) {
+			if (strcmp(st[j].backend, pl->want[i].backend))
+				continue;
+			touched = 1;
+			if (!strcmp(st[j].server, pl->want[i].server))
+				wanted = 1;
+		}
+		if (touched && !wanted) {
+			snprintf(why, wlen, "%s/%s is still running",
+				 st[j].backend, st[j].server);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	hap_srvstate_free(st, n);
+	return ret;
+}
+
+static int
+apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct buf r = {0};
+	char cmd[1024];
+	int ret = -1;
+	size_t i;
+
+	/* New servers first, so that capacity only grows until the end. */
+	for (i = 0; i < pl->nops; i++)
+		if (pl->ops[i].kind == HAPCFG_ADD && !pl->ops[i].replace &&
+		    add_server(&pl->ops[i], deadline, &r, why, wlen) < 0)
+			goto out;
+	for (i = 0; i < pl->nops; i++) {
+		const struct hapcfg_op *op = &pl->ops[i];
+		if (op->kind == HAPCFG_ADDR) {
+			if (op->port)
+				snprintf(cmd, sizeof(cmd),
+					 "set server %s/%s addr %s port %s",
+					 op->backend, op->server, op->addr,
+					 op->port);
+			else
+				snprintf(cmd, sizeof(cmd),
+					 "set server %s/%s addr %s",
+					 op->backend, op->server, op->addr);
+			if (rt_ok(deadline, &r, why, wlen, "change", cmd) < 0)
+				goto out;
+		} else if (op->kind == HAPCFG_WEIGHT) {
+			snprintf(cmd, sizeof(cmd), "set weight %s/%s %ld",
+				 op->backend, op->server, op->weight);
+			if (rt_ok(deadline, &r, why, wlen, NULL, cmd) < 0)
+				goto out;
+		}
+	}
+	if (del_servers(pl, deadline, &r, why, wlen) < 0)
+		goto out;
+	for (i = 0; i < pl->nops; i++)
+		if (pl->ops[i].kind == HAPCFG_ADD && pl->ops[i].replace &&
+		    add_server(&pl->ops[i], deadline, &r, why, wlen) < 0)
+			goto out;
+	ret = verify(pl, deadline, &r, why, wlen);
+out:
+	buf_free(&r);
+	return ret;
+}
+
+static void
+install(const char *path, const struct buf *b)
+{
+	char err[512];
+	int changed;
+
+	if (atomic_replace(path, b->p ? b->p : "", b->len, &changed, err,
+			   sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"check", no_argument, NULL, 'c'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct buf old = {0}, new = {0}, diag = {0};
+	struct hapcfg_plan plan;
+	char err[512], why[512];
+	const char *newfile = "-", *es;
+	char *candidate, *rejected, *prevpath;
+	int c, r, ret = EXIT_OK, check = 0, have_old, lockfd = -1;
+	long long v;
+	long worker;
+
+	setprogname(argv[0]);
+	while ((c = getopt_long(argc, argv, "f:hp:S:s:", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			check = 1;
+			break;
+		case 'f':
+			config = optarg;
+			break;
+		case 'h':
+			fputs(usage_line, stdout);
+			fshut_stdout();
+			return EXIT_OK;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'S':
+			master = optarg;
+			break;
+		case 's':
+			runtime = optarg;
+			break;
+		case 't':
+			if (parse_ll(optarg, 1, 86400, &v, &es) < 0) {
+				warnmsg("--timeout %s: %s", optarg, es);
+				usage();
+			}
+			timeout_ms = v * 1000;
+			break;
+		case 'V':
+			puts("hap-reload " VERSION);
+			fshut_stdout();
+			return EXIT_OK;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || !config)
+		usage();
+	if (argc == 1)
+		newfile = argv[0];
+	if (!check && !master && !pidfile) {
+		warnmsg("-S or -p is needed to apply a configuration");
+		usage();
+	}
+	if (read_file(newfile, &new, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	candidate = pathwith(".new");
+	rejected = pathwith(".rejected");
+	prevpath = pathwith(".prev");
+
+	if (!check)
+		lockfd = lock_config();
+	have_old = access(config, F_OK) == 0;
+	if (have_old && read_file(config, &old, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	if (have_old && old.len == new.len &&
+	    (!new.len || !memcmp(old.p, new.p, new.len))) {
+		puts("unchanged");
+		goto done;
+	}
+
+	/* Validate a copy beside CONFIG, in the running haproxy's working
+	 * directory, so relative paths mean what they will mean. */
+	install(candidate, &new);
+	if (validate(candidate, &diag) != 0) {
+		char a[300];
+		if (rename(candidate, rejected) < 0)
+			dieerr(EXIT_TEMP, "rename %s", candidate);
+		if (diag.p)
+			fputs(diag.p, stderr);
+		first_alert(diag.p ? diag.p : "", a, sizeof(a));
+		warnmsg("%s rejected, kept as %s",
+			strcmp(newfile, "-") ? newfile : "stdin", rejected);
+		printf("rejected: %s\n", a);
+		ret = EXIT_NO;
+		goto done;
+	}
+	if (check) {
+		unlink(candidate);
+		puts("valid");
+		goto done;
+	}
+	unlink(candidate);
+
+	if (have_old)
+		install(prevpath, &old);
+	install(config, &new);
+	if (hapcfg_diff(old.p ? old.p : "", old.len, new.p, new.len, &plan, err,
+			sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	if (have_old && plan.runtime && plan.nops == 0) {
+		/* Comments or blanks only: the file is all there is to it. */
+		puts("runtime: +0 -0 ~0 servers");
+		hapcfg_plan_free(&plan);
+		goto done;
+	}
+	if (have_old && runtime && plan.runtime) {
+		if (apply_runtime(&plan, why, sizeof(why)) == 0) {
+			printf("runtime: +%u -%u ~%u servers\n", plan.nadd,
+			       plan.ndel, plan.nchg);
+			hapcfg_plan_free(&plan);
+			goto done;
+		}
+		/* The file is installed: a reload makes the running state
+		 * whatever it is now agree with it. */
+		warnmsg("runtime update failed, reloading: %s", why);
+	}
+	hapcfg_plan_free(&plan);
+	if ((r = reload(&worker, why, sizeof(why))) == 0) {
+		printf("reloaded (worker %ld)\n", worker);
+		goto done;
+	}
+	if (r == -2) {
+		/* Nothing was reloaded: the file goes back to what runs. */
+		if (have_old)
+			install(config, &old);
+		else
+			unlink(config);
+		die(EXIT_TEMP, "%s; %s left as it was, nothing reloaded", why,
+		    config);
+	}
+	if (!have_old)
+		die(EXIT_TEMP, "%s, and there is no previous %s to restore",
+		    why, config);
+	install(rejected, &new);
+	install(config, &old);
+	warnmsg("%s; restored the previous %s, kept the new one as %s", why,
+		config, rejected);
+	if (reload(&worker, err, sizeof(err)) < 0)
+		die(EXIT_TEMP,
+		    "ROLLBACK FAILED: %s; haproxy may be left with neither "
+		    "configuration",
+		    err);
+	printf("rolled back: %s\n", why);
+	ret = EXIT_NO;
+done:
+	fshut_stdout();
+	buf_free(&old);
+	buf_free(&new);
+	buf_free(&diag);
+	free(candidate);
+	free(rejected);
+	free(prevpath);
+	if (lockfd >= 0)
+		close(lockfd);
+	return ret;
+}
