@@ -49,7 +49,6 @@ answers() {
 	done
 	return 1
 }
-never_answers() { ! answers "$@"; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 @test "with no services the balancer starts and answers 503" {
@@ -122,8 +121,8 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	grep -q "/services/bad3/upstream/b1: server options \"weight lots\" are not ones easy-lb accepts; skipped" "$TESTTMP/lb.err"
 	grep -q "/services/bad name: service name is not a valid haproxy name; skipped" "$TESTTMP/lb.err"
 	grep -q "/services/plain/backend/frobnicate: backend option frobnicate" "$TESTTMP/lb.err"
-	etcd-put -d -p /services/bad >/dev/null
-	etcd-put -d -p '/services/bad name' >/dev/null
+	etcd-put -d -p /services/bad/ >/dev/null
+	etcd-put -d -p '/services/bad name/' >/dev/null
 	etcd-put -d /services/plain/backend/frobnicate >/dev/null
 }
 
@@ -143,14 +142,15 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 		echo "$n $fail" >"$client"
 	) &
 	local cpid=$!
+	backend_start churn
 	for i in $(seq 1 50); do
-		etcd-put "/services/churn$i/upstream/c" "127.0.0.1:$BACKEND_PORT_plain"
+		etcd-put "/services/churn$i/upstream/c" "127.0.0.1:$BACKEND_PORT"
 	done
-	wait_until 20 answers /churn50/ plain
+	wait_until 20 answers /churn50/ churn
 	for i in $(seq 1 50); do
 		etcd-put -d -p "/services/churn$i/" >/dev/null
 	done
-	wait_until 20 never_answers /churn50/ plain
+	wait_until 20 answers /churn50/ ui
 	touch "$TESTTMP/stop-client"
 	wait "$cpid"
 	read -r n fail <"$client"
@@ -185,8 +185,9 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null"
 	rm -f "$TESTTMP/lb.pid"
 	grep -q "easy-lb: stopped" "$TESTTMP/lb.err"
-	! pgrep -f "haproxy -W -db -f $EASY_LB_RUN/haproxy.cfg"
-	! pgrep -f "etcd-watch --revisions --debounce $DEBOUNCE_MS -p /services/"
+	run_split pgrep -f "haproxy -W -db -f $EASY_LB_RUN/haproxy.cfg|etcd-watch --revisions --debounce $DEBOUNCE_MS -p /services/"
+	[ -z "$output" ] || ps -o pid,ppid,stat,args -p "$(echo $output | tr ' ' ,)" >&2
+	[ "$status" -eq 1 ]
 }
 
 @test "when haproxy's master dies, boot.sh exits non-zero" {

@@ -62,7 +62,10 @@ trap : CHLD
 while :; do
 	wait
 	if [ -n "$stopping" ]; then
-		wait
+		# wait returns at every SIGCHLD: wait until both are gone
+		while kill -0 "$hpid" 2>/dev/null || kill -0 "$wpid" 2>/dev/null; do
+			wait
+		done
 		log "stopped"
 		exit 0
 	fi
@@ -71,7 +74,9 @@ while :; do
 		rc=$?
 		log "haproxy exited (status $rc); stopping"
 		kill -TERM "$wpid" 2>/dev/null
-		wait
+		while kill -0 "$wpid" 2>/dev/null; do
+			wait
+		done
 		[ "$rc" -eq 0 ] && rc=1
 		exit "$rc"
 	fi

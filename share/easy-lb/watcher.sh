@@ -13,7 +13,7 @@ rm -f "$fifo"
 mkfifo -m 600 "$fifo" || exit 111
 etcd-watch --revisions --debounce "$DEBOUNCE_MS" -p "$ETCD_PREFIX/" >"$fifo" &
 wpid=$!
-trap 'kill "$wpid" 2>/dev/null; rm -f "$fifo"; exit 0' TERM INT HUP
+trap 'kill "$wpid" 2>/dev/null; wait "$wpid"; rm -f "$fifo"; exit 0' TERM INT HUP
 
 # apply REV: render and install; 111 means worth retrying.
 apply() {
