@@ -76,7 +76,7 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 
-install: all
+install: $(BINS)
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SHAREDIR)
 	for t in $(TOOLS); do cp -f $(BUILD)/$$t $(DESTDIR)$(BINDIR)/$$t; chmod 755 $(DESTDIR)$(BINDIR)/$$t; done
 	for m in $(MANS); do cp -f $$m $(DESTDIR)$(MANDIR)/man1/; chmod 644 $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done

@@ -24,6 +24,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # haproxy's health checks connect and close: not worth a trace.
+        pass
+
+
 NAME, PORT = sys.argv[1], int(sys.argv[2])
-http.server.ThreadingHTTPServer.daemon_threads = True
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+Server(("127.0.0.1", PORT), Handler).serve_forever()

@@ -17,8 +17,13 @@ cleanup() {
 	trap - EXIT INT TERM
 	# the balancer first, so that it never sees its backends vanish
 	[ -n "${lbpid:-}" ] && kill -TERM "$lbpid" 2>/dev/null && wait "$lbpid" 2>/dev/null
-	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
+	# then the rest, newest first: registrations end before etcd does
+	rev=''
+	for p in $pids; do rev="$p $rev"; done
+	for p in $rev; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	rm -rf "$tmp"
 	echo "demo: stopped, everything cleaned up"
 }
@@ -71,7 +76,7 @@ lport=$(port)
 mkdir -p "$tmp/run"
 EASY_LB_RUN="$tmp/run" LB_PORT=$lport LB_BIND=127.0.0.1 DEBOUNCE_MS=100 \
 	HAPROXY_STATS=1 HAPROXY_STATS_AUTH=admin:demo \
-	"$here/boot.sh" 2>"$tmp/balancer.log" &
+	"$here/boot.sh" >"$tmp/access.log" 2>"$tmp/balancer.log" &
 lbpid=$!
 url="http://127.0.0.1:$lport"
 until_ok 20 curl -sf "$url/"
@@ -106,8 +111,9 @@ kill -TERM "$reg_web1"
 until_ok 10 sh -c "! { $(for _ in 1 2 3 4 5 6; do printf 'curl -s %s/; ' "$url"; done) } | grep -q '^web1 '"
 show 4
 
-say "what the balancer did"
-sed 's/^/  /' "$tmp/balancer.log"
+say "what the balancer did (its log; haproxy's access log is in $tmp/access.log)"
+grep -v '^127\.0\.0\.1:' "$tmp/balancer.log" | sed 's/^/  /'
+
 
 if [ -n "$batch" ]; then
 	exit 0
