@@ -208,6 +208,14 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	lb_stop
 }
 
+@test "HAPROXY_STATS_URI moves the stats page; HAPROXY_PROMETHEUS serves /metrics" {
+	HAPROXY_STATS_URI=/admin/lb HAPROXY_PROMETHEUS=1 lb_start
+	[ "$(code -u admin:secret "$(LB)/admin/lb")" = 200 ]
+	[ "$(code "$(LB)/admin/lb")" = 401 ]
+	curl -s "$(LB)/metrics" | grep -q '^haproxy_process_nbthread '
+	lb_stop
+}
+
 @test "boot.sh, watcher.sh and env.sh are shellcheck-clean" {
 	run_split shellcheck -x -s sh "$REPO/share/easy-lb/boot.sh" "$REPO/share/easy-lb/watcher.sh" "$REPO/share/easy-lb/demo.sh"
 	[ "$status" -eq 0 ]

@@ -98,6 +98,18 @@ lines' ]
 	[[ "$stderr" == "etcd-get: /t$BATS_TEST_NUMBER/r: $ETCD_URL_main: HTTP 400: etcdserver: mvcc: required revision is a future revision" ]]
 }
 
+@test "etcd-get --rev of a compacted revision says so, exit 111" {
+	etcd-put "$(K c)" old
+	local r
+	r=$(etcd-get --revision)
+	etcd-put "$(K c)" new
+	curl -sf -XPOST "$ETCD_URL_main/v3/kv/compaction" -d "{\"revision\":$((r + 1))}" >/dev/null
+	run_split etcd-get --rev "$r" "$(K c)"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "etcd-get: $(K c): $ETCD_URL_main: HTTP 400: etcdserver: mvcc: required revision has been compacted" ]
+}
+
 @test "etcd-get -p reads a 20k-key prefix across pages as one snapshot" {
 	bulk_put "$(K big/)" 20000
 	etcd-get -p --page 700 "$(K big/)" >"$BATS_TEST_TMPDIR/out"

@@ -15,11 +15,15 @@ teardown() {
 # stderr in $W.err; waits until it is connected (its watch is created).
 watch_bg() {
 	W="$BATS_TEST_TMPDIR/watch.out"
-	etcd-watch "$@" >"$W" 2>"$W.err" &
+	# Event mode starts from the revision after now, whenever the watcher
+	# gets going, so that the test's first put is never missed.
+	local from=()
+	[[ " $* " == *" --revisions "* || " $* " == *" --rev "* ]] ||
+		from=(--rev $(($(etcd-get --revision) + 1)))
+	etcd-watch "${from[@]}" "$@" >"$W" 2>"$W.err" &
 	WPID=$!
-	# A put to a sentinel key outside the watched range can't prove the
-	# watch exists, so give it the time a local connect takes.
-	sleep 0.3
+	# (revisions mode prints its first line once connected; the tests wait
+	# for it)
 }
 
 lines() { [ "$(wc -l <"$W")" -ge "$1" ]; }
@@ -65,8 +69,10 @@ lines'
 }
 
 @test "etcd-watch --once exits 0 after the first change" {
+	local r
+	r=$(etcd-get --revision)
 	(sleep 0.5; etcd-put "$(K o/x)" first; etcd-put "$(K o/y)" second) &
-	run_split timeout 10 etcd-watch --once -p "$(K o/)"
+	run_split timeout 10 etcd-watch --once --rev $((r + 1)) -p "$(K o/)"
 	wait
 	[ "$status" -eq 0 ]
 	[ "$output" = "{\"type\":\"put\",\"key\":\"$(K o/x)\",\"value\":\"first\",\"revision\":$(($(etcd-get --revision) - 1))}" ]
@@ -120,14 +126,13 @@ $((r0 + 2))" ]
 	( etcd-watch -p "$(K idle/)" | true ) &
 	local p=$!
 	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
-	( etcd-watch -p "$(K h1/)" | head -n 1 >"$BATS_TEST_TMPDIR/h1" ) &
+	( etcd-watch --rev $(($(etcd-get --revision) + 1)) -p "$(K h1/)" | head -n 1 >"$BATS_TEST_TMPDIR/h1" ) &
 	p=$!
-	sleep 0.3
 	etcd-put "$(K h1/a)" x
 	etcd-put "$(K h1/b)" y
 	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
 	[ "$(jq -r .value "$BATS_TEST_TMPDIR/h1")" = x ]
-	! pgrep -f "etcd-watch -p $(K h1/)"
+	! pgrep -f "etcd-watch --rev [0-9]* -p $(K h1/)"
 }
 
 @test "etcd-watch reports every event exactly once across an etcd restart" {

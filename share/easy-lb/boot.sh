@@ -11,10 +11,12 @@ set -u
 mkdir -p "$EASY_LB_RUN" || exit 111
 hpid='' wpid='' stopping=''
 
+# The watcher stops first, so that it never reloads a stopping haproxy;
+# the main loop stops haproxy once the watcher is gone.
 stop() {
 	stopping=1
 	[ -n "$wpid" ] && kill -TERM "$wpid" 2>/dev/null
-	[ -n "$hpid" ] && kill -TERM "$hpid" 2>/dev/null
+	[ -n "$hpid" ] || exit 0
 }
 trap stop TERM INT
 
@@ -62,8 +64,12 @@ trap : CHLD
 while :; do
 	wait
 	if [ -n "$stopping" ]; then
-		# wait returns at every SIGCHLD: wait until both are gone
-		while kill -0 "$hpid" 2>/dev/null || kill -0 "$wpid" 2>/dev/null; do
+		# wait returns at every SIGCHLD: wait until each is gone
+		while kill -0 "$wpid" 2>/dev/null; do
+			wait
+		done
+		kill -TERM "$hpid" 2>/dev/null
+		while kill -0 "$hpid" 2>/dev/null; do
 			wait
 		done
 		log "stopped"

@@ -25,15 +25,21 @@ apply() {
 	return "$_rc"
 }
 
-while read -r rev; do
+# Only this shell may hold the pipe's read end: were it killed, etcd-watch
+# must see a closed pipe and end, not linger behind a child.
+exec 3<"$fifo"
+while read -r rev <&3; do
 	# A temporary failure (etcd or haproxy briefly away) is retried a
 	# few times; newer revisions queue in the pipe meanwhile.
 	delay=1
-	while ! apply "$rev" && [ "$?" -eq 111 ] && [ "$delay" -le 8 ]; do
+	until apply "$rev" 3<&-; do
+		if [ "$?" -ne 111 ] || [ "$delay" -gt 8 ]; then
+			break
+		fi
 		sleep "$delay"
 		delay=$((delay * 2))
 	done
-done <"$fifo"
+done
 wait "$wpid"
 rc=$?
 rm -f "$fifo"
