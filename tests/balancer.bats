@@ -198,7 +198,8 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null"
 	rm -f "$TESTTMP/lb.pid"
 	grep -q "easy-lb: haproxy exited (status [0-9]*); stopping" "$TESTTMP/lb.err"
-	! pgrep -f "etcd-watch --revisions --debounce $DEBOUNCE_MS -p /services/"
+	run_split pgrep -f "etcd-watch --revisions --debounce $DEBOUNCE_MS -p /services/"
+	[ "$status" -eq 1 ]
 }
 
 @test "a user's own template through TEMPLATE" {

@@ -119,7 +119,9 @@ make_certs() {
 @test "auth: an expired token is renewed, and a watch survives a restart" {
 	export ETCDCTL_ENDPOINTS=$ETCD_URL_auth ETCDCTL_USER=root:rootpw
 	local W="$BATS_TEST_TMPDIR/w"
-	etcd-watch --rev $(($(etcd-get --revision) + 1)) -p "$(K w/)" >"$W" 2>"$W.err" &
+	local r
+	r=$(etcd-get --revision)
+	etcd-watch --rev $((r + 1)) -p "$(K w/)" >"$W" 2>"$W.err" &
 	BGPID=$!
 	etcd-put "$(K w/1)" a
 	wait_until 5 grep -q '"value":"a"' "$W"

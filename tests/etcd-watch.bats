@@ -126,7 +126,9 @@ $((r0 + 2))" ]
 	( etcd-watch -p "$(K idle/)" | true ) &
 	local p=$!
 	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
-	( etcd-watch --rev $(($(etcd-get --revision) + 1)) -p "$(K h1/)" | head -n 1 >"$BATS_TEST_TMPDIR/h1" ) &
+	local r
+	r=$(etcd-get --revision)
+	( etcd-watch --rev $((r + 1)) -p "$(K h1/)" | head -n 1 >"$BATS_TEST_TMPDIR/h1" ) &
 	p=$!
 	etcd-put "$(K h1/a)" x
 	etcd-put "$(K h1/b)" y
