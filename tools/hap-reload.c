@@ -672,6 +672,7 @@ main(int argc, char *argv[])
 	long worker;
 
 	setprogname(argv[0]);
+	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	while ((c = getopt_long(argc, argv, "f:hp:S:s:", longopts, NULL)) !=
 	       -1) {
 		switch (c) {

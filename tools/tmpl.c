@@ -161,6 +161,7 @@ main(int argc, char *argv[])
 	int c, timings = 0, changed, r;
 
 	setprogname(argv[0]);
+	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	st.args = jv_object();
 	atexit(cleanup);
 	while ((c = getopt_long(argc, argv, "d:ho:", longopts, NULL)) != -1) {
