@@ -901,17 +901,17 @@ static int emit(struct tmpl *t, const char *fmt, ...)
 static int
 emit(struct tmpl *t, const char *fmt, ...)
 {
+	size_t from = t->prog.len;
 	va_list ap;
-	char tmp[256];
-	int n;
+	int r;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	r = buf_vprintf(&t->prog, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof tmp || buf_add(&t->prog, tmp, n) < 0)
+	if (r < 0)
 		return t->nomem = -1;
-	for (int i = 0; i < n; i++)
-		t->plines += tmp[i] == '\n';
+	for (; from < t->prog.len; from++)
+		t->plines += t->prog.p[from] == '\n';
 	return 0;
 }
 

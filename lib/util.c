@@ -161,28 +161,40 @@ buf_puts(struct buf *b, const char *s)
 }
 
 int
-buf_printf(struct buf *b, const char *fmt, ...)
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	char tmp[256];
 	int n;
 
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	if ((size_t)n < sizeof tmp)
-		return buf_add(b, tmp, n);
+	if (n < 0 || (size_t)n < sizeof tmp) {
+		va_end(again);
+		return n < 0 ? -1 : buf_add(b, tmp, n);
+	}
 	/* Too long for the stack buffer: format straight into b. */
-	if (buf_add(b, NULL, n) < 0)
+	if (buf_add(b, NULL, n) < 0) {
+		va_end(again);
 		return -1;
+	}
 	b->len -= n;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, n + 1, fmt, ap);
-	va_end(ap);
+	vsnprintf(b->p + b->len, n + 1, fmt, again);
+	va_end(again);
 	b->len += n;
 	return 0;
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 void

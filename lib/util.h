@@ -45,6 +45,7 @@ struct buf {
 };
 int buf_add(struct buf *b, const void *p, size_t n); /* -1 on ENOMEM */
 int buf_puts(struct buf *b, const char *s);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
