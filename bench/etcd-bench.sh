@@ -186,7 +186,7 @@ for p in $pages; do
 	fi
 	i=$((i + 1))
 done
-row "b. fastest --page" "${best:--}" "" "" "(default 1000)"
+row "b. fastest --page" "${best:--}" "" "" "(default 10000)"
 
 # c. A single key, process start to exit.
 say "c. single-key get"
