@@ -901,6 +901,15 @@ wfeed(char *data, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	jv_free(v);
+	/* jq 1.6 stops without a message at some bytes (0x1e, its record
+	 * separator) with input left over; feeding more would abort. */
+	if (jv_parser_remaining(w->p)) {
+		snprintf(w->why, sizeof w->why,
+			 "%s: malformed watch stream: unexpected byte",
+			 etcd_endpoint(w->e));
+		w->status = ETCD_ETEMP;
+		return 0;
+	}
 	return n;
 }
 

@@ -1133,16 +1133,18 @@ jq_debug_cb(void *data, jv msg)
 	    !strcmp(jv_string_value(tag), "__tmpl_warn")) {
 		jv m = jv_array_get(jv_copy(msg), 1);
 		const char *p = jv_string_value(m);
+		int i, n = jv_string_length_bytes(jv_copy(m));
 		char esc[8];
 
-		/* One line per warning, whatever the message holds. */
-		for (; *p; p++) {
-			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+		/* One line per warning, whatever the message holds (NULs
+		 * included). */
+		for (i = 0; i < n; i++) {
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
 				snprintf(esc, sizeof esc, "\\x%02x",
-					 (unsigned char)*p);
+					 (unsigned char)p[i]);
 				buf_puts(&t->warns, esc);
 			} else {
-				buf_add(&t->warns, p, 1);
+				buf_add(&t->warns, p + i, 1);
 			}
 		}
 		jv_free(m);
