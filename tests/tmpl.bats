@@ -316,7 +316,7 @@ golden() {
 }
 
 @test "the template parser survives 10 s of libFuzzer" {
-	run_split sh "$REPO/tests/fuzz/run.sh" 10
+	run_split sh "$REPO/tests/fuzz/run.sh" 10 tmpl_parse
 	if [ "$status" -eq 77 ]; then
 		skip "clang cannot build libFuzzer programs: $stderr"
 	fi

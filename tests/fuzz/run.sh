@@ -1,15 +1,30 @@
 #!/bin/sh
-# Build the libFuzzer target for the tmpl parser and run it for SECONDS
-# (default 60) on a copy of the checked-in seed corpus.  Exit 0 when it
-# found nothing, 1 when it crashed (the reproducer is kept under
-# tests/fuzz/build/), 77 when clang cannot build libFuzzer programs.
-# usage: tests/fuzz/run.sh [SECONDS]
+# Build the libFuzzer targets and run each for SECONDS (default 60) on a
+# copy of its checked-in seed corpus (tests/fuzz/corpus/TARGET).  Exit 0
+# when none found anything, 1 when one crashed (the reproducer is kept
+# under tests/fuzz/build/), 77 when clang cannot build libFuzzer programs.
+# usage: tests/fuzz/run.sh [SECONDS [TARGET...]]
+# Targets: tmpl_parse (template parser), watch_stream (etcd watch stream
+# splitting and parsing), hapcfg_diff (hap-reload's config differ), b64.
 set -u
 cd "$(dirname "$0")/../.." || exit 111
 secs=${1:-60}
+[ $# -gt 0 ] && shift
+[ $# -eq 0 ] && set -- tmpl_parse watch_stream hapcfg_diff b64
 cc=${FUZZ_CC:-clang}
 b=tests/fuzz/build
 mkdir -p "$b" || exit 111
+
+# The library sources each target needs.
+srcs() {
+	case $1 in
+	tmpl_parse) echo lib/tmpl.c lib/util.c ;;
+	watch_stream) echo lib/etcd.c lib/b64.c lib/util.c ;;
+	hapcfg_diff) echo lib/hapcfg.c lib/util.c ;;
+	b64) echo lib/b64.c ;;
+	*) return 1 ;;
+	esac
+}
 
 probe=$(mktemp "$b/probe.XXXXXX") || exit 111
 printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }\n' \
@@ -21,26 +36,36 @@ if ! "$cc" -fsanitize=fuzzer -o "$probe" "$probe.c" >/dev/null 2>&1; then
 fi
 rm -f "$probe" "$probe.c"
 
-# Build under a temporary name: two runs at once must not clobber each
-# other's binary.
-bin=$b/tmpl_parse
-tmp=$(mktemp "$b/tmpl_parse.XXXXXX") || exit 111
-if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -Ilib -D_GNU_SOURCE \
-	-o "$tmp" tests/fuzz/tmpl_parse.c lib/tmpl.c lib/util.c -ljq -lm; then
-	rm -f "$tmp"
-	echo "fuzz: build failed" >&2
-	exit 111
-fi
-mv -f "$tmp" "$bin" || exit 111
-
 work=$(mktemp -d "$b/run.XXXXXX") || exit 111
 trap 'rm -rf "$work"' EXIT INT TERM
-mkdir "$work/corpus"
-"./$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
-	-max_len=4096 -artifact_prefix="$b/" -print_final_stats=1 \
-	"$work/corpus" tests/fuzz/corpus/tmpl >"$work/log" 2>&1
-rc=$?
-tail -n 12 "$work/log" >&2
-[ "$rc" -eq 0 ] || { echo "fuzz: failure, reproducer in $b/ (crash-*, leak-*, timeout-*)" >&2; exit 1; }
-exit 0
+rc=0
+for t in "$@"; do
+	s=$(srcs "$t") || { echo "fuzz: no such target: $t" >&2; exit 100; }
+	# Build under a temporary name: two runs at once must not clobber
+	# each other's binary.
+	bin=$b/$t
+	tmp=$(mktemp "$b/$t.XXXXXX") || exit 111
+	# shellcheck disable=SC2086 # $s is a list of files
+	if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Ilib -D_GNU_SOURCE \
+		-o "$tmp" "tests/fuzz/$t.c" $s -ljq -lcurl -lm; then
+		rm -f "$tmp"
+		echo "fuzz: $t: build failed" >&2
+		exit 111
+	fi
+	mv -f "$tmp" "$bin" || exit 111
+	mkdir "$work/$t"
+	ASAN_OPTIONS=fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+	LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS} \
+	"./$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+		-max_len=4096 -artifact_prefix="$b/$t-" -print_final_stats=1 \
+		"$work/$t" "tests/fuzz/corpus/$t" >"$work/$t.log" 2>&1
+	r=$?
+	echo "fuzz: $t: ${secs}s, exit $r" >&2
+	tail -n 12 "$work/$t.log" >&2
+	if [ "$r" -ne 0 ]; then
+		echo "fuzz: $t: failure, reproducer in $b/ ($t-crash-*, $t-leak-*, $t-timeout-*)" >&2
+		rc=1
+	fi
+done
+exit "$rc"
