@@ -82,9 +82,9 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 @test "H01 newline in a value that appends haproxy directives: skipped" {
 	render "{$A,\"/services/web/upstream/a\":\"127.0.0.1:80\\n    http-request deny\"}"
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "${W}/services/web/upstream/a: server options \"http-request deny\" are not ones easy-lb accepts; skipped" ]
+	# the newline stays inside the first word, which is then no host:port
+	[ "$stderr" = "${W}/services/web/upstream/a: \"127.0.0.1:80\\n\" is not host:port (IPv6 in brackets); skipped" ]
 	[ "$(services)" = "ok " ]
-	[[ "$output" != *"http-request deny"$'\n'* ]] || [[ "$output" != *"deny"*"server"* ]]
 	! printf '%s\n' "$output" | grep -q '^    http-request deny$'
 	valid
 }
@@ -99,7 +99,6 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 }
 
 @test "H03 a value ending in a newline (echo | etcd-put k -) skips the entry only" {
-	skip "bug: the template's regexes end in \$, which matches before a final newline, so \"127.0.0.1:80\\n\" passes and tmpl then refuses the whole render"
 	render "{$A,\"/services/web/upstream/a\":\"127.0.0.1:80\\n\"}"
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == "${W}/services/web/upstream/a: "*"skipped" ]]
@@ -108,7 +107,6 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 }
 
 @test "H04 trailing newline in location, balance, option values and names: entry skipped" {
-	skip "bug: location \"/x\\n\", balance \"roundrobin\\n\", retries \"3\\n\", inter \"5s\\n\" and names \"a\\n\" pass the template's checks (\$ before a final newline): tmpl refuses the whole render"
 	render "{$A,\"/services/web/upstream/a\":\"127.0.0.1:80\",\"/services/web/location\":\"/x\\n\"}"
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "${W}/services/web/location: location \"/x\\n\" is not a URL path; service skipped" ]
@@ -155,7 +153,6 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 }
 
 @test "H08b NUL in a service name: skipped, the warning shows the whole key" {
-	skip "bug: tmpl's warn() stops at the NUL: the warning reads 'tmpl: warning: /services/w' and the rest of the message is lost"
 	render "{$A,\"/services/w\\u0000b/upstream/a\":\"127.0.0.1:80\"}"
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "${W}/services/w\\x00b: service name is not a valid haproxy name; skipped" ]
@@ -427,7 +424,6 @@ ${W}/services/easy-lb-stats: service name is reserved; skipped" ]
 }
 
 @test "H36 an RS byte (0x1e) in a watch stream: a malformed-stream warning, no crash" {
-	skip "bug: lib/etcd.c wfeed takes jq 1.6's message-less invalid at RS for end of buffer; the next chunk fails jv_parser_set_buf's assertion and etcd-watch aborts (134)"
 	fake_etcd rs
 	run_split timeout 2 etcd-watch --rev 1 -e "$FAKE_URL" -p /services/
 	[ "$status" -eq 124 ]
