@@ -235,6 +235,14 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 	valid
 }
 
+@test "H15b a location with a single quote (a quote to haproxy): service skipped" {
+	render "{$A,\"/services/web/upstream/a\":\"127.0.0.1:80\",\"/services/web/location\":\"/it's\"}"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "${W}/services/web/location: location \"/it's\" is not a URL path; service skipped" ]
+	[ "$(services)" = "ok " ]
+	valid
+}
+
 @test "H16 two services claiming /: the first by name wins, the other is left out" {
 	render '{"/services/b/upstream/a":"127.0.0.1:81","/services/b/location":"/","/services/a/upstream/a":"127.0.0.1:80","/services/a/location":"/"}'
 	[ "$status" -eq 0 ]
