@@ -77,8 +77,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strlen(enc) != b64_enclen(size))
 		__builtin_trap();
 	back = malloc(b64_enclen(size) / 4 * 3 + 3);
-	if (!back ||
-	    b64_decode(enc, b64_enclen(size), back, &backlen) != 0 ||
+	if (!back || b64_decode(enc, b64_enclen(size), back, &backlen) != 0 ||
 	    backlen != size || (size && memcmp(back, data, size)))
 		__builtin_trap();
 	free(back);
