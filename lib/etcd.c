@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 struct etcd {
 	const struct etcd_conf *c;
 	CURL *h;	/* unary requests; keeps its connection alive */
+	CURL *h2;	/* the look-ahead page of a range (etcd_range_each) */
 	size_t cur;	/* endpoint that answered last */
 	char *token;	/* auth token, when a user is configured */
 	char err[2048]; /* what went wrong in the last call */
@@ -464,7 +466,8 @@ enum { TRY_OK, TRY_NEXT, TRY_AUTH, TRY_FAIL };
  * otherwise why says what happened and *status the ETCD_* class. */
 static int
 post(struct etcd *e, size_t ep, const char *path, const char *body,
-     int with_token, jv *resp, char *why, size_t whylen, int *status)
+     int with_token, jv *resp, struct buf *raw, char *why, size_t whylen,
+     int *status)
 {
 	char url[1024], cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hd;
@@ -514,6 +517,13 @@ post(struct etcd *e, size_t ep, const char *path, const char *body,
 		*status = ETCD_EBAD;
 		return TRY_FAIL;
 	}
+	if (raw) {
+		/* The caller parses it (etcd_range_each, to look ahead). */
+		buf_free(raw);
+		*raw = out;
+		*status = ETCD_OK;
+		return TRY_OK;
+	}
 	*resp = jv_parse_sized(out.p ? out.p : "", out.len);
 	buf_free(&out);
 	if (!jv_is_valid(*resp)) {
@@ -549,8 +559,8 @@ authenticate(struct etcd *e, size_t ep, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return ETCD_ETEMP;
 	}
-	r = post(e, ep, "/v3/auth/authenticate", body, 0, &resp, why, whylen,
-		 &st);
+	r = post(e, ep, "/v3/auth/authenticate", body, 0, &resp, NULL, why,
+		 whylen, &st);
 	explicit_bzero(body, strlen(body));
 	free(body);
 	if (r != TRY_OK) {
@@ -608,6 +618,8 @@ etcd_free(struct etcd *e)
 	if (!e)
 		return;
 	curl_easy_cleanup(e->h);
+	if (e->h2)
+		curl_easy_cleanup(e->h2);
 	if (e->token)
 		explicit_bzero(e->token, strlen(e->token));
 	free(e->token);
@@ -638,16 +650,19 @@ add_why(struct etcd *e, const char *why)
 		snprintf(e->err, sizeof e->err, "%s", why);
 }
 
-int
-etcd_call(struct etcd *e, const char *path, jv req, jv *resp)
+/* POST body to path with failover and re-authentication; the reply is
+ * parsed into *resp, or with raw given, handed back unparsed in *raw. */
+static int
+call(struct etcd *e, const char *path, const char *body, jv *resp,
+     struct buf *raw)
 {
 	char why[1024];
 	size_t i, ep;
 	int r, st = ETCD_ETEMP, reauthed = 0;
-	jv body = jv_dump_string(req, 0);
 
 	e->err[0] = '\0';
-	*resp = jv_invalid();
+	if (resp)
+		*resp = jv_invalid();
 	for (i = 0; i < e->c->nendpoints; i++) {
 		ep = (e->cur + i) % e->c->nendpoints;
 		if (e->c->user && !e->token) {
@@ -662,8 +677,7 @@ etcd_call(struct etcd *e, const char *path, jv req, jv *resp)
 			}
 		}
 	again:
-		r = post(e, ep, path, jv_string_value(body), 1, resp, why,
-			 sizeof why, &st);
+		r = post(e, ep, path, body, 1, resp, raw, why, sizeof why, &st);
 		if (r == TRY_OK) {
 			e->cur = ep;
 			e->err[0] = '\0';
@@ -680,6 +694,15 @@ etcd_call(struct etcd *e, const char *path, jv req, jv *resp)
 		if (r != TRY_NEXT)
 			break;
 	}
+	return st;
+}
+
+int
+etcd_call(struct etcd *e, const char *path, jv req, jv *resp)
+{
+	jv body = jv_dump_string(req, 0);
+	int st = call(e, path, jv_string_value(body), resp, NULL);
+
 	jv_free(body);
 	return st;
 }
@@ -701,37 +724,167 @@ etcd_revision(struct etcd *e, long long *rev)
 	return ETCD_OK;
 }
 
+/* The JSON text of a range request for one page. */
+static char *
+range_body(const char *key, size_t klen, jv end, long page, long long rev)
+{
+	jv req = jv_object(), txt;
+	char *body;
+
+	req = jv_object_set(req, jv_string("key"), etcd_b64(key, klen));
+	if (jv_get_kind(end) == JV_KIND_STRING) {
+		req = jv_object_set(req, jv_string("range_end"), jv_copy(end));
+		if (page > 0)
+			req = jv_object_set(req, jv_string("limit"),
+					    jv_number(page));
+	}
+	if (rev > 0)
+		req = jv_object_set(req, jv_string("revision"), jv_number(rev));
+	txt = jv_dump_string(req, 0);
+	body = strdup(jv_string_value(txt));
+	jv_free(txt);
+	return body;
+}
+
+/* In a range reply still unparsed, the header's revision and the last
+ * key (decoded, plus the "\0" that starts the next page).  etcd's
+ * gateway writes the header first and keys as base64, which holds no
+ * quote; the result is checked against the parsed reply before use. */
+static int
+peek_reply(const struct buf *raw, long long *rev, char **next, size_t *nlen)
+{
+	static const char kk[] = "\"key\":\"", rk[] = "\"revision\":\"";
+	const char *p = raw->p, *end = raw->p + raw->len, *q, *k = NULL;
+	size_t n;
+
+	if (!p || !memmem(p, raw->len, "\"more\":true", 11))
+		return -1;
+	if (!(q = memmem(p, raw->len, rk, sizeof rk - 1)))
+		return -1;
+	*rev = strtoll(q + sizeof rk - 1, NULL, 10);
+	for (q = p; (q = memmem(q, end - q, kk, sizeof kk - 1)); q++)
+		k = q + sizeof kk - 1;
+	if (!k || !(q = memchr(k, '"', end - k)))
+		return -1;
+	n = q - k;
+	if (!(*next = malloc(n / 4 * 3 + 4)) ||
+	    b64_decode(k, n, (unsigned char *)*next, nlen) < 0) {
+		free(*next);
+		*next = NULL;
+		return -1;
+	}
+	(*next)[(*nlen)++] = '\0';
+	return 0;
+}
+
+/* The next page, fetched by a thread while this one is parsed. */
+struct fetch {
+	struct etcd *e;
+	CURL *h;
+	char url[1024];
+	char *body;
+	struct buf out;
+	long http;
+	CURLcode rc;
+	pthread_t t;
+};
+
+static void *
+fetch_run(void *arg)
+{
+	struct fetch *f = arg;
+	struct curl_slist *hd = setup(f->e, f->h, f->url, f->body, 1);
+
+	curl_easy_setopt(f->h, CURLOPT_TIMEOUT_MS, f->e->c->command_timeout_ms);
+	curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(f->h, CURLOPT_WRITEDATA, &f->out);
+	f->rc = curl_easy_perform(f->h);
+	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &f->http);
+	curl_slist_free_all(hd);
+	curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, NULL);
+	return NULL;
+}
+
+/* Start fetching the page that begins at next; 0 when under way. */
+static int
+fetch_start(struct etcd *e, struct fetch *f, const char *next, size_t nlen,
+	    jv end, long page, long long rev)
+{
+	memset(f, 0, sizeof *f);
+	if (!e->h2 && !(e->h2 = curl_easy_init()))
+		return -1;
+	f->e = e;
+	f->h = e->h2;
+	snprintf(f->url, sizeof f->url, "%s/v3/kv/range", etcd_endpoint(e));
+	if (!(f->body = range_body(next, nlen, end, page, rev)))
+		return -1;
+	if (pthread_create(&f->t, NULL, fetch_run, f)) {
+		free(f->body);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for the fetch; its reply goes to raw when it is a good one. */
+static void
+fetch_end(struct fetch *f, struct buf *raw, int use)
+{
+	pthread_join(f->t, NULL);
+	free(f->body);
+	if (use && f->rc == CURLE_OK && f->http == 200) {
+		buf_free(raw);
+		*raw = f->out;
+	} else {
+		buf_free(&f->out);
+	}
+}
+
 int
 etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		long long rev, long page, long long *atrev,
 		int (*cb)(void *arg, const struct etcd_kv *kv), void *arg)
 {
-	char *next = NULL;
-	size_t nlen = 0;
-	int st = ETCD_OK, more = 1;
+	char *next = NULL, *peek = NULL, *body;
+	size_t nlen = 0, plen = 0;
+	int st, more = 1, fetching;
+	long long prev;
+	struct buf raw = {0};
+	struct fetch f;
 	jv end = prefix ? etcd_prefix_end(key, klen) : jv_null();
 
 	*atrev = 0;
-	while (more && st == ETCD_OK) {
-		jv req = jv_object(), resp, kvs, hdr, m;
+	if (!(body = range_body(key, klen, end, page, rev))) {
+		jv_free(end);
+		return ETCD_ETEMP;
+	}
+	st = call(e, "/v3/kv/range", body, NULL, &raw);
+	free(body);
+	while (st == ETCD_OK) {
+		jv resp, kvs, hdr, m;
 		struct etcd_kv kv;
 		int i, n;
 
-		req = jv_object_set(req, jv_string("key"),
-				    next ? etcd_b64(next, nlen)
-					 : etcd_b64(key, klen));
-		if (prefix) {
-			req = jv_object_set(req, jv_string("range_end"),
-					    jv_copy(end));
-			if (page > 0)
-				req = jv_object_set(req, jv_string("limit"),
-						    jv_number(page));
-		}
-		if (rev > 0)
-			req = jv_object_set(req, jv_string("revision"),
-					    jv_number(rev));
-		if ((st = etcd_call(e, "/v3/kv/range", req, &resp)) != ETCD_OK)
+		/* Ask for the next page before parsing this one: etcd works
+		 * on it while we parse. */
+		fetching = 0;
+		free(peek);
+		peek = NULL;
+		if (prefix && page > 0 &&
+		    peek_reply(&raw, &prev, &peek, &plen) == 0 &&
+		    fetch_start(e, &f, peek, plen, end, page,
+				rev > 0 ? rev : prev) == 0)
+			fetching = 1;
+		resp = jv_parse_sized(raw.p ? raw.p : "", raw.len);
+		buf_free(&raw);
+		if (!jv_is_valid(resp)) {
+			jv_free(resp);
+			snprintf(e->err, sizeof e->err,
+				 "%s: malformed JSON reply", etcd_endpoint(e));
+			st = ETCD_ETEMP;
+			if (fetching)
+				fetch_end(&f, &raw, 0);
 			break;
+		}
 		hdr = etcd_field(resp, "header");
 		/* Later pages read at the first page's revision, so the whole
 		 * prefix is one consistent snapshot. */
@@ -740,7 +893,7 @@ etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		*atrev = rev;
 		jv_free(hdr);
 		m = etcd_field(resp, "more");
-		more = jv_get_kind(m) == JV_KIND_TRUE;
+		more = prefix && jv_get_kind(m) == JV_KIND_TRUE;
 		jv_free(m);
 		kvs = etcd_field(resp, "kvs");
 		n = jv_get_kind(kvs) == JV_KIND_ARRAY
@@ -778,7 +931,25 @@ etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		}
 		jv_free(kvs);
 		jv_free(resp);
+		/* The fetched page is used only if it starts where the
+		 * parsed reply says the next one does. */
+		if (fetching)
+			fetch_end(&f, &raw,
+				  st == ETCD_OK && more && plen == nlen &&
+				      !memcmp(peek, next, nlen));
+		if (st != ETCD_OK || !more)
+			break;
+		if (raw.len)
+			continue;
+		if (!(body = range_body(next, nlen, end, page, rev))) {
+			st = ETCD_ETEMP;
+			break;
+		}
+		st = call(e, "/v3/kv/range", body, NULL, &raw);
+		free(body);
 	}
+	buf_free(&raw);
+	free(peek);
 	free(next);
 	jv_free(end);
 	return st;
