@@ -13,7 +13,7 @@ Knobs (environment): SCALES (services, default "10 100 1000 10000"),
 NCONV (samples per convergence figure, default 30; 5 at 10,000 services),
 DEBOUNCE_MS (default 50), CHURN_SECS (20), IDLE_SECS (20), RENDER_RUNS (3).
 """
-import base64, http.client, json, os, re, signal, socket, statistics
+import base64, http.client, json, os, re, resource, signal, socket, statistics
 import subprocess, sys, threading, time, urllib.parse
 
 TMP, ETCD, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -469,6 +469,42 @@ def burst(lb, nsvc, new_port, bound_ms):
     return spent, renders, reloads, live
 
 
+def boot():
+    """Start the balancer; (Balancer, "") once it serves, else (None, why)."""
+    lb = Balancer(free_port())
+    t = time.monotonic()
+    end = t + 120
+    why = ""
+    while get(lb.port, "/svc00001/")[0] != 200:
+        alerts = [l for _, l in list(lb.lines) if "[ALERT]" in l or "invalid" in l]
+        if lb.p.poll() is not None or alerts or time.monotonic() > end:
+            # (an ALERT at start: haproxy is gone, whether or not boot.sh
+            # noticed; see the notes in results.md)
+            why = alerts[0].split(": ", 1)[-1].strip() if alerts else (
+                "boot.sh exited %s" % lb.p.returncode if lb.p.poll() is not None
+                else "not serving after 120 s")
+            lb.stop()
+            say("balancer did not start:", why)
+            return None, why
+        time.sleep(0.05)
+    say("balancer serving after %.1f s" % (time.monotonic() - t))
+    return lb, ""
+
+
+def trim(nsvc):
+    """Delete upstreams i1.. of every service: one upstream each."""
+    ops = []
+    for s in range(nsvc):
+        for i in range(1, NINST):
+            ops.append({"request_delete_range": {
+                "key": b64("/services/svc%05d/upstream/i%d" % (s, i))}})
+            if len(ops) == 128:
+                etcd.txn(ops)
+                ops = []
+    if ops:
+        etcd.txn(ops)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     old_port, new_port = free_port(), free_port()
@@ -507,14 +543,23 @@ def main():
                 row("3. render %d keys (%d svc), s" % (keys, nsvc), f(w, 3),
                     "%s-%s" % (f(wmin, 3), f(wmax, 3)), "", "",
                     "%.1f us/key; get %.2f s %.0f MB, tmpl %.2f s %.0f MB" % (w * 1e6 / keys, g, rg, tm, rt))
-            lb = Balancer(free_port())
-            t = time.monotonic()
-            end = t + 300
-            while time.monotonic() < end and get(lb.port, "/svc00001/")[0] != 200:
-                if lb.p.poll() is not None:
-                    raise RuntimeError("the balancer exited: see %s/lb.log" % TMP)
-                time.sleep(0.05)
-            say("%d services: balancer serving after %.1f s" % (nsvc, time.monotonic() - t))
+            lb, why = boot()
+            if lb is None:
+                # haproxy wants a descriptor per health-checked server; where
+                # the hard RLIMIT_NOFILE is lower, keep one upstream a service
+                # (the other keys stay for the render figures above).
+                row("boot, %d svc x %d upstreams" % (nsvc, NINST), "failed", "", "", "",
+                    why, "MISSED")
+                trim(nsvc)
+                lb, why = boot()
+                if lb is None:
+                    raise RuntimeError("the balancer does not start: " + why)
+                row("boot, %d svc x 1 upstream (after trimming)" % nsvc, "ok", "", "", "",
+                    "RLIMIT_NOFILE %d" % resource.getrlimit(resource.RLIMIT_NOFILE)[1], "")
+                nup = 1
+            else:
+                nup = NINST
+            label_n = "" if nup == NINST else " x1"
             # let the initial revision line settle
             lb.wait_rev(0, 120)
             p50f, p99f = floor_latency(100 if nsvc < 10000 else 50)
@@ -545,11 +590,11 @@ def main():
                 elif kind == "reload" and nsvc == 100:
                     g50, v50 = "p50 <= 150 ms", verdict(p50, 150)
                 if nsvc == 10000:
-                    g99, v99 = "p99 <= 3000 ms", verdict(p99, 3000)
-                    g50 = v50 = ""
-                row("%s p50, %d svc, ms (n=%d; %s)" % (label, nsvc, len(xs), oc), f(p50),
+                    g50, v50 = "<= 3000 ms", verdict(p50, 3000)
+                    g99, v99 = "<= 3000 ms", verdict(p99, 3000)
+                row("%s p50, %d svc%s, ms (n=%d; %s)" % (label, nsvc, label_n, len(xs), oc), f(p50),
                     spread, f(p50f, 2), f(p50 / p50f if p50f else None, 0), g50, v50)
-                row("%s p99, %d svc, ms" % (label, nsvc), f(p99),
+                row("%s p99, %d svc%s, ms" % (label, nsvc, label_n), f(p99),
                     "max %s" % f(max(xs)), f(p99f, 2), f(p99 / p99f if p99f else None, 0), g99, v99)
             if nsvc == 100 or (nsvc == max(SCALES) and 100 not in SCALES):
                 c = churn(lb, new_port)

@@ -37,12 +37,13 @@ done
 PATH=$PATH:/usr/sbin
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lb-bench.XXXXXX") || exit 111
-ETCD_PID=
+ETCD_PID='' PY_PID=''
 # Every process lb-bench.py starts is listed in $TMP/pids; boot.sh leads
 # its own process group (haproxy and its workers), stopped as a group.
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local pid
+	[ -n "$PY_PID" ] && kill -KILL "$PY_PID" 2>/dev/null
 	if [ -f "$TMP/pids" ]; then
 		while read -r pid; do
 			kill -TERM "$pid" 2>/dev/null
@@ -95,8 +96,12 @@ say "etcd $(etcd --version | sed -n 's/^etcd Version: //p') on $URL"
 mkdir -p "$OUTDIR"
 start=$(date +%s)
 uptime >"$OUTDIR/load-before.txt"
-python3 "$REPO/bench/lb-bench.py" "$TMP" "$URL" "$OUTDIR"
+# In the background, so that a signal runs the trap at once.
+python3 "$REPO/bench/lb-bench.py" "$TMP" "$URL" "$OUTDIR" &
+PY_PID=$!
+wait "$PY_PID"
 rc=$?
+PY_PID=
 uptime >"$OUTDIR/load-after.txt"
 echo "$(($(date +%s) - start))" >"$OUTDIR/lb-seconds.txt"
 if [ "$rc" -ne 0 ]; then
