@@ -43,6 +43,7 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/etcd-bench.XXXXXX") || exit 111
 ETCD_PID=
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	if [ -n "$ETCD_PID" ]; then
 		kill "$ETCD_PID" 2>/dev/null
@@ -116,7 +117,7 @@ lat=$(python3 "$REPO/bench/etcd-latency.py" "$URL" "$LAT_N" 5 /lat/ \
 	-- 1 "$BIN/etcd-watch" -e "$URL" -p /lat/ \
 	-- 3 etcdctl --endpoints="$URL" watch --prefix /lat/ \
 	-- 1 curl -sN -XPOST "$URL/v3/watch" -d "$WATCH_REQ") || lat=
-{ read -r o50 o99 omean on; read -r b50 b99 bmean bn; read -r c50 c99 cmean cn; } <<<"$lat"
+{ read -r o50 o99 omean on; read -r b50 b99 bmean bn; read -r c50 c99 _ _; } <<<"$lat"
 row "a. put->event p50, ms (vs etcdctl watch)" "${o50:--}" "${b50:--}" "$(ratio "${o50:-}" "${b50:-}")" \
 	"<= 2 ms: $(goal "${o50:--}" "<=" 2); not slower: $(goal "$(ratio "${o50:-}" "${b50:-}")" "<=" 1)"
 row "a. put->event p99, ms (vs etcdctl watch)" "${o99:--}" "${b99:--}" "$(ratio "${o99:-}" "${b99:-}")" \
@@ -176,7 +177,7 @@ cmds=()
 for p in $pages; do cmds+=("$BIN/etcd-get -e $URL --page $p -p /services"); done
 hyperfine -N --style none --warmup 1 --runs "$RUNS" \
 	--export-json "$TMP/pages.json" "${cmds[@]}" >&2
-best= bestms=
+best='' bestms=''
 i=0
 for p in $pages; do
 	ms=$(hf_median "$TMP/pages.json" $i)

@@ -12,8 +12,8 @@ HR=${HAP_RELOAD:-$REPO/bin/hap-reload}
 [ -x "$HR" ] || { echo "hap-bench: build first (make)" >&2; exit 111; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/hap-bench.XXXXXX")
 cleanup() {
-	[ -f "$T/hap.pid" ] && kill "$(cat "$T/hap.pid")" 2>/dev/null || true
-	[ -f "$T/be.pid" ] && kill "$(cat "$T/be.pid")" 2>/dev/null || true
+	if [ -f "$T/hap.pid" ]; then kill "$(cat "$T/hap.pid")" 2>/dev/null || true; fi
+	if [ -f "$T/be.pid" ]; then kill "$(cat "$T/be.pid")" 2>/dev/null || true; fi
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM

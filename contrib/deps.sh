@@ -5,7 +5,8 @@
 set -u
 
 pkgs="gcc make libc6-dev libcurl4-openssl-dev libjq-dev jq curl openssl \
-bats parallel etcd-server etcd-client haproxy python3 socat clang shellcheck"
+bats parallel etcd-server etcd-client haproxy python3 socat clang shellcheck \
+wrk gnuplot-nox hyperfine"
 
 missing=""
 for p in $pkgs; do

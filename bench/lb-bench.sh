@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# lb-bench.sh: the balancer end to end (issue 6): boot.sh + watcher.sh +
+# the shipped template with a real etcd, a real haproxy and two tiny
+# backends ("old" and "new"), all on 127.0.0.1 at ports picked free, in a
+# temp dir that is always removed.  bench/lb-bench.py does the measuring:
+#
+#   1. convergence, put -> first request served by the new server, for a
+#      new upstream (runtime path) and a new service (reload path), at 10,
+#      100, 1,000 and 10,000 services of 10 upstreams, against etcdctl
+#      watch's put -> event latency measured at the same moment
+#   2. churn under wrk load (at 100 services)
+#   3. render cost, etcd-get -p then tmpl, at each size
+#   4. footprint while idle (at 1,000 services)
+#   5. a burst of 1,000 puts in one second (at 1,000 services)
+#
+# Figures are reported, never enforced.  The table goes to stdout and,
+# with the plot data, to bench/out/ (summary.tsv, conv.tsv, render.tsv,
+# floor.tsv), from which bench/report.sh writes bench/results.md.
+# Knobs: see bench/lb-bench.py (SCALES, NCONV, DEBOUNCE_MS, ...).
+set -u
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+OUTDIR=$REPO/bench/out
+unset ETCDCTL_ENDPOINTS ETCD_PEERS ETCDCTL_USER ETCDCTL_PASSWORD \
+	ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY ETCDCTL_INSECURE_SKIP_TLS_VERIFY
+export ETCDCTL_API=3
+
+say() { printf 'lb-bench: %s\n' "$*" >&2; }
+
+for t in etcd-get etcd-put etcd-watch tmpl hap-reload; do
+	[ -x "$REPO/bin/$t" ] || { say "$REPO/bin/$t missing: run make first"; exit 111; }
+done
+for t in etcd etcdctl haproxy curl python3 wrk; do
+	command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||
+		{ say "$t not installed (contrib/deps.sh)"; exit 111; }
+done
+PATH=$PATH:/usr/sbin
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/lb-bench.XXXXXX") || exit 111
+ETCD_PID='' PY_PID=''
+# Every process lb-bench.py starts is listed in $TMP/pids; boot.sh leads
+# its own process group (haproxy and its workers), stopped as a group.
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+	local pid
+	[ -n "$PY_PID" ] && kill -KILL "$PY_PID" 2>/dev/null
+	if [ -f "$TMP/pids" ]; then
+		while read -r pid; do
+			kill -TERM "$pid" 2>/dev/null
+		done <"$TMP/pids"
+		sleep 0.5
+		while read -r pid; do
+			kill -KILL -- "-$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+		done <"$TMP/pids"
+	fi
+	if [ -n "$ETCD_PID" ]; then
+		kill "$ETCD_PID" 2>/dev/null
+		wait "$ETCD_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+CPORT=$(free_port)
+PPORT=$(free_port)
+while [ "$PPORT" = "$CPORT" ]; do PPORT=$(free_port); done
+URL=http://127.0.0.1:$CPORT
+etcd --name bench --data-dir "$TMP/data" \
+	--listen-client-urls "$URL" --advertise-client-urls "$URL" \
+	--listen-peer-urls "http://127.0.0.1:$PPORT" \
+	--initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
+	--initial-cluster "bench=http://127.0.0.1:$PPORT" \
+	--logger zap --log-outputs stderr >"$TMP/etcd.log" 2>&1 &
+ETCD_PID=$!
+i=0
+until curl -sf "$URL/health" 2>/dev/null | grep -q '"true"'; do
+	i=$((i + 1))
+	if [ $i -gt 200 ] || ! kill -0 "$ETCD_PID" 2>/dev/null; then
+		say "etcd did not start"
+		tail -n 20 "$TMP/etcd.log" >&2
+		exit 111
+	fi
+	sleep 0.1
+done
+say "etcd $(etcd --version | sed -n 's/^etcd Version: //p') on $URL"
+
+mkdir -p "$OUTDIR"
+start=$(date +%s)
+uptime >"$OUTDIR/load-before.txt"
+# In the background, so that a signal runs the trap at once.
+python3 "$REPO/bench/lb-bench.py" "$TMP" "$URL" "$OUTDIR" &
+PY_PID=$!
+wait "$PY_PID"
+rc=$?
+PY_PID=
+uptime >"$OUTDIR/load-after.txt"
+echo "$(($(date +%s) - start))" >"$OUTDIR/lb-seconds.txt"
+if [ "$rc" -ne 0 ]; then
+	say "lb-bench.py failed (exit $rc); the balancer's log:"
+	tail -n 30 "$TMP/lb.log" >&2
+fi
+exit 0
