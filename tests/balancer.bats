@@ -202,6 +202,17 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	[ "$status" -eq 1 ]
 }
 
+@test "a haproxy that dies as it starts ends boot.sh non-zero at once" {
+	printf '#!/bin/sh\ncase " $* " in *" -c "*) exec "$(command -v haproxy || echo /usr/sbin/haproxy)" "$@" ;; esac\nexit 3\n' >"$TESTTMP/dying-haproxy"
+	chmod +x "$TESTTMP/dying-haproxy"
+	local rc=0
+	HAPROXY="$TESTTMP/dying-haproxy" timeout 20 "$REPO/share/easy-lb/boot.sh" 2>"$TESTTMP/dying.err" || rc=$?
+	[ "$rc" -eq 3 ]
+	grep -q "^easy-lb: haproxy exited (status 3); stopping$" "$TESTTMP/dying.err"
+	run_split pgrep -f "etcd-watch --revisions --debounce $DEBOUNCE_MS -p /services/"
+	[ "$status" -eq 1 ]
+}
+
 @test "a user's own template through TEMPLATE" {
 	printf 'global\n    stats socket {{ getenv("EASY_LB_RUN") }}/haproxy.sock mode 600 level admin\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\nfrontend f\n    bind 127.0.0.1:{{ getenv("LB_PORT") }}\n    http-request return status 200 content-type text/plain string mine{{ [lsdir("/services")] | length }}\n' >"$TESTTMP/mine.tmpl"
 	TEMPLATE="$TESTTMP/mine.tmpl" lb_start

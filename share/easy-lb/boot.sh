@@ -40,6 +40,14 @@ out=$("$HAPROXY" -c -f "$CFG" 2>&1) || {
 	exit 1
 }
 
+# haproxy wants a descriptor per health-checked server: give it all the
+# hard limit allows (10,000 services x 10 upstreams need about 100,000).
+# shellcheck disable=SC3045 # dash and busybox sh both have these
+ulimit -n "$(ulimit -H -n)" 2>/dev/null
+
+# Set before haproxy starts, so that an early death still wakes the loop
+# below (a trapped SIGCHLD makes wait return).
+trap : CHLD
 "$HAPROXY" -W -db -f "$CFG" -p "$PIDFILE" -S "$MASTER_SOCK,mode,600" &
 hpid=$!
 log "haproxy started (master pid $hpid) on port $LB_PORT"
@@ -58,11 +66,12 @@ while [ ! -S "$MASTER_SOCK" ] && [ $i -lt 100 ] && kill -0 "$hpid" 2>/dev/null; 
 done
 start_watcher
 
-# Sleep until a child ends or a signal arrives (a trapped SIGCHLD makes
-# wait return), then see who is gone.
-trap : CHLD
+# Sleep until a child ends or a signal arrives, then see who is gone;
+# the first round looks before sleeping, for a haproxy already gone.
+first=1
 while :; do
-	wait
+	[ -n "$first" ] || wait
+	first=""
 	if [ -n "$stopping" ]; then
 		# wait returns at every SIGCHLD: wait until each is gone
 		while kill -0 "$wpid" 2>/dev/null; do
