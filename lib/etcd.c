@@ -877,9 +877,15 @@ etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		resp = jv_parse_sized(raw.p ? raw.p : "", raw.len);
 		buf_free(&raw);
 		if (!jv_is_valid(resp)) {
-			jv_free(resp);
+			jv m = jv_invalid_get_msg(resp);
+
 			snprintf(e->err, sizeof e->err,
-				 "%s: malformed JSON reply", etcd_endpoint(e));
+				 "%s: malformed JSON reply: %s",
+				 etcd_endpoint(e),
+				 jv_get_kind(m) == JV_KIND_STRING
+				     ? jv_string_value(m)
+				     : "?");
+			jv_free(m);
 			st = ETCD_ETEMP;
 			if (fetching)
 				fetch_end(&f, &raw, 0);

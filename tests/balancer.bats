@@ -172,7 +172,8 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 @test "a dead watcher is restarted; SIGTERM stops everything cleanly" {
 	local wpid
-	wpid=$(pgrep -f "$REPO/share/easy-lb/watcher.sh" | head -n 1)
+	# (this balancer's watcher: the demo's may run beside it)
+	wpid=$(pgrep -P "$(cat "$TESTTMP/lb.pid")" -f "$REPO/share/easy-lb/watcher.sh")
 	[ -n "$wpid" ]
 	kill -KILL "$wpid"
 	wait_until 10 grep -q "easy-lb: watcher exited; restarting it" "$TESTTMP/lb.err"

@@ -52,6 +52,16 @@ trap : CHLD
 hpid=$!
 log "haproxy started (master pid $hpid) on port $LB_PORT"
 
+# A watcher that was killed leaves its etcd-watch behind: end it (after
+# checking that the pid is still an etcd-watch).
+end_orphan_watch() {
+	_p=$(cat "$EASY_LB_RUN/etcd-watch.pid" 2>/dev/null) || return 0
+	rm -f "$EASY_LB_RUN/etcd-watch.pid"
+	case $(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null) in
+	etcd-watch* | */etcd-watch*) kill -TERM "$_p" 2>/dev/null ;;
+	esac
+}
+
 start_watcher() {
 	"$EASY_LB_SHARE/watcher.sh" &
 	wpid=$!
@@ -77,6 +87,7 @@ while :; do
 		while kill -0 "$wpid" 2>/dev/null; do
 			wait
 		done
+		end_orphan_watch
 		kill -TERM "$hpid" 2>/dev/null
 		while kill -0 "$hpid" 2>/dev/null; do
 			wait
@@ -92,11 +103,13 @@ while :; do
 		while kill -0 "$wpid" 2>/dev/null; do
 			wait
 		done
+		end_orphan_watch
 		[ "$rc" -eq 0 ] && rc=1
 		exit "$rc"
 	fi
 	if ! kill -0 "$wpid" 2>/dev/null; then
 		log "watcher exited; restarting it"
+		end_orphan_watch
 		sleep 1
 		start_watcher
 	fi

@@ -13,6 +13,8 @@ rm -f "$fifo"
 mkfifo -m 600 "$fifo" || exit 111
 etcd-watch --revisions --debounce "$DEBOUNCE_MS" -p "$ETCD_PREFIX/" >"$fifo" &
 wpid=$!
+# boot.sh ends it, should this shell die without doing so.
+echo "$wpid" >"$EASY_LB_RUN/etcd-watch.pid"
 trap 'kill "$wpid" 2>/dev/null; wait "$wpid"; rm -f "$fifo"; exit 0' TERM INT HUP
 
 # apply REV: render and install; 111 means worth retrying.
