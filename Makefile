@@ -67,6 +67,13 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@sh share/easy-lb/demo.sh
 
+# The fault suite: the real balancer while etcd, haproxy, the network and
+# the disk misbehave (tests/chaos/).
+chaos:
+	@sh contrib/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh tests/run.sh $(or $(TESTS),tests/chaos/*.bats)
+
 fuzz:
 	@sh contrib/deps.sh
 	@sh tests/fuzz/run.sh $(FUZZTIME)
@@ -109,6 +116,6 @@ clean: clean-cross
 clean-cross:
 	rm -rf build-$(ARCH)
 
-.PHONY: all bin deps check demo fuzz bench install uninstall clean cross clean-cross
+.PHONY: all bin deps check chaos demo fuzz bench install uninstall clean cross clean-cross
 .SUFFIXES:
 .SECONDARY:

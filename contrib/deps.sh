@@ -6,7 +6,7 @@ set -u
 
 pkgs="gcc make libc6-dev libcurl4-openssl-dev libjq-dev jq curl openssl \
 bats parallel etcd-server etcd-client haproxy python3 socat clang shellcheck \
-wrk gnuplot-nox hyperfine"
+wrk gnuplot-nox hyperfine valgrind iproute2"
 
 missing=""
 for p in $pkgs; do

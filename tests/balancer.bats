@@ -21,34 +21,6 @@ teardown() {
 	[ -z "${BGPID:-}" ] || { kill "$BGPID" 2>/dev/null; wait "$BGPID" 2>/dev/null; } || true
 }
 
-LB() { echo "http://127.0.0.1:$LB_PORT"; }
-
-# lb_start: boot.sh in the background, its stderr in $TESTTMP/lb.err;
-# waits until haproxy answers.
-lb_start() {
-	mkdir -p "$EASY_LB_RUN"
-	"$REPO/share/easy-lb/boot.sh" 2>>"$TESTTMP/lb.err" &
-	echo "$!" >"$TESTTMP/lb.pid"
-	wait_until 20 curl -s -o /dev/null "$(LB)/"
-}
-
-lb_stop() {
-	[ -f "$TESTTMP/lb.pid" ] || return 0
-	local pid
-	pid=$(cat "$TESTTMP/lb.pid")
-	kill -TERM "$pid" 2>/dev/null
-	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || true
-	rm -f "$TESTTMP/lb.pid"
-}
-
-# answers PATH NAME: a request for PATH reaches backend NAME.
-answers() {
-	local i
-	for i in 1 2 3 4 5 6 7 8; do
-		[[ "$(curl -s "$(LB)$1")" == "$2 "* ]] && return 0
-	done
-	return 1
-}
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 @test "with no services the balancer starts and answers 503" {

@@ -1,7 +1,8 @@
 # Shared bats helpers: a private etcd per test file on 127.0.0.1 at free
 # ports in a temp dir, always stopped; free ports; waits with deadlines.
 
-REPO=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+# (the helper's own place, so that files in subdirectories load it too)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$REPO/bin:$PATH"
 # Tests must never reach a real cluster through the caller's environment
 # (once per file: the fixture's own settings are exported after this).
@@ -154,4 +155,35 @@ backends_stop() {
 	[ -f "$TESTTMP/backend.pids" ] || return 0
 	xargs kill <"$TESTTMP/backend.pids" 2>/dev/null || true
 	rm -f "$TESTTMP/backend.pids"
+}
+
+# The balancer (share/easy-lb/boot.sh) of a test file, configured by the
+# caller's LB_PORT, LB_BIND, EASY_LB_RUN, DEBOUNCE_MS... and ETCDCTL_*.
+LB() { echo "http://127.0.0.1:$LB_PORT"; }
+
+# lb_start: boot.sh in the background, its stderr in $TESTTMP/lb.err;
+# waits until haproxy answers.
+lb_start() {
+	mkdir -p "$EASY_LB_RUN"
+	"$REPO/share/easy-lb/boot.sh" 2>>"$TESTTMP/lb.err" &
+	echo "$!" >"$TESTTMP/lb.pid"
+	wait_until 20 curl -s -o /dev/null "$(LB)/"
+}
+
+lb_stop() {
+	[ -f "$TESTTMP/lb.pid" ] || return 0
+	local pid
+	pid=$(cat "$TESTTMP/lb.pid")
+	kill -TERM "$pid" 2>/dev/null
+	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || true
+	rm -f "$TESTTMP/lb.pid"
+}
+
+# answers PATH NAME: a request for PATH reaches backend NAME.
+answers() {
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		[[ "$(curl -s "$(LB)$1")" == "$2 "* ]] && return 0
+	done
+	return 1
 }
