@@ -95,17 +95,59 @@ $((r0 + 2))" ]
 	[ "$(cat "$W.err")" = "" ]
 }
 
-@test "etcd-watch --debounce merges a burst into one line with the final revision" {
+@test "etcd-watch --debounce writes the first change of a quiet spell at once, then merges the burst" {
 	watch_bg --revisions --debounce 700 --max-wait 20000 -p "$(K b/)"
 	wait_until 5 lines 1
-	local i
+	# a quiet spell longer than the debounce time
+	sleep 0.8
+	local i r1 rf
+	etcd-put "$(K b/0)" 0
+	r1=$(etcd-get --revision)
 	for i in $(seq 10); do etcd-put "$(K b/$i)" "$i"; done
-	local rf
 	rf=$(etcd-get --revision)
-	wait_until 5 lines 2
+	wait_until 5 lines 3
 	sleep 1
-	[ "$(wc -l <"$W")" -eq 2 ]
+	[ "$(wc -l <"$W")" -eq 3 ]
+	[ "$(sed -n 2p "$W")" = "$r1" ]
 	[ "$(tail -n 1 "$W")" = "$rf" ]
+	[ "$(cat "$W.err")" = "" ]
+}
+
+@test "etcd-watch --snapshot writes the state first; --progress closes every batch" {
+	etcd-put "$(K s/a)" 1
+	printf 'two\nlines' | etcd-put "$(K s/b)" -
+	local r0 t
+	r0=$(etcd-get --revision)
+	etcd-watch --snapshot --progress -p "$(K s/)" >"$BATS_TEST_TMPDIR/s.out" 2>"$BATS_TEST_TMPDIR/s.err" &
+	WPID=$!
+	W=$BATS_TEST_TMPDIR/s.out
+	wait_until 5 lines 1
+	[ "$(cat "$W")" = "{\"type\":\"resync\",\"revision\":$r0,\"kvs\":{\"$(K s/a)\":\"1\",\"$(K s/b)\":\"two\\nlines\"}}" ]
+	# a transaction of two puts: both events, then one progress record
+	t=$(printf '{"success":[{"requestPut":{"key":"%s","value":"%s"}},{"requestPut":{"key":"%s","value":"%s"}}]}' \
+		"$(printf %s "$(K s/c)" | base64)" "$(printf 3 | base64)" \
+		"$(printf %s "$(K s/d)" | base64)" "$(printf 4 | base64)")
+	curl -sf -XPOST "$ETCD_URL_main/v3/kv/txn" -d "$t" >/dev/null
+	etcd-put -d "$(K s/a)" >/dev/null
+	wait_until 5 lines 6
+	[ "$(sed -n '2,$p' "$W")" = "{\"type\":\"put\",\"key\":\"$(K s/c)\",\"value\":\"3\",\"revision\":$((r0 + 1))}
+{\"type\":\"put\",\"key\":\"$(K s/d)\",\"value\":\"4\",\"revision\":$((r0 + 1))}
+{\"type\":\"progress\",\"revision\":$((r0 + 1))}
+{\"type\":\"delete\",\"key\":\"$(K s/a)\",\"revision\":$((r0 + 2))}
+{\"type\":\"progress\",\"revision\":$((r0 + 2))}" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/s.err")" = "" ]
+}
+
+@test "etcd-watch --snapshot --rev N writes the state at N, then the changes after N" {
+	etcd-put "$(K sr/a)" 1
+	local r0
+	r0=$(etcd-get --revision)
+	etcd-put "$(K sr/a)" 2
+	run_split timeout 5 etcd-watch --snapshot --once --rev "$r0" -p "$(K sr/)"
+	[ "$status" -eq 0 ]
+	[ "$output" = "{\"type\":\"resync\",\"revision\":$r0,\"kvs\":{\"$(K sr/a)\":\"1\"}}
+{\"type\":\"put\",\"key\":\"$(K sr/a)\",\"value\":\"2\",\"revision\":$((r0 + 1))}" ]
+	[ "$stderr" = "" ]
 }
 
 @test "etcd-watch --max-wait bounds the delay of a never-ending stream" {
@@ -200,4 +242,8 @@ $((r0 + 2))" ]
 	run_split etcd-watch --revisions --debounce 500 --max-wait 100 x
 	[ "$status" -eq 100 ]
 	[ "$stderr" = "etcd-watch: --max-wait must not be shorter than --debounce" ]
+	run_split etcd-watch --revisions --snapshot x
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "etcd-watch: --snapshot and --progress are for events, not --revisions" ]
 }

@@ -18,8 +18,9 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: etcd-watch [-p] [--rev N] [--revisions "
-		   "[--debounce MS [--max-wait MS]]] [--once]\n"
+	fprintf(f, "usage: etcd-watch [-p] [--rev N] [--snapshot] [--progress] "
+		   "[--once]\n"
+		   "       [--revisions [--debounce MS [--max-wait MS]]]\n"
 		   "       " ETCD_USAGE "\n"
 		   "       KEY|PREFIX\n");
 	exit(code);
@@ -29,14 +30,15 @@ struct watch {
 	struct etcd *e;
 	const char *key;
 	size_t klen;
-	int prefix, revisions, once;
+	int prefix, revisions, once, progress;
 	long long next;	   /* resume point: first revision not seen */
 	long long pending; /* revisions mode: a batch to report */
 	long long first_ms, last_ms;
+	long long emit_ms; /* revisions mode: when the last line went out */
 	long long debounce, maxwait;
-	int done;   /* --once satisfied */
-	int outage; /* a failure was reported and not yet recovered */
-	struct buf line;
+	int done;	      /* --once satisfied */
+	int outage;	      /* a failure was reported and not yet recovered */
+	struct buf line, out; /* one record; the records of one message */
 };
 
 /* Write one line to stdout and flush it.  A reader that went away ends
@@ -58,6 +60,26 @@ emit_rev(struct watch *w, long long rev)
 	char s[32];
 
 	emit(w, s, snprintf(s, sizeof s, "%lld\n", rev));
+	w->emit_ms = now_ms();
+}
+
+/* The records of one message go out in one write, so that a reader sees
+ * a transaction whole whenever it can. */
+static void
+flush_out(struct watch *w)
+{
+	if (w->out.len)
+		emit(w, w->out.p, w->out.len);
+	w->out.len = 0;
+}
+
+/* --progress: everything up to rev has been written. */
+static void
+add_progress(struct watch *w, long long rev)
+{
+	if (buf_printf(&w->out, "{\"type\":\"progress\",\"revision\":%lld}\n",
+		       rev) < 0)
+		die(EXIT_TEMP, "out of memory");
 }
 
 /* A key or value as "name":"text", or "name_base64":"..." when the bytes
@@ -94,9 +116,9 @@ emit_event(struct watch *w, jv ev)
 	jfield(&w->line, "key", d.key, d.klen);
 	if (!del)
 		jfield(&w->line, "value", d.value, d.vlen);
-	if (buf_printf(&w->line, ",\"revision\":%lld}\n", d.mod_rev) < 0)
+	if (buf_printf(&w->line, ",\"revision\":%lld}\n", d.mod_rev) < 0 ||
+	    buf_add(&w->out, w->line.p, w->line.len) < 0)
 		die(EXIT_TEMP, "out of memory");
-	emit(w, w->line.p, w->line.len);
 	etcd_kv_free(&d);
 	jv_free(kv);
 	jv_free(type);
@@ -139,15 +161,24 @@ on_msg(void *arg, jv res)
 	if (n == 0 && jv_get_kind(created) != JV_KIND_TRUE && rev >= w->next) {
 		/* A progress notification: everything up to rev was sent. */
 		w->next = rev + 1;
+		if (w->progress && !w->revisions)
+			add_progress(w, rev);
+	} else if (n > 0 && w->progress && !w->revisions && !w->once) {
+		add_progress(w, rev);
 	}
+	flush_out(w);
 	if (n > 0 && w->revisions) {
 		long long now = now_ms();
+		int fresh = !w->pending;
 
-		if (!w->pending)
+		if (fresh)
 			w->first_ms = now;
 		w->pending = rev > w->pending ? rev : w->pending;
 		w->last_ms = now;
-		if (w->debounce == 0 || w->once) {
+		/* The first change after a quiet spell goes out at once; the
+		 * ones that follow it closely are merged. */
+		if (w->debounce == 0 || w->once ||
+		    (fresh && now - w->emit_ms >= w->debounce)) {
 			emit_rev(w, w->pending);
 			w->pending = 0;
 		}
@@ -214,28 +245,16 @@ resync_member(void *arg, const struct etcd_kv *kv)
 	return 0;
 }
 
-/* The resume point was compacted away: read the whole state again and
- * report it as one record (or, in revisions mode, as a revision line). */
+/* Read the whole key or prefix at rev (0: now) and write it as one
+ * resync record; events go on from the revision read + 1. */
 static int
-resync(struct watch *w, long long compact)
+snapshot(struct watch *w, long long rev)
 {
 	struct resync r = {{0}, {0}, 1};
 	long long at;
 	int st;
 
-	warnmsg("%s: revision %lld was compacted (compact revision %lld); "
-		"resyncing",
-		w->key, w->next, compact);
-	if (w->revisions) {
-		if ((st = etcd_revision(w->e, &at)) != ETCD_OK)
-			return st;
-		w->pending = 0;
-		emit_rev(w, at);
-		w->next = at + 1;
-		w->done = w->once;
-		return ETCD_OK;
-	}
-	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, 0, 1000, &at,
+	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, rev, 1000, &at,
 			     resync_member, &r);
 	if (st != ETCD_OK) {
 		buf_free(&r.out);
@@ -258,6 +277,29 @@ resync(struct watch *w, long long compact)
 	buf_free(&r.out);
 	buf_free(&r.bin);
 	w->next = at + 1;
+	return ETCD_OK;
+}
+
+/* The resume point was compacted away: read the whole state again and
+ * report it as one record (or, in revisions mode, as a revision line). */
+static int
+resync(struct watch *w, long long compact)
+{
+	long long at;
+	int st;
+
+	warnmsg("%s: revision %lld was compacted (compact revision %lld); "
+		"resyncing",
+		w->key, w->next, compact);
+	if (w->revisions) {
+		if ((st = etcd_revision(w->e, &at)) != ETCD_OK)
+			return st;
+		w->pending = 0;
+		emit_rev(w, at);
+		w->next = at + 1;
+	} else if ((st = snapshot(w, 0)) != ETCD_OK) {
+		return st;
+	}
 	w->done = w->once;
 	return ETCD_OK;
 }
@@ -282,6 +324,8 @@ main(int argc, char *argv[])
 	    {"debounce", required_argument, 0, 'D'},
 	    {"max-wait", required_argument, 0, 'M'},
 	    {"once", no_argument, 0, 'o'},
+	    {"progress", no_argument, 0, 'P'},
+	    {"snapshot", no_argument, 0, 'S'},
 	    {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},
 	    ETCD_LONGOPTS,
@@ -293,7 +337,7 @@ main(int argc, char *argv[])
 	struct etcd_watch_cb cb;
 	const char *errstr;
 	long long rev = 0, compact, backoff = 100, cur;
-	int c, st, maxset = 0;
+	int c, st, maxset = 0, snap = 0;
 
 	setprogname(argv[0]);
 	argv[0] = (char *)getprogname_(); /* for getopt's messages */
@@ -324,12 +368,18 @@ main(int argc, char *argv[])
 		case 'p':
 			w.prefix = 1;
 			break;
+		case 'P':
+			w.progress = 1;
+			break;
 		case 'r':
 			if (parse_ll(optarg, 1, 1LL << 53, &rev, &errstr) < 0)
 				die(EXIT_BAD, "--rev %s: %s", optarg, errstr);
 			break;
 		case 'R':
 			w.revisions = 1;
+			break;
+		case 'S':
+			snap = 1;
 			break;
 		case 'V':
 			puts("etcd-watch " VERSION);
@@ -344,6 +394,9 @@ main(int argc, char *argv[])
 		usage(stderr, EXIT_BAD);
 	if ((w.debounce || maxset) && !w.revisions)
 		die(EXIT_BAD, "--debounce and --max-wait go with --revisions");
+	if ((snap || w.progress) && w.revisions)
+		die(EXIT_BAD, "--snapshot and --progress are for events, not "
+			      "--revisions");
 	if (!maxset && w.maxwait < w.debounce * 10)
 		w.maxwait = w.debounce * 10;
 	if (w.maxwait < w.debounce)
@@ -357,8 +410,28 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	w.e = etcd_tool_open(&eo, &conf);
 
+	/* --snapshot: the state first, then what changes after it. */
+	while (snap) {
+		st = snapshot(&w, rev);
+		if (st == ETCD_OK)
+			break;
+		if (st == ETCD_ECOMPACTED) {
+			warnmsg("%s: revision %lld was compacted; the snapshot "
+				"is of the current state",
+				w.key, rev);
+			rev = 0;
+			continue;
+		}
+		if (st == ETCD_EBAD)
+			etcd_tool_die(w.e, st, w.key);
+		if (!w.outage)
+			warnmsg("%s: %s; retrying", w.key, etcd_errmsg(w.e));
+		w.outage = 1;
+		pause_ms(backoff);
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+	}
 	/* Start from an exact revision, so that resuming is exact too. */
-	while (!rev) {
+	while (!snap && !rev) {
 		st = etcd_revision(w.e, &cur);
 		if (st == ETCD_OK) {
 			if (w.revisions && !w.once)
@@ -374,7 +447,7 @@ main(int argc, char *argv[])
 		pause_ms(backoff);
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
-	if (rev)
+	if (rev && !snap)
 		w.next = rev;
 
 	cb.on_msg = on_msg;
@@ -411,6 +484,7 @@ main(int argc, char *argv[])
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 	}
 	buf_free(&w.line);
+	buf_free(&w.out);
 	etcd_free(w.e);
 	etcd_conf_free(&conf);
 	return EXIT_OK;
