@@ -165,7 +165,7 @@ hr() {
 	[[ $stderr == *"kept as $D/haproxy.cfg.rejected"* ]]
 	cmp "$D/orig.cfg" "$D/haproxy.cfg"
 	cmp "$D/new.cfg" "$D/haproxy.cfg.rejected"
-	[ ! -e "$D/haproxy.cfg.new" ]
+	[ ! -e "$D/haproxy.cfg.checking" ]
 	[ "$(worker)" = "$W0" ]
 	[ "$(answers 3)" = "a " ]
 }
@@ -178,7 +178,7 @@ hr() {
 	[ "$output" = "valid" ]
 	[ -z "$stderr" ]
 	cmp "$D/orig.cfg" "$D/haproxy.cfg"
-	[ ! -e "$D/haproxy.cfg.new" ]
+	[ ! -e "$D/haproxy.cfg.checking" ]
 	{ cfg a; echo "	bogus"; } >"$D/bad.cfg"
 	run_split hap-reload -f "$D/haproxy.cfg" --check "$D/bad.cfg"
 	[ "$status" -eq 1 ]
@@ -197,6 +197,24 @@ hr() {
 	[ -s "$D/haproxy.cfg.prev" ]
 	[ "$(answers 4)" = "a b " ]
 	[ "$(worker)" = "$W0" ]
+}
+
+@test "hap-reload: a runtime change whose file fails haproxy -c is undone by a reload" {
+	# haproxy -c runs beside the runtime change: make it refuse server b
+	printf '#!/bin/sh\nfor a; do f=$a; done\ncase " $* " in *" -c "*) if grep -q "server b " "$f"; then echo "[ALERT]    (1) : refused by the test"; exit 1; fi ;; esac\nexec haproxy "$@"\n' >"$D/picky-haproxy"
+	chmod +x "$D/picky-haproxy"
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	cfg a b >"$D/new.cfg"
+	HAPROXY="$D/picky-haproxy" hr "$D/new.cfg"
+	[ "$status" -eq 1 ]
+	[ "$output" = "rejected: refused by the test (its runtime change undone by a reload)" ]
+	[[ $stderr == *"kept as $D/haproxy.cfg.rejected"* ]]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	cmp "$D/new.cfg" "$D/haproxy.cfg.rejected"
+	[ ! -e "$D/haproxy.cfg.checking" ]
+	[ "$(worker)" != "$W0" ]
+	[ "$(answers 4)" = "a " ]
+	! rt "show servers state be" | grep -q " b "
 }
 
 @test "hap-reload: runtime remove: drained and deleted, same worker" {

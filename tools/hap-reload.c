@@ -158,16 +158,22 @@ first_alert(const char *text, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)(e - s), s);
 }
 
-/* Run "$HAPROXY -c -f path"; 0 valid, 1 invalid (diagnostics in diag),
- * dies on system failures. */
-static int
-validate(const char *path, struct buf *diag)
+/* A "$HAPROXY -c -f path" running, its diagnostics on fd. */
+struct check {
+	pid_t pid;
+	int fd;
+	const char *hap;
+};
+
+/* Start validating path, in the running master's working directory when
+ * its pid is known; dies on system failures. */
+static void
+validate_start(const char *path, struct check *c)
 {
 	const char *hap = getenv("HAPROXY");
 	long mpid = master_pid();
-	long long deadline = now_ms() + timeout_ms;
 	char cwd[64];
-	int pfd[2], st;
+	int pfd[2];
 	pid_t pid;
 
 	if (!hap || !*hap)
@@ -188,8 +194,23 @@ validate(const char *path, struct buf *diag)
 		_exit(127);
 	}
 	close(pfd[1]);
+	c->pid = pid;
+	c->fd = pfd[0];
+	c->hap = hap;
+}
+
+/* The verdict of a validate_start: 0 valid, 1 invalid (diagnostics in
+ * diag); dies on system failures and when haproxy takes too long. */
+static int
+validate_wait(struct check *c, struct buf *diag)
+{
+	long long deadline = now_ms() + timeout_ms;
+	const char *hap = c->hap;
+	pid_t pid = c->pid;
+	int st;
+
 	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		char tmp[4096];
 		long long left = deadline - now_ms();
 		ssize_t n;
@@ -202,7 +223,7 @@ validate(const char *path, struct buf *diag)
 		}
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
 			dieerr(EXIT_TEMP, "poll");
-		n = read(pfd[0], tmp, sizeof(tmp));
+		n = read(c->fd, tmp, sizeof(tmp));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -210,7 +231,7 @@ validate(const char *path, struct buf *diag)
 		if (buf_add(diag, tmp, n) < 0)
 			die(EXIT_TEMP, "out of memory");
 	}
-	close(pfd[0]);
+	close(c->fd);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			dieerr(EXIT_TEMP, "waitpid");
@@ -218,6 +239,15 @@ validate(const char *path, struct buf *diag)
 		die(EXIT_TEMP, "cannot run %s: %s", hap,
 		    diag->p ? diag->p : "exec failed");
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+static int
+validate(const char *path, struct buf *diag)
+{
+	struct check c;
+
+	validate_start(path, &c);
+	return validate_wait(&c, diag);
 }
 
 /* Children of pid, from /proc (the pidfile-only way to see workers). */
@@ -641,6 +671,21 @@ out:
 	return ret;
 }
 
+/* The candidate haproxy refused: kept as rejected, haproxy's diagnostics
+ * on stderr, the reason worth quoting in a. */
+static void
+reject(const char *candidate, const char *rejected, const char *newfile,
+       const struct buf *diag, char *a, size_t alen)
+{
+	if (rename(candidate, rejected) < 0)
+		dieerr(EXIT_TEMP, "rename %s", candidate);
+	if (diag->p)
+		fputs(diag->p, stderr);
+	first_alert(diag->p ? diag->p : "", a, alen);
+	warnmsg("%s rejected, kept as %s",
+		strcmp(newfile, "-") ? newfile : "stdin", rejected);
+}
+
 static void
 install(const char *path, const struct buf *b)
 {
@@ -668,6 +713,7 @@ main(int argc, char *argv[])
 	const char *newfile = "-", *es;
 	char *candidate, *rejected, *prevpath;
 	int c, r, ret = EXIT_OK, check = 0, have_old, lockfd = -1;
+	int fast, applied = 0, valid;
 	long long v;
 	long worker;
 
@@ -722,7 +768,8 @@ main(int argc, char *argv[])
 	}
 	if (read_file(newfile, &new, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
-	candidate = pathwith(".new");
+	/* (not CONFIG.new: a renderer may be writing NEWFILE there) */
+	candidate = pathwith(".checking");
 	rejected = pathwith(".rejected");
 	prevpath = pathwith(".prev");
 
@@ -737,52 +784,69 @@ main(int argc, char *argv[])
 		goto done;
 	}
 
+	if (!check && hapcfg_diff(old.p ? old.p : "", old.len, new.p, new.len,
+				  &plan, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	fast = !check && have_old && runtime && plan.runtime && plan.nops > 0;
+
 	/* Validate a copy beside CONFIG, in the running haproxy's working
 	 * directory, so relative paths mean what they will mean. */
 	install(candidate, &new);
-	if (validate(candidate, &diag) != 0) {
-		char a[300];
-		if (rename(candidate, rejected) < 0)
-			dieerr(EXIT_TEMP, "rename %s", candidate);
-		if (diag.p)
-			fputs(diag.p, stderr);
-		first_alert(diag.p ? diag.p : "", a, sizeof(a));
-		warnmsg("%s rejected, kept as %s",
-			strcmp(newfile, "-") ? newfile : "stdin", rejected);
-		printf("rejected: %s\n", a);
-		ret = EXIT_NO;
-		goto done;
+	if (fast) {
+		/* Only server lines changed, and haproxy's runtime parser
+		 * checks each line as it is added: the change goes live
+		 * while haproxy -c checks the whole file beside it.  The
+		 * file is installed only once it passed; a failed check
+		 * undoes the change by reloading the file still installed. */
+		struct check c;
+
+		validate_start(candidate, &c);
+		applied = apply_runtime(&plan, why, sizeof(why)) == 0;
+		valid = validate_wait(&c, &diag) == 0;
+	} else {
+		valid = validate(candidate, &diag) == 0;
 	}
-	if (check) {
-		unlink(candidate);
-		puts("valid");
+	if (!valid) {
+		char a[300];
+
+		reject(candidate, rejected, newfile, &diag, a, sizeof(a));
+		if (fast && reload(&worker, err, sizeof(err)) < 0)
+			die(EXIT_TEMP,
+			    "rejected: %s, and the reload that was to undo its "
+			    "runtime change failed: %s",
+			    a, err);
+		printf("rejected: %s%s\n", a,
+		       fast ? " (its runtime change undone by a reload)" : "");
+		ret = EXIT_NO;
+		if (!check)
+			hapcfg_plan_free(&plan);
 		goto done;
 	}
 	unlink(candidate);
+	if (check) {
+		puts("valid");
+		goto done;
+	}
 
 	if (have_old)
 		install(prevpath, &old);
 	install(config, &new);
-	if (hapcfg_diff(old.p ? old.p : "", old.len, new.p, new.len, &plan, err,
-			sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
 	if (have_old && plan.runtime && plan.nops == 0) {
 		/* Comments or blanks only: the file is all there is to it. */
 		puts("runtime: +0 -0 ~0 servers");
 		hapcfg_plan_free(&plan);
 		goto done;
 	}
-	if (have_old && runtime && plan.runtime) {
-		if (apply_runtime(&plan, why, sizeof(why)) == 0) {
-			printf("runtime: +%u -%u ~%u servers\n", plan.nadd,
-			       plan.ndel, plan.nchg);
-			hapcfg_plan_free(&plan);
-			goto done;
-		}
+	if (fast && applied) {
+		printf("runtime: +%u -%u ~%u servers\n", plan.nadd, plan.ndel,
+		       plan.nchg);
+		hapcfg_plan_free(&plan);
+		goto done;
+	}
+	if (fast)
 		/* The file is installed: a reload makes the running state
 		 * whatever it is now agree with it. */
 		warnmsg("runtime update failed, reloading: %s", why);
-	}
 	hapcfg_plan_free(&plan);
 	if ((r = reload(&worker, why, sizeof(why))) == 0) {
 		printf("reloaded (worker %ld)\n", worker);
