@@ -161,7 +161,7 @@ golden() {
 @test "-h prints usage on stdout" {
 	run_split tmpl -h
 	[ "$status" -eq 0 ]
-	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] TEMPLATE" ]
+	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS]] TEMPLATE" ]
 	[ "$stderr" = "" ]
 }
 @test "the usage line is the man page's SYNOPSIS" {
@@ -183,7 +183,7 @@ golden() {
 	run_split tmpl
 	[ "$status" -eq 100 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] TEMPLATE" ]
+	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS]] TEMPLATE" ]
 }
 @test "unknown option: exit 100" {
 	run_split tmpl --nope t
@@ -323,4 +323,168 @@ golden() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
 	[[ "$stderr" == *"Done "*" runs in "* ]]
+}
+
+# follow_start ARGS...: tmpl --follow reading the fifo $F (held open on fd
+# 4 by the test) into $BATS_TEST_TMPDIR/out.txt; its revision lines in
+# $R, its stderr in $R.err.
+follow_start() {
+	F=$BATS_TEST_TMPDIR/records R=$BATS_TEST_TMPDIR/revs
+	mkfifo "$F"
+	tmpl --follow -d "$F" -o "$BATS_TEST_TMPDIR/out.txt" "$@" >"$R" 2>"$R.err" &
+	FPID=$!
+	exec 4>"$F"
+}
+# rec LINE...: one batch of records, in one write as etcd-watch writes it.
+rec() {
+	local IFS=$'\n'
+	printf '%s\n' "$*" >&4
+}
+revs() { [ "$(wc -l <"$R")" -ge "$1" ]; }
+# follow_end: close the input; tmpl's exit status in $status.
+follow_end() {
+	exec 4>&-
+	status=0
+	wait "$FPID" || status=$?
+	FPID=
+}
+
+teardown() {
+	[ -z "${FPID:-}" ] || { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null; } || true
+}
+
+@test "--follow renders the snapshot, then each batch that changes OUT, printing its revision" {
+	printf '{{ range $root | to_entries[] }}{{ .key }}={{ .value }}\n{{ end }}' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/a":"1","/b":"2"}}'
+	wait_until 5 revs 1
+	[ "$(cat "$R")" = 5 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "/a=1
+/b=2" ]
+	rec '{"type":"put","key":"/c","value":"3","revision":6}' \
+		'{"type":"delete","key":"/a","revision":6}' \
+		'{"type":"progress","revision":6}'
+	wait_until 5 revs 2
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "/b=2
+/c=3" ]
+	# the same value again: OUT does not change, no line
+	rec '{"type":"put","key":"/c","value":"3","revision":7}' '{"type":"progress","revision":7}'
+	rec '{"type":"put","key":"/d","value":"4","revision":8}' '{"type":"progress","revision":8}'
+	wait_until 5 revs 3
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R")" = "5
+6
+8" ]
+	[ "$(cat "$R.err")" = "" ]
+}
+
+@test "--follow renders only states closed by a progress record" {
+	printf '{{ $root | keys | join(",") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/a":"1"}}' '{"type":"progress","revision":5}'
+	wait_until 5 revs 1
+	# half of a transaction: not rendered until its progress record
+	rec '{"type":"put","key":"/b","value":"2","revision":6}'
+	sleep 0.3
+	[ "$(cat "$R")" = 5 ]
+	rec '{"type":"put","key":"/c","value":"3","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 5 revs 2
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "/a,/b,/c" ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R.err")" = "" ]
+}
+
+@test "--follow: a failed render keeps the last good OUT and the next batch renders again" {
+	printf '{{ getv("/must") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/must":"here"}}'
+	wait_until 5 revs 1
+	rec '{"type":"delete","key":"/must","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 5 grep -q 'left as it was' "$R.err"
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = here ]
+	rec '{"type":"put","key":"/must","value":"back","revision":7}' '{"type":"progress","revision":7}'
+	wait_until 5 revs 2
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = back ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R")" = "5
+7" ]
+	[ "$(cat "$R.err")" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:4: runtime error: getv: no such key: /must (revision 6); $BATS_TEST_TMPDIR/out.txt left as it was" ]
+}
+
+@test "--follow leaves out keys that are not UTF-8 and says each warning once" {
+	printf '{{ range ls("/s") }}{{ if . == "bad" }}{{ warn("bad is here") }}{{ end }}{{ . }} {{ end }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/s/bad":"1","/s/ok":"2"},"binary":[{"key":"/s/bin","value_base64":"/g=="}]}'
+	wait_until 5 revs 1
+	rec '{"type":"put","key":"/s/x","value":"3","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 5 revs 2
+	rec '{"type":"put","key":"/s/x","value_base64":"/g==","revision":7}' '{"type":"progress","revision":7}'
+	wait_until 5 revs 3
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "bad ok " ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R.err")" = "tmpl: /s/bin: value is not valid UTF-8; key left out
+tmpl: warning: bad is here
+tmpl: /s/x: value is not valid UTF-8; key left out" ]
+}
+
+@test "--follow --debounce renders the first batch after a quiet spell at once, then merges a burst" {
+	printf '{{ $root | length }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start --debounce 2000 "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{}}'
+	wait_until 5 revs 1
+	# a quiet spell longer than the debounce time, then one batch: it
+	# is rendered well before the debounce time
+	sleep 2.1
+	rec '{"type":"put","key":"/k6","value":"v","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 1 revs 2
+	# a burst right after it: merged into one render
+	local i
+	for i in $(seq 7 16); do
+		rec "{\"type\":\"put\",\"key\":\"/k$i\",\"value\":\"v\",\"revision\":$i}" "{\"type\":\"progress\",\"revision\":$i}"
+		sleep 0.05
+	done
+	wait_until 5 revs 3
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R")" = "5
+6
+16" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = 11 ]
+	[ "$(cat "$R.err")" = "" ]
+}
+
+@test "--follow: bad records and usage exit 100" {
+	printf 'x\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl --follow "$BATS_TEST_TMPDIR/t.tmpl"
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "tmpl: --follow needs -o OUT" ]
+	run_split tmpl --debounce 5 "$BATS_TEST_TMPDIR/t.tmpl"
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "tmpl: --debounce goes with --follow" ]
+	run_split bash -c "printf '%s\n' '{\"type\":\"progress\",\"revision\":1}' '[1]' | tmpl --follow -o '$BATS_TEST_TMPDIR/o' '$BATS_TEST_TMPDIR/t.tmpl'"
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: stdin:2: not an etcd-watch record (no \"type\")" ]
+	run_split bash -c "printf '{\"type\":\n' | tmpl --follow -o '$BATS_TEST_TMPDIR/o' '$BATS_TEST_TMPDIR/t.tmpl'"
+	[ "$status" -eq 100 ]
+	[[ "$stderr" == "tmpl: stdin:1: invalid JSON: "* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/o" ]
+}
+
+@test "--follow ends when the reader of its output goes away" {
+	printf 'x\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	F=$BATS_TEST_TMPDIR/records
+	mkfifo "$F"
+	( tmpl --follow -d "$F" -o "$BATS_TEST_TMPDIR/o" "$BATS_TEST_TMPDIR/t.tmpl" | head -n 1 >"$BATS_TEST_TMPDIR/first" ) &
+	local p=$!
+	exec 4>"$F"
+	rec '{"type":"resync","revision":5,"kvs":{}}'
+	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
+	[ "$(cat "$BATS_TEST_TMPDIR/first")" = 5 ]
+	! pgrep -f "tmpl --follow -d $F"
+	exec 4>&-
 }

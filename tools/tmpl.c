@@ -1,10 +1,15 @@
 /* tmpl: render a text template whose expressions are jq filters.
  * See tmpl(1). */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jv.h>
 
@@ -16,9 +21,9 @@
 /* What main holds, freed at exit on every path, die() included, so that
  * valgrind and LeakSanitizer find nothing left over. */
 static struct {
-	struct buf tb, db, out;
+	struct buf tb, db, out, warns;
 	struct tmpl *t;
-	jv args;
+	jv args, data;
 } st;
 
 static void
@@ -27,6 +32,9 @@ cleanup(void)
 	buf_free(&st.tb);
 	buf_free(&st.db);
 	buf_free(&st.out);
+	buf_free(&st.warns);
+	jv_free(st.data);
+	st.data = jv_invalid();
 	tmpl_free(st.t);
 	st.t = NULL;
 	jv_free(st.args);
@@ -37,7 +45,8 @@ static void
 usage(FILE *f, int code)
 {
 	fprintf(f, "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... "
-		   "[--max-output BYTES] [--timings] TEMPLATE\n");
+		   "[--max-output BYTES] [--timings] [--follow [--debounce "
+		   "MS]] TEMPLATE\n");
 	if (f == stdout)
 		fshut_stdout();
 	exit(code);
@@ -128,16 +137,286 @@ parse_data(const struct buf *b, const char *name)
 	return v;
 }
 
-/* One "tmpl: warning: ..." line per warn() of the template. */
+/* One "tmpl: warning: ..." line per warn() of the template; with old
+ * (the warnings of the render before), only the lines it did not hold. */
 static void
-print_warnings(const char *w)
+print_warnings(const char *w, const char *old)
 {
-	const char *nl;
+	const char *nl, *o;
+	size_t n;
 
 	for (; *w; w = nl + 1) {
 		nl = strchr(w, '\n');
-		warnmsg("warning: %.*s", (int)(nl - w), w);
+		n = (size_t)(nl - w) + 1;
+		for (o = old; o && *o; o = strchr(o, '\n') + 1)
+			if (!strncmp(o, w, n))
+				break;
+		if (!o || !*o)
+			warnmsg("warning: %.*s", (int)(nl - w), w);
 	}
+}
+
+/* --follow: the data is kept up to date from etcd-watch's records (see
+ * tmpl(1)) and rendered into OUT after each batch of changes, debounced.
+ * A revision line on stdout says each time OUT changed. */
+struct follow {
+	const char *out, *name;
+	size_t maxout;
+	long long debounce, maxwait;
+	long long rev;	     /* of the last record applied */
+	long long line;	     /* input lines read */
+	int progress;	     /* the input has progress records */
+	int dirty;	     /* changes not rendered yet */
+	int boundary;	     /* the changes end on a whole batch */
+	int rendered;	     /* OUT was written once */
+	long long first_ms;  /* first change waiting to be rendered */
+	long long last_ms;   /* last batch that came in */
+	long long render_ms; /* end of the last render */
+	int lead;	     /* the waiting batch came after a quiet spell */
+	int timings;
+};
+
+/* A string field of a record (borrowed); NULL when absent. */
+static const char *
+rfield(jv rec, const char *name, jv *hold)
+{
+	*hold = jv_object_get(jv_copy(rec), jv_string(name));
+	if (jv_get_kind(*hold) != JV_KIND_STRING)
+		return NULL;
+	return jv_string_value(*hold);
+}
+
+/* A put or delete whose key or value is not UTF-8: the key is left out,
+ * as etcd-get -p leaves it out. */
+static void
+left_out(struct follow *f, jv rec)
+{
+	jv k, kb;
+	const char *key = rfield(rec, "key", &k);
+	const char *kb64 = rfield(rec, "key_base64", &kb);
+
+	if (key)
+		warnmsg("%s: value is not valid UTF-8; key left out", key);
+	else
+		warnmsg("key (base64) %s is not valid UTF-8; left out",
+			kb64 ? kb64 : "?");
+	if (key)
+		st.data = jv_object_delete(st.data, jv_copy(k));
+	jv_free(k);
+	jv_free(kb);
+	f->dirty = 1;
+}
+
+/* Apply one input line to the data. */
+static void
+apply(struct follow *f, const char *p, size_t n)
+{
+	jv rec, h, v, t;
+	const char *type;
+
+	f->line++;
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' '))
+		n--;
+	if (!n)
+		return;
+	rec = jv_parse_sized(p, (int)n);
+	if (!jv_is_valid(rec)) {
+		jv m = jv_invalid_get_msg(rec);
+		die(EXIT_BAD, "%s:%lld: invalid JSON: %s", f->name, f->line,
+		    jv_get_kind(m) == JV_KIND_STRING ? jv_string_value(m)
+						     : "no value");
+	}
+	type =
+	    jv_get_kind(rec) == JV_KIND_OBJECT ? rfield(rec, "type", &t) : NULL;
+	if (!type)
+		die(EXIT_BAD, "%s:%lld: not an etcd-watch record (no \"type\")",
+		    f->name, f->line);
+	v = jv_object_get(jv_copy(rec), jv_string("revision"));
+	if (jv_get_kind(v) == JV_KIND_NUMBER &&
+	    jv_number_value(v) > (double)f->rev)
+		f->rev = (long long)jv_number_value(v);
+	jv_free(v);
+	if (!strcmp(type, "put") || !strcmp(type, "delete")) {
+		const char *key = rfield(rec, "key", &h);
+		jv val = jv_object_get(jv_copy(rec), jv_string("value"));
+		int put = type[0] == 'p', bin;
+
+		/* Bytes that are not UTF-8 come base64-encoded. */
+		bin =
+		    jv_object_has(jv_copy(rec), jv_string(key ? "value_base64"
+							      : "key_base64"));
+		if (key && put && jv_get_kind(val) == JV_KIND_STRING) {
+			st.data = jv_object_set(st.data, jv_copy(h), val);
+			val = jv_null();
+		} else if (key && !put) {
+			st.data = jv_object_delete(st.data, jv_copy(h));
+		} else if (bin) {
+			left_out(f, rec);
+		} else {
+			die(EXIT_BAD, "%s:%lld: bad %s record", f->name,
+			    f->line, type);
+		}
+		jv_free(h);
+		jv_free(val);
+		f->dirty = 1;
+		f->boundary = !f->progress;
+	} else if (!strcmp(type, "resync")) {
+		jv kvs = jv_object_get(jv_copy(rec), jv_string("kvs"));
+		jv bin = jv_object_get(jv_copy(rec), jv_string("binary"));
+
+		if (jv_get_kind(kvs) != JV_KIND_OBJECT)
+			die(EXIT_BAD, "%s:%lld: bad resync record", f->name,
+			    f->line);
+		jv_free(st.data);
+		st.data = kvs;
+		if (jv_get_kind(bin) == JV_KIND_ARRAY) {
+			int i, nb = jv_array_length(jv_copy(bin));
+
+			for (i = 0; i < nb; i++) {
+				jv e = jv_array_get(jv_copy(bin), i);
+				left_out(f, e);
+				jv_free(e);
+			}
+		}
+		jv_free(bin);
+		f->dirty = 1;
+		f->boundary = 1;
+	} else if (!strcmp(type, "progress")) {
+		f->progress = 1;
+		f->boundary = 1;
+	} else {
+		/* A record of a newer etcd-watch: nothing to apply. */
+	}
+	jv_free(t);
+	jv_free(rec);
+}
+
+/* Render the data into OUT; a failed render leaves OUT as it was. */
+static void
+render_out(struct follow *f)
+{
+	struct tmpl_err terr;
+	char err[1024];
+	int r, changed = 0;
+	long long t0 = now_ms();
+
+	st.out.len = 0;
+	r = tmpl_render(st.t, jv_copy(st.data), f->maxout, &st.out, &terr);
+	print_warnings(tmpl_warnings(st.t), st.warns.p);
+	st.warns.len = 0;
+	buf_puts(&st.warns, tmpl_warnings(st.t));
+	f->dirty = 0;
+	f->first_ms = 0;
+	f->lead = 0;
+	if (r < 0) {
+		warnmsg("%s (revision %lld); %s left as it was", terr.msg,
+			f->rev, f->out);
+	} else if (atomic_replace(f->out, st.out.p ? st.out.p : "", st.out.len,
+				  &changed, err, sizeof err) < 0) {
+		warnmsg("%s (revision %lld)", err, f->rev);
+	} else if (changed || !f->rendered) {
+		f->rendered = 1;
+		if (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF) {
+			if (errno == EPIPE)
+				exit(EXIT_OK);
+			dieerr(EXIT_TEMP, "write error on stdout");
+		}
+	}
+	f->render_ms = now_ms();
+	if (f->timings)
+		warnmsg("timings: revision %lld rendered in %lld ms%s", f->rev,
+			f->render_ms - t0, changed ? "" : " (unchanged)");
+}
+
+/* A whole batch arrived: decide when to render it.  The first batch
+ * after a quiet spell is rendered at once, later ones once the input has
+ * been quiet for the debounce time (or has waited max-wait). */
+static void
+batch_in(struct follow *f)
+{
+	long long now = now_ms();
+
+	if (!f->dirty || !f->boundary)
+		return;
+	if (!f->first_ms) {
+		f->first_ms = now;
+		f->lead = now - f->render_ms >= f->debounce;
+	}
+	/* After a quiet spell the render is due at once, whatever else is
+	 * read before it; otherwise each batch puts it off. */
+	f->last_ms = f->lead ? now - f->debounce : now;
+}
+
+/* When the waiting batch is due, in ms from now (0: now), -1 for none. */
+static long long
+due_in(const struct follow *f)
+{
+	long long due, now = now_ms();
+
+	if (!f->dirty || !f->boundary || !f->first_ms)
+		return -1;
+	due = f->last_ms + f->debounce;
+	if (f->first_ms + f->maxwait < due)
+		due = f->first_ms + f->maxwait;
+	return due > now ? due - now : 0;
+}
+
+static void
+follow(struct follow *f, int fd)
+{
+	struct buf in = {0};
+	size_t start = 0;
+	int eof = 0;
+
+	/* A reader of stdout that goes away ends us, quietly. */
+	signal(SIGPIPE, SIG_IGN);
+	while (!eof || due_in(f) >= 0) {
+		struct pollfd p[2] = {{fd, POLLIN, 0}, {1, 0, 0}};
+		long long wait = due_in(f);
+		int n;
+
+		if (eof)
+			wait = 0;
+		n = poll(p, eof ? 0 : 2, wait < 0 ? -1 : (int)wait);
+		if (n < 0 && errno != EINTR)
+			dieerr(EXIT_TEMP, "poll");
+		if (!eof && (p[1].revents & (POLLERR | POLLHUP)))
+			exit(EXIT_OK);
+		if (n > 0 && !eof && (p[0].revents & (POLLIN | POLLHUP))) {
+			char chunk[65536];
+			ssize_t r = read(fd, chunk, sizeof chunk);
+			char *nl;
+
+			if (r < 0 && errno != EINTR && errno != EAGAIN)
+				dieerr(EXIT_TEMP, "%s: read", f->name);
+			if (r == 0)
+				eof = 1;
+			if (r > 0 && buf_add(&in, chunk, (size_t)r) < 0)
+				die(EXIT_TEMP, "out of memory");
+			while (
+			    (nl = memchr(in.p + start, '\n', in.len - start))) {
+				apply(f, in.p + start,
+				      (size_t)(nl - in.p) - start);
+				start = (size_t)(nl - in.p) + 1;
+			}
+			if (eof && start < in.len) {
+				apply(f, in.p + start, in.len - start);
+				start = in.len;
+			}
+			if (start == in.len) {
+				in.len = start = 0;
+			} else if (start > 65536) {
+				memmove(in.p, in.p + start, in.len - start);
+				in.len -= start;
+				start = 0;
+			}
+			batch_in(f);
+			continue;
+		}
+		if (due_in(f) == 0)
+			render_out(f);
+	}
+	buf_free(&in);
 }
 
 int
@@ -145,6 +424,8 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 	    {"arg", required_argument, NULL, 'a'},
+	    {"debounce", required_argument, NULL, 'D'},
+	    {"follow", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-output", required_argument, NULL, 'm'},
 	    {"timings", no_argument, NULL, 't'},
@@ -158,11 +439,13 @@ main(int argc, char *argv[])
 	char err[1024];
 	jv v;
 	double t0, t1, t2, t3, t4;
-	int c, timings = 0, changed, r;
+	int c, timings = 0, changed, r, follow_mode = 0, dset = 0;
+	long long debounce = 0;
 
 	setprogname(argv[0]);
 	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	st.args = jv_object();
+	st.data = jv_invalid();
 	atexit(cleanup);
 	while ((c = getopt_long(argc, argv, "d:ho:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -177,6 +460,16 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			datapath = optarg;
+			break;
+		case 'D':
+			if (parse_ll(optarg, 0, 3600000, &debounce, &errstr) <
+			    0)
+				die(EXIT_BAD, "--debounce %s: %s", optarg,
+				    errstr);
+			dset = 1;
+			break;
+		case 'f':
+			follow_mode = 1;
 			break;
 		case 'h':
 			usage(stdout, EXIT_OK);
@@ -206,6 +499,10 @@ main(int argc, char *argv[])
 	tpath = argv[optind];
 	if (!strcmp(tpath, "-") && !strcmp(datapath, "-"))
 		die(EXIT_BAD, "template and data cannot both be stdin");
+	if (dset && !follow_mode)
+		die(EXIT_BAD, "--debounce goes with --follow");
+	if (follow_mode && !outpath)
+		die(EXIT_BAD, "--follow needs -o OUT");
 	tname = strcmp(tpath, "-") ? tpath : "stdin";
 	dname = strcmp(datapath, "-") ? datapath : "stdin";
 
@@ -222,13 +519,33 @@ main(int argc, char *argv[])
 	if (tmpl_compile(st.t, v, &terr) < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
 	t2 = now_sec();
+	if (follow_mode) {
+		struct follow f = {0};
+		int fd = 0;
+
+		f.out = outpath;
+		f.name = dname;
+		f.maxout = (size_t)maxout;
+		f.debounce = debounce;
+		f.maxwait = debounce * 10 > 1000 ? debounce * 10 : 1000;
+		f.render_ms = now_ms() - debounce;
+		f.timings = timings;
+		if (strcmp(datapath, "-") &&
+		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)
+			dieerr(EXIT_TEMP, "%s", datapath);
+		st.data = jv_object();
+		follow(&f, fd);
+		if (fd > 0)
+			close(fd);
+		return EXIT_OK;
+	}
 	if (read_file(datapath, &st.db, err, sizeof err) < 0)
 		die(EXIT_TEMP, "%s", err);
 	v = parse_data(&st.db, dname);
 	buf_free(&st.db);
 	t3 = now_sec();
 	r = tmpl_render(st.t, v, (size_t)maxout, &st.out, &terr);
-	print_warnings(tmpl_warnings(st.t));
+	print_warnings(tmpl_warnings(st.t), NULL);
 	if (r < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
 	t4 = now_sec();
