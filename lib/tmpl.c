@@ -21,17 +21,19 @@
 
 #include <jq.h>
 
+#include "jsonw.h"
 #include "tmpl.h"
 
 #define MAX_NEST 200   /* brackets and actions nested in one file */
 #define MAX_INCLUDE 16 /* include depth */
 
-enum ntype { N_TEXT, N_EXPR, N_RANGE, N_IF, N_INCLUDE };
+enum ntype { N_TEXT, N_EXPR, N_RANGE, N_IF, N_INCLUDE, N_MEMO };
 
 struct node {
 	enum ntype type;
 	size_t lit;  /* N_TEXT: literal number */
-	size_t expr; /* N_EXPR, N_RANGE, N_IF: expression number */
+	size_t expr; /* N_EXPR, N_RANGE, N_IF, N_MEMO: expression number */
+	size_t memo; /* N_MEMO: block number */
 	char *pat;   /* N_RANGE: binding pattern after "as", or NULL */
 	struct node *body, *alt; /* range body/else; if then/else */
 	struct node *next;
@@ -60,7 +62,40 @@ struct tmpl {
 	struct buf jqerr; /* first message from jq's error callback */
 	int need_tree;	  /* some expression says "tree" */
 	int nomem;
+	/* memo(): key (JSON text) -> [render, outputs, warnings], kept
+	 * from one render to the next while a render uses it; the
+	 * warnings offset of each miss of this render; what jq's input
+	 * hands back next. */
+	jv memo, memo_miss, memo_reply;
+	double renders;
+	size_t nmemos; /* {{ memo }} blocks */
+	/* The render in progress: its data, its keys in byte order and in
+	 * the order of their normal form ("/a/b"), the {{ memo }} blocks
+	 * open and the answer to the last block request. */
+	jv data;
+	struct kref *rk, *nk;
+	size_t nkeys;
+	struct open_block *blocks;
+	size_t nblocks, blockcap;
+	jv block_key, block_hit;
 };
+
+/* A key of the data: its bytes and its normal form (the same bytes when
+ * it is normal already). */
+struct kref {
+	jv k;
+	const char *s, *ns;
+	size_t n, nn;
+};
+
+struct open_block {
+	jv key;
+	size_t out, warns; /* where its text and its warnings begin */
+};
+
+static jv keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs);
+static jv keys_under(struct tmpl *t, const char *d, size_t dn);
+static jv keys_scan(struct tmpl *t, const char *p, size_t n);
 
 /* Per-file parser state. */
 struct parser {
@@ -588,6 +623,18 @@ parse_action(struct parser *p, size_t off, size_t end, struct node **out,
 			return -1;
 		return 1;
 	}
+	if (keyword(s, off, end, "memo")) {
+		a = skip_ws(s, off + 4, end);
+		if (a == end)
+			return synerr(p, off, "missing key after memo");
+		if (!(n = new_node(p, N_MEMO)))
+			return -1;
+		*out = n;
+		n->memo = p->t->nmemos++;
+		if (add_expr(p, a, end - a, 0, &n->expr) < 0)
+			return -1;
+		return 1;
+	}
 	if (keyword(s, off, end, "include"))
 		return parse_include(p, off, end, out);
 	yes = keyword(s, off, end, "raw");
@@ -743,6 +790,21 @@ parse_range(struct parser *p, struct node *n, size_t open)
 	return 0;
 }
 
+static int
+parse_memo(struct parser *p, struct node *n, size_t open)
+{
+	enum term term;
+	size_t cond[2];
+
+	if (parse_list(p, &n->body, &term, cond) < 0)
+		return -1;
+	if (term == T_EOF)
+		return synerr(p, open, "unclosed memo (missing {{ end }})");
+	if (term != T_END)
+		return synerr(p, cond[0], "else in memo");
+	return 0;
+}
+
 /* Parse text and actions into *head until EOF or an end/else action,
  * reported in *term. */
 static int
@@ -830,6 +892,8 @@ parse_list(struct parser *p, struct node **head, enum term *term,
 			return -1;
 		if (r == 1 && n->type == N_RANGE && parse_range(p, n, open) < 0)
 			return -1;
+		if (r == 1 && n->type == N_MEMO && parse_memo(p, n, open) < 0)
+			return -1;
 	}
 	p->nest--;
 	return 0;
@@ -856,7 +920,7 @@ parse_file(struct tmpl *t, size_t file, const char *text, size_t len,
 	if (parse_list(&p, head, &term, cond) < 0)
 		return -1;
 	if (term == T_END)
-		return synerr(&p, cond[0], "end without range or if");
+		return synerr(&p, cond[0], "end without range, if or memo");
 	if (term != T_EOF)
 		return synerr(&p, cond[0], "else without range or if");
 	return 0;
@@ -869,12 +933,14 @@ parse_file(struct tmpl *t, size_t file, const char *text, size_t len,
  * tmpl_render. */
 /* clang-format off */
 static const char prelude[] =
-	".[0] as $root | .[1] as $__ls | .[2] as $__lsdir | .[3] as $__keys | .[4] as $__tree |\n"
+	".[0] as $root | .[1] as $__tree |\n"
+	"def __c: debug | input;\n"
 	"def __te($n): if type == \"object\" and (has(\"__tmpl\") or has(\"__jq\")) then error(.) else error({__tmpl: $n, msg: .}) end;\n"
 	"def __segs: split(\"/\") | map(select(. != \"\"));\n"
 	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n"
-	"def ls($d): $__ls[$d | __norm] as $c | if $c == null then empty else $c[] end;\n"
-	"def lsdir($d): $__lsdir[$d | __norm] as $c | if $c == null then empty else $c[] end;\n"
+	"def ls($d): ([\"__tmpl_ls\", ($d | __norm)] | __c)[];\n"
+	"def lsdir($d): ([\"__tmpl_lsdir\", ($d | __norm)] | __c)[];\n"
+	"def under($d): [\"__tmpl_under\", ($d | __norm)] | __c;\n"
 	"def exists($k): $root | type == \"object\" and has($k);\n"
 	"def getv($k): if exists($k) then $root[$k] else error(\"getv: no such key: \\($k)\") end;\n"
 	"def getv($k; $d): if exists($k) then $root[$k] else $d end;\n"
@@ -887,11 +953,11 @@ static const char prelude[] =
 	"def __globre: reduce (explode[] | [.] | implode) as $c ({s: \"\", cls: false, esc: false}; if .esc then .s += \"\\\\\" + $c | .esc = false elif $c == \"\\\\\" then .esc = true elif .cls then (if $c == \"]\" then .cls = false | .s += \"]\" elif $c == \"[\" then .s += \"\\\\[\" else .s += $c end) elif $c == \"[\" then .cls = true | .s += \"[\" elif $c == \"*\" then .s += \"[^/]*\" elif $c == \"?\" then .s += \"[^/]\" elif (\"\\\\^$.|+()]{}\" | index($c)) then .s += \"\\\\\" + $c else .s += $c end) | if .cls or .esc then error(\"gets: bad glob pattern\") else \"^\" + .s + \"$\" end;\n"
 	"def __upto($c): (split($c) | .[0]) // \"\";\n"
 	"def __globpfx: __upto(\"*\") | __upto(\"?\") | __upto(\"[\") | __upto(\"\\\\\");\n"
-	"def __lower($x): . as $a | [0, length] | until(.[0] >= .[1]; ((.[0] + .[1]) / 2 | floor) as $m | if $a[$m] < $x then [$m + 1, .[1]] else [.[0], $m] end) | .[0];\n"
-	"def __scan($pfx): $__keys | __lower($pfx) as $i | label $out | range($i; length) as $j | .[$j] | if startswith($pfx) then . else break $out end;\n"
+	"def __scan($pfx): ([\"__tmpl_scan\", $pfx] | __c)[];\n"
 	"def gets($g): ($g | __globpfx) as $pfx | if $pfx == $g then (if exists($g) then $g else empty end) elif $g == $pfx + \"*\" then __scan($pfx) | select(ltrimstr($pfx) | contains(\"/\") | not) else ($g | __globre) as $re | __scan($pfx) | select(test($re)) end | {key: ., value: $root[.]};\n"
 	"def getvs($g): gets($g) | .value;\n"
 	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
+	"def memo(k; f): (k | tojson) as $__mk | ([\"__tmpl_memo\", $__mk] | __c) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
 	"$root | (\n";
 /* clang-format on */
 
@@ -1006,6 +1072,19 @@ gen_node(struct tmpl *t, struct node *n)
 		emit(t, "(");
 		gen_list(t, n->body);
 		return emit(t, ")");
+	case N_MEMO:
+		/* Ask for the block's text under its key: -(3b+1) says "the
+		 * text kept", else the body comes between -(3b+2) and
+		 * -(3b+3), for the renderer to keep. */
+		emit(t, "(. as $__md | ((");
+		emit_code(t, n->expr);
+		emit(t,
+		     ") | tojson) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
+		     "debug | input) as $__mh | if $__mh then -%zu else (-%zu, "
+		     "($__md | (",
+		     n->memo, 3 * n->memo + 1, 3 * n->memo + 2);
+		gen_list(t, n->body);
+		return emit(t, ")), -%zu) end)", 3 * n->memo + 3);
 	}
 	return 0;
 }
@@ -1042,6 +1121,10 @@ tmpl_parse(const char *name, const char *text, size_t len, tmpl_loader *load,
 	memset(err, 0, sizeof *err);
 	if (!(t = calloc(1, sizeof *t)))
 		return nomem(err);
+	t->memo = jv_object();
+	t->memo_miss = jv_object();
+	t->memo_reply = jv_invalid();
+	t->data = t->block_key = t->block_hit = jv_invalid();
 	if (!(t->files = malloc(sizeof *t->files)) ||
 	    !(t->files[0] = strdup(name))) {
 		tmpl_free(t);
@@ -1085,6 +1168,12 @@ tmpl_free(struct tmpl *t)
 		return;
 	if (t->jq)
 		jq_teardown(&t->jq);
+	jv_free(t->memo);
+	jv_free(t->memo_miss);
+	jv_free(t->memo_reply);
+	jv_free(t->block_key);
+	jv_free(t->block_hit);
+	free(t->blocks);
 	buf_free(&t->prog);
 	buf_free(&t->warns);
 	buf_free(&t->lits);
@@ -1118,27 +1207,220 @@ jq_err_cb(void *data, jv msg)
 	jv_free(msg);
 }
 
+/* What memo() and {{ memo }} keep: key (JSON text) -> [the render that
+ * last used it, the outputs or the text, the warnings that came with
+ * them]. */
+
+/* The outputs or text kept under key (consumed), now used by this
+ * render, their warnings given again; jv_invalid() when none is kept. */
+static jv
+memo_use(struct tmpl *t, jv key)
+{
+	jv e = jv_object_get(jv_copy(t->memo), jv_copy(key)), p, w;
+
+	if (jv_get_kind(e) != JV_KIND_ARRAY) {
+		jv_free(e);
+		jv_free(key);
+		return jv_invalid();
+	}
+	p = jv_array_get(jv_copy(e), 1);
+	w = jv_array_get(jv_copy(e), 2);
+	buf_add(&t->warns, jv_string_value(w),
+		(size_t)jv_string_length_bytes(jv_copy(w)));
+	jv_free(w);
+	e = jv_array_set(e, 0, jv_number(t->renders));
+	t->memo = jv_object_set(t->memo, key, e);
+	return p;
+}
+
+/* Keep p (consumed) under key (consumed), with the warnings given since
+ * offset from. */
+static void
+memo_keep(struct tmpl *t, jv key, jv p, size_t from)
+{
+	jv e = jv_array();
+
+	if (from > t->warns.len)
+		from = t->warns.len;
+	e = jv_array_append(e, jv_number(t->renders));
+	e = jv_array_append(e, p);
+	e = jv_array_append(e,
+			    jv_string_sized(t->warns.p ? t->warns.p + from : "",
+					    (int)(t->warns.len - from)));
+	t->memo = jv_object_set(t->memo, key, e);
+}
+
+/* memo(k; f) asks for key k here (through debug), then takes the answer
+ * through input: the outputs of f kept for k, or null for a miss. */
+static void
+memo_get(struct tmpl *t, jv key)
+{
+	jv p = memo_use(t, jv_copy(key));
+
+	jv_free(t->memo_reply);
+	if (jv_is_valid(p)) {
+		t->memo_reply = p;
+		jv_free(key);
+		return;
+	}
+	t->memo_miss =
+	    jv_object_set(t->memo_miss, key, jv_number((double)t->warns.len));
+	t->memo_reply = jv_null();
+}
+
+/* f's outputs for key, with the warnings f gave since the miss. */
+static void
+memo_put(struct tmpl *t, jv key, jv outs)
+{
+	jv off = jv_object_get(jv_copy(t->memo_miss), jv_copy(key));
+	size_t from = t->warns.len;
+
+	if (jv_get_kind(off) == JV_KIND_NUMBER) {
+		from = (size_t)jv_number_value(off);
+		t->memo_miss = jv_object_delete(t->memo_miss, jv_copy(key));
+	}
+	jv_free(off);
+	memo_keep(t, key, outs, from);
+}
+
+/* A {{ memo }} block asks for the text kept under its key: the answer is
+ * true (and the text in block_hit) or false (and the key in block_key,
+ * for the body that follows). */
+static void
+block_get(struct tmpl *t, jv b, jv key)
+{
+	jv k;
+
+	jv_free(t->memo_reply);
+	jv_free(t->block_hit);
+	jv_free(t->block_key);
+	t->block_hit = t->block_key = jv_invalid();
+	t->memo_reply = jv_false();
+	if (jv_get_kind(key) != JV_KIND_STRING) {
+		jv_free(b);
+		jv_free(key);
+		return;
+	}
+	k = jv_string_fmt("%d:%s", (int)jv_number_value(b),
+			  jv_string_value(key));
+	jv_free(b);
+	jv_free(key);
+	t->block_hit = memo_use(t, jv_copy(k));
+	if (jv_is_valid(t->block_hit)) {
+		jv_free(k);
+		jv_free(t->memo_reply);
+		t->memo_reply = jv_true();
+	} else {
+		t->block_key = k;
+	}
+}
+
+static jv
+memo_input_cb(jq_state *jq, void *data)
+{
+	struct tmpl *t = data;
+	jv r = t->memo_reply;
+
+	(void)jq;
+	t->memo_reply = jv_invalid();
+	return r;
+}
+
+/* Drop what the last render did not use. */
+static void
+memo_sweep(struct tmpl *t)
+{
+	jv keep = jv_object();
+
+	jv_object_foreach(t->memo, k, e)
+	{
+		jv g = jv_array_get(jv_copy(e), 0);
+
+		if (jv_number_value(g) == t->renders)
+			keep = jv_object_set(keep, k, e);
+		else {
+			jv_free(k);
+			jv_free(e);
+		}
+		jv_free(g);
+	}
+	jv_free(t->memo);
+	t->memo = keep;
+	jv_free(t->memo_miss);
+	t->memo_miss = jv_object();
+}
+
+/* The requests of the helpers that are written in C: [tag, arg] or
+ * [tag, arg, arg] (msg borrowed); the answer goes to memo_reply, for
+ * input to hand back.  0 when msg is none of them. */
+static int
+request(struct tmpl *t, const char *tg, int n, jv msg)
+{
+	jv a = jv_array_get(jv_copy(msg), 1);
+	jv b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
+	const char *as =
+	    jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
+	size_t an = jv_get_kind(a) == JV_KIND_STRING
+			? (size_t)jv_string_length_bytes(jv_copy(a))
+			: 0;
+
+	if (n == 2 && !strcmp(tg, "__tmpl_memo")) {
+		memo_get(t, a);
+		return 1;
+	}
+	if (n == 3 && !strcmp(tg, "__tmpl_memo_put")) {
+		memo_put(t, a, b);
+		return 1;
+	}
+	if (n == 3 && !strcmp(tg, "__tmpl_block")) {
+		block_get(t, a, b);
+		return 1;
+	}
+	jv_free(b);
+	if (n == 2 &&
+	    (!strcmp(tg, "__tmpl_ls") || !strcmp(tg, "__tmpl_lsdir") ||
+	     !strcmp(tg, "__tmpl_under") || !strcmp(tg, "__tmpl_scan"))) {
+		jv_free(t->memo_reply);
+		if (tg[7] == 's')
+			t->memo_reply = keys_scan(t, as, an);
+		else if (tg[7] == 'u')
+			t->memo_reply = keys_under(t, as, an);
+		else
+			t->memo_reply = keys_ls(t, as, an, tg[9] == 'd');
+		jv_free(a);
+		return 1;
+	}
+	jv_free(a);
+	return 0;
+}
+
 /* warn(msg) and jq's debug land here: kept, one line each, for the
- * caller to show (this library prints nothing). */
+ * caller to show (this library prints nothing); memo()'s requests too. */
 static void
 jq_debug_cb(void *data, jv msg)
 {
 	struct tmpl *t = data;
-	jv tag = jv_get_kind(msg) == JV_KIND_ARRAY &&
-			 jv_array_length(jv_copy(msg)) == 2
-		     ? jv_array_get(jv_copy(msg), 0)
-		     : jv_null();
+	int n = jv_get_kind(msg) == JV_KIND_ARRAY
+		    ? jv_array_length(jv_copy(msg))
+		    : 0;
+	jv tag = n >= 2 ? jv_array_get(jv_copy(msg), 0) : jv_null();
+	const char *tg =
+	    jv_get_kind(tag) == JV_KIND_STRING ? jv_string_value(tag) : "";
 
-	if (jv_get_kind(tag) == JV_KIND_STRING &&
-	    !strcmp(jv_string_value(tag), "__tmpl_warn")) {
+	if (n >= 2 && request(t, tg, n, msg)) {
+		jv_free(tag);
+		jv_free(msg);
+		return;
+	}
+	if (n == 2 && !strcmp(tg, "__tmpl_warn")) {
 		jv m = jv_array_get(jv_copy(msg), 1);
 		const char *p = jv_string_value(m);
-		int i, n = jv_string_length_bytes(jv_copy(m));
+		int i, len = jv_string_length_bytes(jv_copy(m));
 		char esc[8];
 
 		/* One line per warning, whatever the message holds (NULs
 		 * included). */
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < len; i++) {
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
 				snprintf(esc, sizeof esc, "\\x%02x",
 					 (unsigned char)p[i]);
@@ -1223,6 +1505,7 @@ tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
 	}
 	jq_set_error_cb(t->jq, jq_err_cb, t);
 	jq_set_debug_cb(t->jq, jq_debug_cb, t);
+	jq_set_input_cb(t->jq, memo_input_cb, t);
 	if (!jq_compile_args(t->jq, t->prog.p, args)) {
 		compile_error(t, err);
 		jq_teardown(&t->jq);
@@ -1233,151 +1516,206 @@ tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
 
 /* Rendering. */
 
-/* One directory level of the key being indexed: the directory's path and
- * the sets (objects) of its children's names and of its subdirectories'
- * names, owned here until flushed into the index. */
-struct lvl {
-	struct buf dir;
-	jv names, dirs;
-	int open;
-};
+/* The keys of the data, for ls, lsdir, under and gets: sorted once per
+ * render, so that each call costs a binary search and the keys it
+ * returns. */
 
-/* Move the sets of level l into the index as sorted arrays, merged with
- * what an earlier, non-adjacent run of keys left for the same directory
- * (only possible with odd keys such as "/a//b"). */
-static void
-flush_lvl(struct lvl *l, jv *ls, jv *lsdir)
+static int
+kcmp_raw(const void *a, const void *b)
 {
-	jv *idx[2] = {ls, lsdir}, set[2] = {l->names, l->dirs};
+	const struct kref *x = a, *y = b;
+	int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
 
-	if (!l->open)
-		return;
-	for (int w = 0; w < 2; w++) {
-		jv dk = jv_string_sized(l->dir.p, (int)l->dir.len);
-		jv old = jv_object_get(jv_copy(*idx[w]), jv_copy(dk));
-
-		if (jv_get_kind(set[w]) == JV_KIND_OBJECT &&
-		    jv_object_length(jv_copy(set[w])) == 0) {
-			jv_free(set[w]);
-			jv_free(dk);
-			jv_free(old);
-			continue;
-		}
-		if (jv_is_valid(old)) {
-			int n = jv_array_length(jv_copy(old));
-
-			for (int i = 0; i < n; i++)
-				set[w] = jv_object_set(
-				    set[w], jv_array_get(jv_copy(old), i),
-				    jv_true());
-		}
-		jv_free(old);
-		*idx[w] = jv_object_set(*idx[w], dk, jv_keys(set[w]));
-	}
-	l->open = 0;
+	return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-/* The index of a flat object of paths (borrowed), built once per render
- * as [ {dir: [names]}, {dir: [dir names]}, [sorted keys] ] so that
- * ls() and lsdir() cost O(depth + children) instead of O(keys).  Keys
- * are visited in sorted order, so the keys under one directory come in
- * one run and each directory's sets are built in place, then flushed. */
-static jv
-tmpl_index(jv data)
+static int
+kcmp_norm(const void *a, const void *b)
 {
-	jv ls = jv_object(), lsdir = jv_object(), keys, out;
-	struct lvl *lv = NULL;
-	struct buf dir = {0};
-	size_t nlv = 0, d;
-	int i, n;
+	const struct kref *x = a, *y = b;
+	int c = memcmp(x->ns, y->ns, x->nn < y->nn ? x->nn : y->nn);
 
-	if (jv_get_kind(data) != JV_KIND_OBJECT)
-		keys = jv_array();
-	else
-		keys = jv_keys(jv_copy(data));
-	n = jv_array_length(jv_copy(keys));
+	return c ? c : (x->nn > y->nn) - (x->nn < y->nn);
+}
+
+/* "/" and the segments of s joined by "/": NULL when s is that already. */
+static char *
+normal_form(const char *s, size_t n, size_t *outn)
+{
+	size_t i, o = 0;
+	char *r;
+	int normal =
+	    n > 1 && s[0] == '/' && s[n - 1] != '/' && !memmem(s, n, "//", 2);
+
+	if (normal || (n == 1 && s[0] == '/'))
+		return NULL;
+	if (!(r = malloc(n + 2)))
+		return NULL;
 	for (i = 0; i < n; i++) {
-		jv k = jv_array_get(jv_copy(keys), i);
-		const char *s = jv_string_value(k);
-		size_t len = jv_string_length_bytes(jv_copy(k));
-		size_t a = 0, b, c;
+		if (s[i] == '/')
+			continue;
+		r[o++] = '/';
+		while (i < n && s[i] != '/')
+			r[o++] = s[i++];
+	}
+	if (!o)
+		r[o++] = '/';
+	*outn = o;
+	return r;
+}
 
-		dir.len = 0;
-		buf_add(&dir, "/", 1);
-		for (d = 0;; d++) {
-			struct lvl *l;
+static void
+keys_free(struct tmpl *t)
+{
+	size_t i;
 
-			while (a < len && s[a] == '/')
-				a++;
-			if (a >= len)
-				break;
-			for (b = a; b < len && s[b] != '/'; b++)
-				;
-			for (c = b; c < len && s[c] == '/'; c++)
-				;
-			if (d >= nlv) {
-				struct lvl *nl;
+	for (i = 0; i < t->nkeys; i++) {
+		if (t->rk[i].ns != t->rk[i].s)
+			free((char *)t->rk[i].ns);
+		jv_free(t->rk[i].k);
+	}
+	if (t->nk != t->rk)
+		free(t->nk);
+	free(t->rk);
+	t->rk = t->nk = NULL;
+	t->nkeys = 0;
+	jv_free(t->data);
+	t->data = jv_invalid();
+}
 
-				if (!(nl = realloc(lv, (d + 1) * sizeof *lv))) {
-					jv_free(k);
-					goto oom;
-				}
-				lv = nl;
-				memset(&lv[d], 0, sizeof *lv);
-				nlv = d + 1;
-			}
-			l = &lv[d];
-			if (l->open && (l->dir.len != dir.len ||
-					memcmp(l->dir.p, dir.p, dir.len))) {
-				for (size_t j = d; j < nlv; j++)
-					flush_lvl(&lv[j], &ls, &lsdir);
-			}
-			if (!l->open) {
-				l->dir.len = 0;
-				buf_add(&l->dir, dir.p, dir.len);
-				l->names = jv_object();
-				l->dirs = jv_object();
-				l->open = 1;
-			}
-			l->names = jv_object_set(
-			    l->names, jv_string_sized(s + a, (int)(b - a)),
-			    jv_true());
-			if (c < len)
-				l->dirs = jv_object_set(
-				    l->dirs,
-				    jv_string_sized(s + a, (int)(b - a)),
-				    jv_true());
-			if (dir.len > 1)
-				buf_add(&dir, "/", 1);
-			buf_add(&dir, s + a, b - a);
-			a = b;
+/* Take the keys of data (borrowed, kept until keys_free). */
+static int
+keys_load(struct tmpl *t, jv data)
+{
+	size_t i = 0, n;
+	int odd = 0;
+
+	t->data = jv_copy(data);
+	if (jv_get_kind(data) != JV_KIND_OBJECT)
+		return 0;
+	n = (size_t)jv_object_length(jv_copy(data));
+	if (n && !(t->rk = malloc(n * sizeof *t->rk)))
+		return -1;
+	jv_object_foreach(data, k, v)
+	{
+		struct kref *r = &t->rk[i++];
+
+		jv_free(v);
+		r->k = k;
+		r->s = jv_string_value(k);
+		r->n = (size_t)jv_string_length_bytes(jv_copy(k));
+		r->ns = normal_form(r->s, r->n, &r->nn);
+		if (r->ns)
+			odd = 1;
+		else {
+			r->ns = r->s;
+			r->nn = r->n;
 		}
-		jv_free(k);
 	}
-	for (d = 0; d < nlv; d++) {
-		flush_lvl(&lv[d], &ls, &lsdir);
-		buf_free(&lv[d].dir);
-	}
-	free(lv);
-	buf_free(&dir);
-	out = jv_array();
-	out = jv_array_append(out, ls);
-	out = jv_array_append(out, lsdir);
-	return jv_array_append(out, keys);
-oom:
-	for (d = 0; d < nlv; d++) {
-		if (lv[d].open) {
-			jv_free(lv[d].names);
-			jv_free(lv[d].dirs);
+	t->nkeys = i;
+	t->nk = t->rk;
+	if (t->nkeys < 2)
+		return 0;
+	qsort(t->rk, t->nkeys, sizeof *t->rk, kcmp_raw);
+	if (odd) {
+		if (!(t->nk = malloc(t->nkeys * sizeof *t->nk))) {
+			t->nk = t->rk;
+			return -1;
 		}
-		buf_free(&lv[d].dir);
+		memcpy(t->nk, t->rk, t->nkeys * sizeof *t->nk);
+		qsort(t->nk, t->nkeys, sizeof *t->nk, kcmp_norm);
 	}
-	free(lv);
-	buf_free(&dir);
-	jv_free(ls);
-	jv_free(lsdir);
-	jv_free(keys);
-	return jv_invalid_with_msg(jv_string("out of memory"));
+	return 0;
+}
+
+/* The first key of a (sorted by cmp) not below p (len n). */
+static size_t
+lower_bound(const struct kref *a, size_t len, const char *p, size_t n, int norm)
+{
+	size_t lo = 0, hi = len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *s = norm ? a[mid].ns : a[mid].s;
+		size_t sn = norm ? a[mid].nn : a[mid].n;
+		int c = memcmp(s, p, sn < n ? sn : n);
+
+		if (c < 0 || (c == 0 && sn < n))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The keys below dir (in normal form) are nk[*from .. return value);
+ * *plen is the length of their common prefix, dir and a "/". */
+static size_t
+below(struct tmpl *t, const char *d, size_t dn, size_t *from, size_t *plen)
+{
+	struct buf pfx = {0};
+	size_t i;
+
+	buf_add(&pfx, d, dn);
+	if (dn != 1)
+		buf_add(&pfx, "/", 1);
+	*plen = pfx.len;
+	*from = i =
+	    lower_bound(t->nk, t->nkeys, pfx.p ? pfx.p : "", pfx.len, 1);
+	while (i < t->nkeys && t->nk[i].nn > pfx.len &&
+	       !memcmp(t->nk[i].ns, pfx.p, pfx.len))
+		i++;
+	buf_free(&pfx);
+	return i;
+}
+
+/* ls(dir) (dirs 0) or lsdir(dir) (dirs 1), dir in normal form: the sorted
+ * names below it. */
+static jv
+keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs)
+{
+	jv set = jv_object();
+	size_t i, end, pl;
+
+	for (end = below(t, d, dn, &i, &pl); i < end; i++) {
+		const char *rest = t->nk[i].ns + pl;
+		size_t rn = t->nk[i].nn - pl;
+		const char *sl = memchr(rest, '/', rn);
+
+		if (dirs && !sl)
+			continue;
+		set = jv_object_set(
+		    set, jv_string_sized(rest, sl ? (int)(sl - rest) : (int)rn),
+		    jv_true());
+	}
+	return jv_keys(set);
+}
+
+/* under(dir): the keys below dir with their values. */
+static jv
+keys_under(struct tmpl *t, const char *d, size_t dn)
+{
+	jv r = jv_object();
+	size_t i, end, pl;
+
+	for (end = below(t, d, dn, &i, &pl); i < end; i++)
+		r = jv_object_set(
+		    r, jv_copy(t->nk[i].k),
+		    jv_object_get(jv_copy(t->data), jv_copy(t->nk[i].k)));
+	return r;
+}
+
+/* The keys that start with p, in byte order (for gets). */
+static jv
+keys_scan(struct tmpl *t, const char *p, size_t n)
+{
+	jv r = jv_array();
+	size_t i;
+
+	for (i = lower_bound(t->rk, t->nkeys, p, n, 0);
+	     i < t->nkeys && t->rk[i].n >= n && !memcmp(t->rk[i].s, p, n); i++)
+		r = jv_array_append(r, jv_copy(t->rk[i].k));
+	return r;
 }
 
 /* Put child, the finished object for directory name, into parent.  When
@@ -1742,11 +2080,71 @@ render_error(struct tmpl *t, jv msg, struct tmpl_err *err)
 	return -1;
 }
 
-int
-tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
-	    struct tmpl_err *err)
+/* A {{ memo }} marker m = 3b+1 (the text kept: copy it), 3b+2 (the
+ * body begins) or 3b+3 (it ended: keep its text and warnings). */
+static int
+block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
+	   struct tmpl_err *err)
 {
-	jv index = tmpl_index(data), tree, in, v;
+	struct open_block *b;
+	int r;
+
+	switch ((m - 1) % 3) {
+	case 0:
+		if (jv_get_kind(t->block_hit) != JV_KIND_STRING)
+			break;
+		r = put(out, jv_string_value(t->block_hit),
+			(size_t)jv_string_length_bytes(jv_copy(t->block_hit)),
+			max_output);
+		jv_free(t->block_hit);
+		t->block_hit = jv_invalid();
+		if (r > 0)
+			return rt_error(t, (size_t)-1, err,
+					"output larger than %zu bytes",
+					max_output);
+		return r < 0 ? nomem(err) : 0;
+	case 1:
+		if (t->nblocks == t->blockcap) {
+			size_t nc = t->blockcap * 2 + 8;
+			void *nb = realloc(t->blocks, nc * sizeof *t->blocks);
+
+			if (!nb)
+				return nomem(err);
+			t->blocks = nb;
+			t->blockcap = nc;
+		}
+		b = &t->blocks[t->nblocks++];
+		b->key = t->block_key;
+		t->block_key = jv_invalid();
+		b->out = out->len;
+		b->warns = t->warns.len;
+		return 0;
+	default:
+		if (!t->nblocks)
+			break;
+		b = &t->blocks[--t->nblocks];
+		/* (jv strings hold UTF-8 only: other text is not kept) */
+		if (jv_get_kind(b->key) == JV_KIND_STRING &&
+		    b->out <= out->len &&
+		    utf8_valid(out->p + b->out, out->len - b->out)) {
+			memo_keep(t, b->key,
+				  jv_string_sized(out->p + b->out,
+						  (int)(out->len - b->out)),
+				  b->warns);
+		} else {
+			jv_free(b->key);
+		}
+		return 0;
+	}
+	return rt_error(t, (size_t)-1, err,
+			"internal error: bad program output");
+}
+
+static int
+render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
+       struct tmpl_err *err)
+{
+	jv tree, in, v;
 	size_t expect = (size_t)-1;
 	int r = 0;
 
@@ -1754,8 +2152,7 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	t->warns.len = 0;
 	if (t->warns.p)
 		t->warns.p[0] = '\0';
-	if (!jv_is_valid(index)) {
-		jv_free(index);
+	if (keys_load(t, data) < 0) {
 		jv_free(data);
 		return nomem(err);
 	}
@@ -1764,13 +2161,11 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 		tree = nest(data);
 	if (!jv_is_valid(tree)) {
 		jv_free(tree);
-		jv_free(index);
 		jv_free(data);
 		return nomem(err);
 	}
 	in = jv_array();
 	in = jv_array_append(in, data);
-	in = jv_array_concat(in, index);
 	in = jv_array_append(in, tree);
 	jq_start(t->jq, in, 0);
 	while (jv_is_valid(v = jq_next(t->jq))) {
@@ -1785,9 +2180,17 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 			continue;
 		}
 		/* Not a value: the program's own numbers, 2*literal or
-		 * 2*expression+1 (see gen_node). */
-		d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : -1;
+		 * 2*expression+1, or minus those of {{ memo }} blocks (see
+		 * gen_node). */
+		d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v)
+						     : -1e300;
 		jv_free(v);
+		if (d < 0 && d >= -3.0 * t->nmemos && d == (double)(long)d) {
+			if ((r = block_mark(t, (size_t)-d, max_output, out,
+					    err)) < 0)
+				return -1;
+			continue;
+		}
 		if (d < 0 || d > 2.0 * (t->nlits + t->nexprs))
 			return rt_error(t, (size_t)-1, err,
 					"internal error: bad program output");
@@ -1819,4 +2222,25 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 		return render_error(t, jv_invalid_get_msg(v), err);
 	jv_free(v);
 	return 0;
+}
+
+int
+tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
+	    struct tmpl_err *err)
+{
+	int r;
+
+	t->renders++;
+	r = render(t, data, max_output, out, err);
+	jv_free(t->memo_reply);
+	t->memo_reply = jv_invalid();
+	jv_free(t->block_hit);
+	t->block_hit = jv_invalid();
+	jv_free(t->block_key);
+	t->block_key = jv_invalid();
+	while (t->nblocks)
+		jv_free(t->blocks[--t->nblocks].key);
+	keys_free(t);
+	memo_sweep(t);
+	return r;
 }

@@ -76,6 +76,12 @@ golden() {
 	unset TMPL_TEST_UNSET
 	golden helper-getenv
 }
+@test "helper under gives the keys below a directory with their values" { golden helper-under; }
+@test "memo(k; f): the outputs of f, once per distinct key, warnings again on reuse" { golden memo-value; }
+@test "{{ memo KEY }} blocks: the body rendered once per distinct key, nested, per output of KEY" { golden memo-block; }
+@test "syntax error: unclosed memo" { golden err-memo-unclosed; }
+@test "syntax error: else in memo" { golden err-memo-else; }
+@test "syntax error: memo without a key" { golden err-memo-nokey; }
 @test "helper tree nests the data by path segment" { golden helper-tree; }
 @test "helper tree: a key that is also a directory keeps its value under \"\"" { golden helper-tree-conflict; }
 @test "helpers on data that is not an object" { golden helper-tree-notobject; }
@@ -487,4 +493,34 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	[ "$(cat "$BATS_TEST_TMPDIR/first")" = 5 ]
 	! pgrep -f "tmpl --follow -d $F"
 	exec 4>&-
+}
+
+@test "--follow keeps memo(k; f) results and {{ memo }} blocks from one render to the next while used" {
+	# now differs from one computation to the next: a value that stays
+	# is one that was kept
+	printf '{{ range ls("/k") }}{{ memo(.; now) }} {{ memo . }}{{ now }}{{ end }} {{ end }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/k/a":"1","/k/b":"2"}}'
+	wait_until 5 revs 1
+	cp "$BATS_TEST_TMPDIR/out.txt" "$BATS_TEST_TMPDIR/first"
+	rec '{"type":"put","key":"/k/c","value":"3","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 5 revs 2
+	# a and b kept, c new
+	local a1 b1 a2 b2 c2
+	read -r a1 _ b1 _ <"$BATS_TEST_TMPDIR/first"
+	read -r a2 _ b2 _ c2 _ <"$BATS_TEST_TMPDIR/out.txt"
+	[ "$a1" = "$a2" ]
+	[ "$b1" = "$b2" ]
+	[ -n "$c2" ] && [ "$c2" != "$b2" ]
+	# b unused by one render: computed again when it comes back
+	rec '{"type":"delete","key":"/k/b","revision":7}' '{"type":"progress","revision":7}'
+	wait_until 5 revs 3
+	rec '{"type":"put","key":"/k/b","value":"2","revision":8}' '{"type":"progress","revision":8}'
+	wait_until 5 revs 4
+	local b3
+	read -r _ _ b3 _ <"$BATS_TEST_TMPDIR/out.txt"
+	[ "$b3" != "$b1" ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R.err")" = "" ]
 }

@@ -1,25 +1,30 @@
 #!/bin/sh
-# watcher.sh: keep haproxy in step with etcd.  etcd-watch prints one
-# revision per settled batch of changes into a pipe; for each, the prefix
-# is read at that revision, rendered, and handed to hap-reload, which
-# validates it and applies it at run time or by a hitless reload.  A
+# watcher.sh: keep haproxy in step with etcd.  etcd-watch prints the state
+# under the prefix, then every change in whole batches; tmpl --follow
+# keeps that state, renders the template after each batch (debounced)
+# and prints a revision whenever the configuration changed; hap-reload
+# validates each and applies it at run time or by a hitless reload.  A
 # failure is logged and the last good config keeps serving.
 set -u
 # shellcheck source-path=SCRIPTDIR source=env.sh
 . "$(dirname "$0")/env.sh"
 
-fifo=$EASY_LB_RUN/revisions
-rm -f "$fifo"
-mkfifo -m 600 "$fifo" || exit 111
-etcd-watch --revisions --debounce "$DEBOUNCE_MS" -p "$ETCD_PREFIX/" >"$fifo" &
+events=$EASY_LB_RUN/events
+revs=$EASY_LB_RUN/revisions
+rm -f "$events" "$revs"
+mkfifo -m 600 "$events" "$revs" || exit 111
+etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" >"$events" &
 wpid=$!
 # boot.sh ends it, should this shell die without doing so.
 echo "$wpid" >"$EASY_LB_RUN/etcd-watch.pid"
-trap 'kill "$wpid" 2>/dev/null; wait "$wpid"; rm -f "$fifo"; exit 0' TERM INT HUP
+tmpl --follow --debounce "$DEBOUNCE_MS" -d "$events" -o "$CFG.new" \
+	"$TEMPLATE" >"$revs" &
+tpid=$!
+trap 'kill "$wpid" "$tpid" 2>/dev/null; wait; rm -f "$events" "$revs"; exit 0' \
+	TERM INT HUP
 
-# apply REV: render and install; 111 means worth retrying.
+# apply REV: install what tmpl rendered; 111 means worth retrying.
 apply() {
-	render "$1" || return $?
 	_out=$(hap-reload -f "$CFG" -S "$MASTER_SOCK" -s "$RUNTIME_SOCK" \
 		"$CFG.new")
 	_rc=$?
@@ -27,12 +32,13 @@ apply() {
 	return "$_rc"
 }
 
-# Only this shell may hold the pipe's read end: were it killed, etcd-watch
-# must see a closed pipe and end, not linger behind a child.
-exec 3<"$fifo"
+# Only this shell may hold the read end of the revisions: were it killed,
+# tmpl (then etcd-watch) must see a closed pipe and end, not linger
+# behind a child.
+exec 3<"$revs"
 while read -r rev <&3; do
-	# A temporary failure (etcd or haproxy briefly away) is retried a
-	# few times; newer revisions queue in the pipe meanwhile.
+	# A temporary failure (haproxy briefly away) is retried a few
+	# times; the revisions of newer renders queue meanwhile.
 	delay=1
 	until apply "$rev" 3<&-; do
 		if [ "$?" -ne 111 ] || [ "$delay" -gt 8 ]; then
@@ -44,6 +50,7 @@ while read -r rev <&3; do
 done
 wait "$wpid"
 rc=$?
-rm -f "$fifo"
-log "etcd-watch ended (exit $rc)"
+wait "$tpid"
+log "etcd-watch ended (exit $rc), tmpl ended (exit $?)"
+rm -f "$events" "$revs"
 exit 1
