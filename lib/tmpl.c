@@ -62,11 +62,14 @@ struct tmpl {
 	struct buf jqerr; /* first message from jq's error callback */
 	int need_tree;	  /* some expression says "tree" */
 	int nomem;
-	/* memo(): key (JSON text) -> [render, outputs, warnings], kept
-	 * from one render to the next while a render uses it; the
-	 * warnings offset of each miss of this render; what jq's input
-	 * hands back next. */
-	jv memo, memo_miss, memo_reply;
+	/* What memo() and {{ memo }} keep (a hash table of struct mentry),
+	 * the memo() keys being computed in this render, and what jq's
+	 * input hands back next. */
+	struct mentry **mtab;
+	size_t mcap, mcount;
+	struct miss *miss;
+	size_t nmiss, misscap;
+	jv memo_reply;
 	double renders;
 	size_t nmemos; /* {{ memo }} blocks */
 	/* The render in progress: its data, its keys in byte order and in
@@ -78,6 +81,25 @@ struct tmpl {
 	struct open_block *blocks;
 	size_t nblocks, blockcap;
 	jv block_key, block_hit;
+	size_t block_num;
+};
+
+/* An entry of the memo table: under (block, key) the outputs of memo()
+ * (block -1) or the text of a {{ memo }} block, the warnings that came
+ * with them, and the render that last used them. */
+struct mentry {
+	struct mentry *next;
+	uint64_t h;
+	long block;
+	jv key, payload, warns;
+	double used;
+};
+
+/* A memo() key whose outputs are being computed, and where its warnings
+ * begin. */
+struct miss {
+	jv key;
+	size_t warns;
 };
 
 /* A key of the data: its bytes and its normal form (the same bytes when
@@ -90,12 +112,14 @@ struct kref {
 
 struct open_block {
 	jv key;
+	size_t num;
 	size_t out, warns; /* where its text and its warnings begin */
 };
 
 static jv keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs);
 static jv keys_under(struct tmpl *t, const char *d, size_t dn);
 static jv keys_scan(struct tmpl *t, const char *p, size_t n);
+static void memo_sweep(struct tmpl *t);
 
 /* Per-file parser state. */
 struct parser {
@@ -957,7 +981,7 @@ static const char prelude[] =
 	"def gets($g): ($g | __globpfx) as $pfx | if $pfx == $g then (if exists($g) then $g else empty end) elif $g == $pfx + \"*\" then __scan($pfx) | select(ltrimstr($pfx) | contains(\"/\") | not) else ($g | __globre) as $re | __scan($pfx) | select(test($re)) end | {key: ., value: $root[.]};\n"
 	"def getvs($g): gets($g) | .value;\n"
 	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
-	"def memo(k; f): (k | tojson) as $__mk | ([\"__tmpl_memo\", $__mk] | __c) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
+	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __c) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
 	"$root | (\n";
 /* clang-format on */
 
@@ -1079,7 +1103,7 @@ gen_node(struct tmpl *t, struct node *n)
 		emit(t, "(. as $__md | ((");
 		emit_code(t, n->expr);
 		emit(t,
-		     ") | tojson) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
+		     ")) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
 		     "debug | input) as $__mh | if $__mh then -%zu else (-%zu, "
 		     "($__md | (",
 		     n->memo, 3 * n->memo + 1, 3 * n->memo + 2);
@@ -1121,8 +1145,6 @@ tmpl_parse(const char *name, const char *text, size_t len, tmpl_loader *load,
 	memset(err, 0, sizeof *err);
 	if (!(t = calloc(1, sizeof *t)))
 		return nomem(err);
-	t->memo = jv_object();
-	t->memo_miss = jv_object();
 	t->memo_reply = jv_invalid();
 	t->data = t->block_key = t->block_hit = jv_invalid();
 	if (!(t->files = malloc(sizeof *t->files)) ||
@@ -1168,8 +1190,10 @@ tmpl_free(struct tmpl *t)
 		return;
 	if (t->jq)
 		jq_teardown(&t->jq);
-	jv_free(t->memo);
-	jv_free(t->memo_miss);
+	t->renders = -1; /* nothing was used by it: all goes */
+	memo_sweep(t);
+	free(t->mtab);
+	free(t->miss);
 	jv_free(t->memo_reply);
 	jv_free(t->block_key);
 	jv_free(t->block_hit);
@@ -1207,47 +1231,127 @@ jq_err_cb(void *data, jv msg)
 	jv_free(msg);
 }
 
-/* What memo() and {{ memo }} keep: key (JSON text) -> [the render that
- * last used it, the outputs or the text, the warnings that came with
- * them]. */
-
-/* The outputs or text kept under key (consumed), now used by this
- * render, their warnings given again; jv_invalid() when none is kept. */
-static jv
-memo_use(struct tmpl *t, jv key)
+/* A hash of v (borrowed) that equal values share, as jv_equal sees
+ * them: the order of an object's keys does not count. */
+static uint64_t
+jhash(jv v)
 {
-	jv e = jv_object_get(jv_copy(t->memo), jv_copy(key)), p, w;
+	uint64_t h;
+	double d;
+	int i, n;
 
-	if (jv_get_kind(e) != JV_KIND_ARRAY) {
-		jv_free(e);
-		jv_free(key);
-		return jv_invalid();
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NUMBER:
+		d = jv_number_value(v);
+		if (d == 0)
+			d = 0; /* -0 and 0 are equal */
+		memcpy(&h, &d, sizeof h);
+		return h * 0x9e3779b97f4a7c15ULL + 5;
+	case JV_KIND_STRING:
+		return jv_string_hash(jv_copy(v)) * 0xff51afd7ed558ccdULL + 6;
+	case JV_KIND_ARRAY:
+		h = 7;
+		n = jv_array_length(jv_copy(v));
+		for (i = 0; i < n; i++) {
+			jv e = jv_array_get(jv_copy(v), i);
+			h = h * 31 + jhash(e);
+			jv_free(e);
+		}
+		return h;
+	case JV_KIND_OBJECT:
+		h = 11;
+		jv_object_foreach(v, k, e)
+		{
+			h += (jv_string_hash(k) + 1) * 0xc4ceb9fe1a85ec53ULL ^
+			     jhash(e);
+			jv_free(e);
+		}
+		return h;
+	default:
+		return (uint64_t)jv_get_kind(v);
 	}
-	p = jv_array_get(jv_copy(e), 1);
-	w = jv_array_get(jv_copy(e), 2);
-	buf_add(&t->warns, jv_string_value(w),
-		(size_t)jv_string_length_bytes(jv_copy(w)));
-	jv_free(w);
-	e = jv_array_set(e, 0, jv_number(t->renders));
-	t->memo = jv_object_set(t->memo, key, e);
-	return p;
 }
 
-/* Keep p (consumed) under key (consumed), with the warnings given since
+static struct mentry **
+memo_slot(struct tmpl *t, long block, jv key, uint64_t h)
+{
+	struct mentry **e;
+
+	if (!t->mcap)
+		return NULL;
+	for (e = &t->mtab[h & (t->mcap - 1)]; *e; e = &(*e)->next)
+		if ((*e)->h == h && (*e)->block == block &&
+		    jv_equal(jv_copy((*e)->key), jv_copy(key)))
+			return e;
+	return e;
+}
+
+/* The outputs or text kept under (block, key) (key consumed), now used
+ * by this render, their warnings given again; jv_invalid() when none is
+ * kept. */
+static jv
+memo_use(struct tmpl *t, long block, jv key)
+{
+	uint64_t h = jhash(key) + (uint64_t)block;
+	struct mentry **e = memo_slot(t, block, key, h);
+
+	jv_free(key);
+	if (!e || !*e)
+		return jv_invalid();
+	buf_add(&t->warns, jv_string_value((*e)->warns),
+		(size_t)jv_string_length_bytes(jv_copy((*e)->warns)));
+	(*e)->used = t->renders;
+	return jv_copy((*e)->payload);
+}
+
+/* Keep p under (block, key), all consumed, with the warnings given since
  * offset from. */
 static void
-memo_keep(struct tmpl *t, jv key, jv p, size_t from)
+memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from)
 {
-	jv e = jv_array();
+	uint64_t h = jhash(key) + (uint64_t)block;
+	struct mentry **slot, *e;
 
+	if (t->mcount >= t->mcap) {
+		size_t nc = t->mcap ? 2 * t->mcap : 256, i;
+		struct mentry **nt = calloc(nc, sizeof *nt);
+
+		if (nt) {
+			for (i = 0; i < t->mcap; i++)
+				while ((e = t->mtab[i])) {
+					t->mtab[i] = e->next;
+					e->next = nt[e->h & (nc - 1)];
+					nt[e->h & (nc - 1)] = e;
+				}
+			free(t->mtab);
+			t->mtab = nt;
+			t->mcap = nc;
+		}
+	}
 	if (from > t->warns.len)
 		from = t->warns.len;
-	e = jv_array_append(e, jv_number(t->renders));
-	e = jv_array_append(e, p);
-	e = jv_array_append(e,
-			    jv_string_sized(t->warns.p ? t->warns.p + from : "",
-					    (int)(t->warns.len - from)));
-	t->memo = jv_object_set(t->memo, key, e);
+	if (!(slot = memo_slot(t, block, key, h)) ||
+	    (!*slot && !(*slot = calloc(1, sizeof **slot)))) {
+		/* Out of memory: not kept, computed again next time. */
+		jv_free(key);
+		jv_free(p);
+		return;
+	}
+	e = *slot;
+	if (e->h == h && e->block == block && jv_is_valid(e->key)) {
+		jv_free(e->payload);
+		jv_free(e->warns);
+		jv_free(key);
+	} else {
+		e->h = h;
+		e->block = block;
+		e->key = key;
+		t->mcount++;
+	}
+	e->payload = p;
+	e->warns = jv_string_sized(t->warns.p ? t->warns.p + from : "",
+				   (int)(t->warns.len - from));
+	e->used = t->renders;
 }
 
 /* memo(k; f) asks for key k here (through debug), then takes the answer
@@ -1255,32 +1359,47 @@ memo_keep(struct tmpl *t, jv key, jv p, size_t from)
 static void
 memo_get(struct tmpl *t, jv key)
 {
-	jv p = memo_use(t, jv_copy(key));
+	jv p = memo_use(t, -1, jv_copy(key));
 
 	jv_free(t->memo_reply);
+	t->memo_reply = jv_null();
 	if (jv_is_valid(p)) {
+		jv_free(t->memo_reply);
 		t->memo_reply = p;
 		jv_free(key);
 		return;
 	}
-	t->memo_miss =
-	    jv_object_set(t->memo_miss, key, jv_number((double)t->warns.len));
-	t->memo_reply = jv_null();
+	if (t->nmiss == t->misscap) {
+		size_t nc = t->misscap * 2 + 8;
+		void *nm = realloc(t->miss, nc * sizeof *t->miss);
+
+		if (!nm) {
+			jv_free(key);
+			return;
+		}
+		t->miss = nm;
+		t->misscap = nc;
+	}
+	t->miss[t->nmiss].key = key;
+	t->miss[t->nmiss++].warns = t->warns.len;
 }
 
-/* f's outputs for key, with the warnings f gave since the miss. */
+/* f's outputs for key, with the warnings f gave since the miss (the
+ * newest miss of that key: memo() calls nest). */
 static void
 memo_put(struct tmpl *t, jv key, jv outs)
 {
-	jv off = jv_object_get(jv_copy(t->memo_miss), jv_copy(key));
-	size_t from = t->warns.len;
+	size_t from = t->warns.len, i = t->nmiss;
 
-	if (jv_get_kind(off) == JV_KIND_NUMBER) {
-		from = (size_t)jv_number_value(off);
-		t->memo_miss = jv_object_delete(t->memo_miss, jv_copy(key));
+	while (i > 0 && !jv_equal(jv_copy(t->miss[i - 1].key), jv_copy(key)))
+		i--;
+	if (i > 0) {
+		from = t->miss[i - 1].warns;
+		/* Those above it were left by errors caught on the way. */
+		while (t->nmiss >= i)
+			jv_free(t->miss[--t->nmiss].key);
 	}
-	jv_free(off);
-	memo_keep(t, key, outs, from);
+	memo_keep(t, -1, key, outs, from);
 }
 
 /* A {{ memo }} block asks for the text kept under its key: the answer is
@@ -1289,29 +1408,19 @@ memo_put(struct tmpl *t, jv key, jv outs)
 static void
 block_get(struct tmpl *t, jv b, jv key)
 {
-	jv k;
-
 	jv_free(t->memo_reply);
 	jv_free(t->block_hit);
 	jv_free(t->block_key);
-	t->block_hit = t->block_key = jv_invalid();
-	t->memo_reply = jv_false();
-	if (jv_get_kind(key) != JV_KIND_STRING) {
-		jv_free(b);
-		jv_free(key);
-		return;
-	}
-	k = jv_string_fmt("%d:%s", (int)jv_number_value(b),
-			  jv_string_value(key));
+	t->block_num = (size_t)jv_number_value(b);
 	jv_free(b);
-	jv_free(key);
-	t->block_hit = memo_use(t, jv_copy(k));
+	t->block_hit = memo_use(t, (long)t->block_num, jv_copy(key));
+	t->block_key = jv_invalid();
 	if (jv_is_valid(t->block_hit)) {
-		jv_free(k);
-		jv_free(t->memo_reply);
+		jv_free(key);
 		t->memo_reply = jv_true();
 	} else {
-		t->block_key = k;
+		t->block_key = key;
+		t->memo_reply = jv_false();
 	}
 }
 
@@ -1330,24 +1439,25 @@ memo_input_cb(jq_state *jq, void *data)
 static void
 memo_sweep(struct tmpl *t)
 {
-	jv keep = jv_object();
+	struct mentry **e, *dead;
+	size_t i;
 
-	jv_object_foreach(t->memo, k, e)
-	{
-		jv g = jv_array_get(jv_copy(e), 0);
-
-		if (jv_number_value(g) == t->renders)
-			keep = jv_object_set(keep, k, e);
-		else {
-			jv_free(k);
-			jv_free(e);
+	for (i = 0; i < t->mcap; i++)
+		for (e = &t->mtab[i]; *e;) {
+			if ((*e)->used == t->renders) {
+				e = &(*e)->next;
+				continue;
+			}
+			dead = *e;
+			*e = dead->next;
+			jv_free(dead->key);
+			jv_free(dead->payload);
+			jv_free(dead->warns);
+			free(dead);
+			t->mcount--;
 		}
-		jv_free(g);
-	}
-	jv_free(t->memo);
-	t->memo = keep;
-	jv_free(t->memo_miss);
-	t->memo_miss = jv_object();
+	while (t->nmiss)
+		jv_free(t->miss[--t->nmiss].key);
 }
 
 /* The requests of the helpers that are written in C: [tag, arg] or
@@ -2115,6 +2225,7 @@ block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
 		}
 		b = &t->blocks[t->nblocks++];
 		b->key = t->block_key;
+		b->num = t->block_num;
 		t->block_key = jv_invalid();
 		b->out = out->len;
 		b->warns = t->warns.len;
@@ -2124,10 +2235,9 @@ block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
 			break;
 		b = &t->blocks[--t->nblocks];
 		/* (jv strings hold UTF-8 only: other text is not kept) */
-		if (jv_get_kind(b->key) == JV_KIND_STRING &&
-		    b->out <= out->len &&
+		if (jv_is_valid(b->key) && b->out <= out->len &&
 		    utf8_valid(out->p + b->out, out->len - b->out)) {
-			memo_keep(t, b->key,
+			memo_keep(t, (long)b->num, b->key,
 				  jv_string_sized(out->p + b->out,
 						  (int)(out->len - b->out)),
 				  b->warns);

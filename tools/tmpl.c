@@ -52,6 +52,16 @@ usage(FILE *f, int code)
 	exit(code);
 }
 
+/* CPU time used so far, for --timings. */
+static double
+cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static double
 now_sec(void)
 {
@@ -299,6 +309,7 @@ render_out(struct follow *f)
 	char err[1024];
 	int r, changed = 0;
 	long long t0 = now_ms();
+	double c0 = cpu_ms();
 
 	st.out.len = 0;
 	r = tmpl_render(st.t, jv_copy(st.data), f->maxout, &st.out, &terr);
@@ -324,8 +335,10 @@ render_out(struct follow *f)
 	}
 	f->render_ms = now_ms();
 	if (f->timings)
-		warnmsg("timings: revision %lld rendered in %lld ms%s", f->rev,
-			f->render_ms - t0, changed ? "" : " (unchanged)");
+		warnmsg("timings: revision %lld rendered in %lld ms (CPU %.1f "
+			"ms)%s",
+			f->rev, f->render_ms - t0, cpu_ms() - c0,
+			changed ? "" : " (unchanged)");
 }
 
 /* A whole batch arrived: decide when to render it.  The first batch
