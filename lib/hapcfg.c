@@ -112,8 +112,9 @@ freewords(char **w, size_t n)
 static int
 iskind(const char *w)
 {
+	/* (the first letters first: most lines are "server ...") */
 	for (size_t i = 0; kinds[i]; i++)
-		if (!strcmp(w, kinds[i]))
+		if (kinds[i][0] == w[0] && !strcmp(w, kinds[i]))
 			return 1;
 	return 0;
 }
@@ -216,8 +217,46 @@ addline(struct ctx *c, struct section *s, struct line *l, int plain)
 	freewords(l->w, l->n);
 }
 
+/* Where the sections of text begin: at 0 (the lines before the first
+ * section keyword), then at each line whose first word is one.  Returns
+ * their number, the offsets in *at (malloc'd; NULL when out of memory). */
+static size_t
+sections_at(struct ctx *c, const char *text, size_t len, size_t **at)
+{
+	size_t n = 0, i = 0, zero = 0;
+
+	*at = NULL;
+	push(c, at, &n, sizeof(size_t), &zero);
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - text) : len, w, we;
+		char word[32];
+
+		for (w = i; w < e && (text[w] == ' ' || text[w] == '\t' ||
+				      text[w] == '\r');
+		     w++)
+			;
+		for (we = w; we < e && text[we] != ' ' && text[we] != '\t' &&
+			     text[we] != '\r' && text[we] != '#';
+		     we++)
+			;
+		if (we > w && we - w < sizeof(word)) {
+			memcpy(word, text + w, we - w);
+			word[we - w] = '\0';
+			if (iskind(word))
+				push(c, at, &n, sizeof(size_t), &i);
+		}
+		i = e + 1;
+	}
+	return *at ? n : 0;
+}
+
+/* Parse text into cfg.  Sections whose skip flag is set (at offsets at,
+ * as sections_at gives them) keep their header only: the caller knows
+ * they are the same in both files. */
 static void
-parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg)
+parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
+      const size_t *at, size_t nat, const unsigned char *skip)
 {
 	struct section cur = {0};
 	size_t i = 0, e;
@@ -249,6 +288,10 @@ parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg)
 			joinwords(c, &cur.body, l.w, l.n);
 			freewords(l.w, l.n);
 			push(c, &cfg->sec, &cfg->nsec, sizeof(cur), &cur);
+			if (skip && cfg->nsec < nat && skip[cfg->nsec - 1])
+				i = at[cfg->nsec];
+			else if (skip && cfg->nsec == nat && skip[nat - 1])
+				i = len;
 			continue;
 		}
 		if (cfg->nsec)
@@ -626,10 +669,40 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	struct ctx c = {0};
 	struct cfg oc, nc;
 
+	size_t *oat, *nat, no, nn;
+	unsigned char *skip = NULL;
+
 	memset(p, 0, sizeof(*p));
 	p->runtime = 1;
-	parse(&c, old, oldlen, &oc);
-	parse(&c, new, newlen, &nc);
+	/* A section that is byte for byte the same in both files needs no
+	 * parsing: only the ones that changed (a few servers of one
+	 * backend, typically) and the defaults sections (which the changed
+	 * ones take settings from) are taken apart. */
+	no = sections_at(&c, old, oldlen, &oat);
+	nn = sections_at(&c, new, newlen, &nat);
+	if (no && no == nn && (skip = calloc(nn, 1))) {
+		for (size_t i = 0; i < nn; i++) {
+			size_t oe = i + 1 < no ? oat[i + 1] : oldlen;
+			size_t ne = i + 1 < nn ? nat[i + 1] : newlen;
+			size_t w = nat[i];
+			int defaults;
+
+			while (w < ne && (new[w] == ' ' || new[w] == '\t'))
+				w++;
+			/* (the defaults sections are parsed in any case) */
+			defaults =
+			    ne - w >= 8 && !memcmp(new + w, "defaults", 8);
+
+			skip[i] =
+			    i > 0 && !defaults && oe - oat[i] == ne - nat[i] &&
+			    !memcmp(old + oat[i], new + nat[i], ne - nat[i]);
+		}
+	}
+	parse(&c, old, oldlen, &oc, oat, no, skip);
+	parse(&c, new, newlen, &nc, nat, nn, skip);
+	free(skip);
+	free(oat);
+	free(nat);
 	if (c.oom)
 		goto out;
 	if (oc.nul || nc.nul) {

@@ -313,6 +313,28 @@ write_full(int fd, const char *p, size_t n)
 }
 
 int
+write_scratch(const char *path, const void *data, size_t len, char *err,
+	      size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if (write_full(fd, data, len) < 0) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int
 atomic_replace(const char *path, const void *data, size_t len, int *changed,
 	       char *err, size_t errlen)
 {

@@ -68,6 +68,13 @@ int read_file(const char *path, struct buf *b, char *err, size_t errlen);
 int atomic_replace(const char *path, const void *data, size_t len, int *changed,
 		   char *err, size_t errlen);
 
+/* Write data to path in place, mode 0600, without a temporary file or
+ * fsync: for scratch files that nothing relies on once written (a
+ * candidate to validate).  Returns 0, or -1 with err filled and path
+ * removed. */
+int write_scratch(const char *path, const void *data, size_t len, char *err,
+		  size_t errlen);
+
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
 

@@ -540,3 +540,21 @@ want l/b 10.0.0.2 80 w0" ]
 	plan "backend x\n\tserver a 1.2.3.4:80\n" "backend x\n  server  a  1.2.3.4:80  # same\n"
 	[ "$output" = "runtime +0 -0 ~0" ]
 }
+
+@test "hapcfg: sections the same byte for byte are not taken apart; defaults always are" {
+	local d='defaults d1\n\tdefault-server inter 2s\n' one='backend one from d1\n\tserver a 10.0.0.1:80\n'
+	local two='backend two from d1\n\tserver a 10.0.0.2:80\n' dup='backend dup\n\tserver s 10.0.0.5:80\n\tserver s 10.0.0.6:80\n'
+	# only "two" changed: its new server gets the defaults' options
+	plan "$d$one$two" "$d$one${two}\tserver b 10.0.0.3:80\n"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime +1 -0 ~0
+add two/b 10.0.0.3 80 [inter 2s]
+want two/a 10.0.0.2 80 w1
+want two/b 10.0.0.3 80 w1" ]
+	# the same number of sections, one renamed: still a reload
+	plan "$d${one}backend three\n" "$d${one}backend four\n"
+	[ "$output" = "reload: sections added, removed or renamed" ]
+	# a changed section with duplicate names is still seen
+	plan "$d$one$dup" "$d$one${dup}\tserver t 10.0.0.7:80\n"
+	[ "$output" = "reload: backend dup: duplicate server names" ]
+}

@@ -558,70 +558,81 @@ same_addr(const char *a, const char *b)
 }
 
 /* The running servers of every backend the plan touched must be exactly
- * the ones the new file declares. */
+ * the ones the new file declares.  (Asked backend by backend: haproxy's
+ * whole list can hold 100,000 servers.) */
 static int
 verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
        char *why, size_t wlen)
 {
+	size_t i = 0, j, k, n, end;
 	struct hap_srvstate *st;
-	size_t n, i, j;
 	char err[256];
-	int ret = -1;
 
-	if (rt(deadline, r, why, wlen, "show servers state") < 0)
-		return -1;
-	if (hap_parse_servers_state(r->p ? r->p : "", &st, &n, err,
-				    sizeof(err)) < 0) {
-		snprintf(why, wlen, "show servers state: %s", err);
-		return -1;
-	}
-	for (i = 0; i < pl->nwant; i++) {
-		const struct hapcfg_want *w = &pl->want[i];
-		for (j = 0; j < n; j++)
-			if (!strcmp(st[j].backend, w->backend) &&
-			    !strcmp(st[j].server, w->server))
-				break;
-		if (j == n) {
-			snprintf(why, wlen, "%s/%s is not running", w->backend,
-				 w->server);
-			goto out;
+	while (i < pl->nwant) {
+		const char *be = pl->want[i].backend;
+		int ok = 0;
+
+		for (end = i;
+		     end < pl->nwant && !strcmp(pl->want[end].backend, be);
+		     end++)
+			;
+		if (rt(deadline, r, why, wlen, "show servers state %s", be) < 0)
+			return -1;
+		if (hap_parse_servers_state(r->p ? r->p : "", &st, &n, err,
+					    sizeof(err)) < 0) {
+			snprintf(why, wlen, "show servers state %s: %s", be,
+				 err);
+			return -1;
 		}
-		if ((w->addr && !same_addr(w->addr, st[j].addr)) ||
-		    (w->port && atol(w->port) != st[j].port)) {
-			snprintf(why, wlen, "%s/%s runs at %s:%ld", w->backend,
-				 w->server, st[j].addr, st[j].port);
-			goto out;
+		for (k = i; k < end; k++) {
+			const struct hapcfg_want *w = &pl->want[k];
+			for (j = 0; j < n; j++)
+				if (!strcmp(st[j].backend, be) &&
+				    !strcmp(st[j].server, w->server))
+					break;
+			if (j == n) {
+				snprintf(why, wlen, "%s/%s is not running", be,
+					 w->server);
+				goto out;
+			}
+			if ((w->addr && !same_addr(w->addr, st[j].addr)) ||
+			    (w->port && atol(w->port) != st[j].port)) {
+				snprintf(why, wlen, "%s/%s runs at %s:%ld", be,
+					 w->server, st[j].addr, st[j].port);
+				goto out;
+			}
+			if (w->weight != st[j].weight) {
+				snprintf(why, wlen, "%s/%s has weight %ld", be,
+					 w->server, st[j].weight);
+				goto out;
+			}
+			if (!w->disabled &&
+			    (st[j].admin_state & HAP_ADMF_FMAINT)) {
+				snprintf(why, wlen, "%s/%s is in maintenance",
+					 be, w->server);
+				goto out;
+			}
 		}
-		if (w->weight != st[j].weight) {
-			snprintf(why, wlen, "%s/%s has weight %ld", w->backend,
-				 w->server, st[j].weight);
-			goto out;
-		}
-		if (!w->disabled && (st[j].admin_state & HAP_ADMF_FMAINT)) {
-			snprintf(why, wlen, "%s/%s is in maintenance",
-				 w->backend, w->server);
-			goto out;
-		}
-	}
-	for (j = 0; j < n; j++) {
-		int touched = 0, wanted = 0;
-		for (i = 0; i < pl->nwant; i++) {
-			if (strcmp(st[j].backend, pl->want[i].backend))
+		for (j = 0; j < n; j++) {
+			if (strcmp(st[j].backend, be))
 				continue;
-			touched = 1;
-			if (!strcmp(st[j].server, pl->want[i].server))
-				wanted = 1;
+			for (k = i; k < end; k++)
+				if (!strcmp(st[j].server, pl->want[k].server))
+					break;
+			if (k == end) {
+				snprintf(why, wlen, "%s/%s is still running",
+					 be, st[j].server);
+				goto out;
+			}
 		}
-		if (touched && !wanted) {
-			snprintf(why, wlen, "%s/%s is still running",
-				 st[j].backend, st[j].server);
-			goto out;
-		}
+		ok = 1;
+	out:
+		hap_srvstate_free(st, n);
+		if (!ok)
+			return -1;
+		i = end;
 	}
-	ret = 0;
-out:
-	hap_srvstate_free(st, n);
-	return ret;
+	return 0;
 }
 
 static int
@@ -791,7 +802,9 @@ main(int argc, char *argv[])
 
 	/* Validate a copy beside CONFIG, in the running haproxy's working
 	 * directory, so relative paths mean what they will mean. */
-	install(candidate, &new);
+	if (write_scratch(candidate, new.p ? new.p : "", new.len, err,
+			  sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
 	if (fast) {
 		/* Only server lines changed, and haproxy's runtime parser
 		 * checks each line as it is added: the change goes live
