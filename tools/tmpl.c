@@ -1,6 +1,7 @@
 /* tmpl: render a text template whose expressions are jq filters.
  * See tmpl(1). */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -333,6 +334,9 @@ render_out(struct follow *f)
 			dieerr(EXIT_TEMP, "write error on stdout");
 		}
 	}
+	/* What the first render built and dropped goes back to the system:
+	 * this process stays for good. */
+	malloc_trim(0);
 	f->render_ms = now_ms();
 	if (f->timings)
 		warnmsg("timings: revision %lld rendered in %lld ms (CPU %.1f "
