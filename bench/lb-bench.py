@@ -340,20 +340,28 @@ def descendants(root):
 
 
 def proc_info(pid):
+    """(RSS kB, context switches, CPU s, name, PSS kB, private kB)"""
     st = open("/proc/%d/status" % pid).read()
     rss = int(re.search(r"VmRSS:\s+(\d+)", st).group(1))
+    # RSS counts every library page touched (libcurl's 30 dependencies,
+    # libc) although other processes share them; PSS divides shared pages
+    # among their users and "private" is what this process alone holds.
+    roll = open("/proc/%d/smaps_rollup" % pid).read()
+    pss = int(re.search(r"^Pss:\s+(\d+)", roll, re.M).group(1))
+    priv = sum(int(x) for x in re.findall(r"^Private_(?:Clean|Dirty):\s+(\d+)", roll, re.M))
     vcs = int(re.search(r"voluntary_ctxt_switches:\s+(\d+)", st).group(1))
     nvcs = int(re.search(r"nonvoluntary_ctxt_switches:\s+(\d+)", st).group(1))
     stat = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
     name = open("/proc/%d/cmdline" % pid).read().split("\0")
     name = " ".join(os.path.basename(a) for a in name[:2] if a)
-    return rss, vcs + nvcs, cpu, name
+    return rss, vcs + nvcs, cpu, name, pss, priv
 
 
 def footprint(lb):
-    """RSS of boot.sh, watcher.sh and etcd-watch (not haproxy), three
-    samples, and CPU time and wake-ups over IDLE_SECS, idle."""
+    """RSS, PSS and private memory of boot.sh, watcher.sh, etcd-watch and
+    tmpl (not haproxy), three samples, and CPU time and wake-ups over
+    IDLE_SECS, idle."""
     def easylb():
         ps = {}
         for pid in descendants(lb.p.pid):
@@ -367,9 +375,14 @@ def footprint(lb):
     time.sleep(2)
     a = easylb()
     rss = [sum(v[0] for v in a.values())]
+    pss = [sum(v[4] for v in a.values())]
+    priv = [sum(v[5] for v in a.values())]
     for _ in range(2):
         time.sleep(IDLE_SECS / 2)
-        rss.append(sum(v[0] for v in easylb().values()))
+        now = easylb()
+        rss.append(sum(v[0] for v in now.values()))
+        pss.append(sum(v[4] for v in now.values()))
+        priv.append(sum(v[5] for v in now.values()))
     b = easylb()
     per = []
     wake = cpu = 0
@@ -378,8 +391,9 @@ def footprint(lb):
             dw, dc = b[pid][1] - v[1], b[pid][2] - v[2]
             wake += dw
             cpu += dc
-            per.append("%s %d kB, %d wake-ups" % (v[3], b[pid][0], dw))
-    return rss, wake, cpu, per, sorted(a) == sorted(b)
+            per.append("%s %d kB (PSS %d, private %d), %d wake-ups" % (
+                v[3], b[pid][0], b[pid][4], b[pid][5], dw))
+    return rss, wake, cpu, per, sorted(a) == sorted(b), pss, priv
 
 
 def churn(lb, new_port):
@@ -606,12 +620,16 @@ def main():
                 row("2. churn: applies: runtime / reloads / other", "%d/%d/%d" % (rt, rl, other),
                     "", "", "", "%.0f req/s, p99 %s" % (rps, p99), "")
             if nsvc == 1000 or (nsvc == max(SCALES) and 1000 not in SCALES):
-                rss, wake, cpu, per, same = footprint(lb)
+                rss, wake, cpu, per, same, pss, priv = footprint(lb)
                 scale = 60.0 / IDLE_SECS
                 row("4. footprint %d svc: RSS of easy-lb processes, MB" % nsvc,
                     f(statistics.median(rss) / 1024, 2),
                     "%s-%s" % (f(min(rss) / 1024, 2), f(max(rss) / 1024, 2)), "", "",
                     "<= 8 MB", verdict(statistics.median(rss) / 1024, 8))
+                row("4. footprint: PSS (shared pages divided among users), MB",
+                    f(statistics.median(pss) / 1024, 2), "", "", "", "", "")
+                row("4. footprint: private memory (what they alone hold), MB",
+                    f(statistics.median(priv) / 1024, 2), "", "", "", "", "")
                 row("4. idle CPU, ms per minute (%.0f s measured x %.0f)" % (IDLE_SECS, scale),
                     f(cpu * 1000 * scale, 0), "", "", "", "", "")
                 row("4. idle wake-ups per minute (ctxt switches)", f(wake * scale, 0), "", "", "",

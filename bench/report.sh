@@ -112,12 +112,17 @@ each size, after the load.
    the wrk run). Applies are counted from the balancer's log lines
    `easy-lb: revision N: runtime: ...` and `... reloaded (worker N)`.
 3. Render: `etcd-get -p /services/ > file; tmpl -d file` with the shipped
-   template, as `render()` in env.sh runs it; median and min-max of 3 runs
-   (2 at 110k keys); peak RSS from wait4.
+   template, as `render()` in env.sh runs it for the first configuration
+   (later changes are rendered by the watcher's `tmpl --follow`, which
+   redoes only the services that changed: that cost is inside the
+   convergence figures); median and min-max of 3 runs (2 at 110k keys);
+   peak RSS from wait4.
 4. Footprint: VmRSS of every descendant of boot.sh except haproxy
-   (boot.sh, watcher.sh, etcd-watch), sampled three times; CPU time and
-   context switches (voluntary + involuntary) over an idle window of
-   IDLE_SECS (20 s), scaled to a minute.
+   (boot.sh, watcher.sh, etcd-watch, tmpl --follow), sampled three times,
+   with their PSS (shared pages divided among the processes using them)
+   and private memory from /proc/PID/smaps_rollup; CPU time and context
+   switches (voluntary + involuntary) over an idle window of IDLE_SECS
+   (20 s), scaled to a minute.
 5. Burst: 999 puts paced over one second on 4 connections (upstreams of
    20 new services), then one last put adds a service only the "new"
    backend serves; applies and reloads counted from the log; "live" is
