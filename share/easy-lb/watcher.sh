@@ -31,15 +31,15 @@ apply() {
 # must see a closed pipe and end, not linger behind a child.
 exec 3<"$fifo"
 while read -r rev <&3; do
-	# A temporary failure (etcd or haproxy briefly away) is retried a
-	# few times; newer revisions queue in the pipe meanwhile.
+	# A temporary failure (etcd, haproxy's sockets or the disk away) is
+	# retried until it passes, every 8 s at most: giving up would leave
+	# haproxy behind etcd until the next change.  Newer revisions queue
+	# in the pipe meanwhile.
 	delay=1
 	until apply "$rev" 3<&-; do
-		if [ "$?" -ne 111 ] || [ "$delay" -gt 8 ]; then
-			break
-		fi
+		[ "$?" -eq 111 ] || break
 		sleep "$delay"
-		delay=$((delay * 2))
+		[ "$delay" -ge 8 ] || delay=$((delay * 2))
 	done
 done
 wait "$wpid"
