@@ -57,7 +57,7 @@ log "haproxy started (master pid $hpid) on port $LB_PORT"
 end_orphan_watch() {
 	_p=$(cat "$EASY_LB_RUN/etcd-watch.pid" 2>/dev/null) || return 0
 	rm -f "$EASY_LB_RUN/etcd-watch.pid"
-	case $(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null) in
+	case $(tr '\0' ' ' 2>/dev/null <"/proc/$_p/cmdline") in
 	etcd-watch* | */etcd-watch*) kill -TERM "$_p" 2>/dev/null ;;
 	esac
 }
