@@ -26,6 +26,7 @@ teardown_file() {
 teardown() {
 	# a frozen worker or a socket moved away must not outlive a failure
 	[ -z "${FROZEN:-}" ] || kill -CONT "$FROZEN" 2>/dev/null || true
+	touch "$TESTTMP/cfgwatch.stop"
 	local s
 	for s in haproxy.sock master.sock; do
 		[ -e "$EASY_LB_RUN/$s.away" ] && mv -f "$EASY_LB_RUN/$s.away" "$EASY_LB_RUN/$s"
