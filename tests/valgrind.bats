@@ -29,6 +29,22 @@ teardown_file() {
 	etcd_teardown_file
 }
 
+# ended PID: PID is gone or a zombie.
+ended() {
+	local s
+	s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ "$s" = Z ] || [ "$s" = X ]
+}
+
+# (what a failed test left running in the background)
+teardown() {
+	local p
+	for p in ${BGPIDS:-}; do
+		kill "$p" 2>/dev/null || true
+	done
+	BGPIDS=
+}
+
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind is not installed (make deps)"
 	local t
@@ -137,16 +153,19 @@ vg_clean() {
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
 	{
 		read -r l && echo "$l" >"$out" && read -r l && echo "$l" >>"$out"
-	} <"$BATS_TEST_TMPDIR/fifo" &
+	} <"$BATS_TEST_TMPDIR/fifo" 3>&- &
 	local hpid=$!
+	BGPIDS=$hpid
 	# shellcheck disable=SC2086 # options, one word each
 	valgrind $VGOPTS --log-file="$BATS_TEST_TMPDIR/vg.%p" \
 		"$VGBIN/etcd-watch" --revisions -p /vg/w/ >"$BATS_TEST_TMPDIR/fifo" \
-		2>"$BATS_TEST_TMPDIR/watch.err" &
+		2>"$BATS_TEST_TMPDIR/watch.err" 3>&- &
 	local wpid=$!
+	BGPIDS="$BGPIDS $wpid"
 	wait_until 30 test -s "$out"
 	etcd-put /vg/w/k v2
-	wait "$hpid"
+	wait_until 30 ended "$hpid"
+	wait_until 30 ended "$wpid"
 	local rc=0
 	wait "$wpid" || rc=$?
 	cat "$BATS_TEST_TMPDIR/watch.err" >&2
@@ -189,7 +208,7 @@ vg_clean() {
 hap_start() {
 	local C=$EASY_LB_RUN
 	haproxy -W -db -f "$C/haproxy.cfg" -S "$C/master.sock" -p "$TESTTMP/haproxy.pid" \
-		>"$TESTTMP/haproxy.log" 2>&1 &
+		>"$TESTTMP/haproxy.log" 2>&1 3>&- &
 	HAPPID=$!
 	wait_until 10 test -S "$C/haproxy.sock" -a -S "$C/master.sock"
 }
