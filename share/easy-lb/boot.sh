@@ -67,6 +67,20 @@ start_watcher() {
 	wpid=$!
 }
 
+# stop_watcher: TERM the watcher and wait until it is gone.  A watcher
+# forked a moment ago loses a signal that comes before the child has
+# dropped this shell's trap (the exec forgets it): send it every second.
+stop_watcher() {
+	kill -TERM "$wpid" 2>/dev/null
+	while kill -0 "$wpid" 2>/dev/null; do
+		sleep 1 &
+		_s=$!
+		wait
+		kill "$_s" 2>/dev/null
+		kill -TERM "$wpid" 2>/dev/null
+	done
+}
+
 # hap-reload needs the master socket: wait for it (bounded) before the
 # watcher may apply anything.
 i=0
@@ -84,9 +98,7 @@ while :; do
 	first=""
 	if [ -n "$stopping" ]; then
 		# wait returns at every SIGCHLD: wait until each is gone
-		while kill -0 "$wpid" 2>/dev/null; do
-			wait
-		done
+		stop_watcher
 		end_orphan_watch
 		kill -TERM "$hpid" 2>/dev/null
 		while kill -0 "$hpid" 2>/dev/null; do
@@ -99,10 +111,7 @@ while :; do
 		wait "$hpid"
 		rc=$?
 		log "haproxy exited (status $rc); stopping"
-		kill -TERM "$wpid" 2>/dev/null
-		while kill -0 "$wpid" 2>/dev/null; do
-			wait
-		done
+		stop_watcher
 		end_orphan_watch
 		[ "$rc" -eq 0 ] && rc=1
 		exit "$rc"
