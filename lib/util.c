@@ -366,14 +366,23 @@ atomic_replace(const char *path, const void *data, size_t len, int *changed,
 		umask(um);
 		mode = 0644 & ~um;
 	}
-	if (write_full(fd, data, len) < 0 || fchmod(fd, mode) < 0 ||
-	    fsync(fd) < 0) {
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+	/* Messages name path first: the temporary file is gone with the
+	 * failure, and path is the file its reader knows and is left as it
+	 * was. */
+	if (write_full(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
+		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp,
+		       strerror(errno));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		seterr(err, errlen, "%s: cannot sync %s: %s", path, tmp,
+		       strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp,
+		       strerror(errno));
 		goto out;
 	}
 	fd = -1;

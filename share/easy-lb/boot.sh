@@ -57,7 +57,7 @@ log "haproxy started (master pid $hpid) on port $LB_PORT"
 end_orphan_watch() {
 	_p=$(cat "$EASY_LB_RUN/etcd-watch.pid" 2>/dev/null) || return 0
 	rm -f "$EASY_LB_RUN/etcd-watch.pid"
-	case $(tr '\0' ' ' <"/proc/$_p/cmdline" 2>/dev/null) in
+	case $(tr '\0' ' ' 2>/dev/null <"/proc/$_p/cmdline") in
 	etcd-watch* | */etcd-watch*) kill -TERM "$_p" 2>/dev/null ;;
 	esac
 }
@@ -65,6 +65,20 @@ end_orphan_watch() {
 start_watcher() {
 	"$EASY_LB_SHARE/watcher.sh" &
 	wpid=$!
+}
+
+# stop_watcher: TERM the watcher and wait until it is gone.  A watcher
+# forked a moment ago loses a signal that comes before the child has
+# dropped this shell's trap (the exec forgets it): send it every second.
+stop_watcher() {
+	kill -TERM "$wpid" 2>/dev/null
+	while kill -0 "$wpid" 2>/dev/null; do
+		sleep 1 &
+		_s=$!
+		wait
+		kill "$_s" 2>/dev/null
+		kill -TERM "$wpid" 2>/dev/null
+	done
 }
 
 # hap-reload needs the master socket: wait for it (bounded) before the
@@ -84,9 +98,7 @@ while :; do
 	first=""
 	if [ -n "$stopping" ]; then
 		# wait returns at every SIGCHLD: wait until each is gone
-		while kill -0 "$wpid" 2>/dev/null; do
-			wait
-		done
+		stop_watcher
 		end_orphan_watch
 		kill -TERM "$hpid" 2>/dev/null
 		while kill -0 "$hpid" 2>/dev/null; do
@@ -99,10 +111,7 @@ while :; do
 		wait "$hpid"
 		rc=$?
 		log "haproxy exited (status $rc); stopping"
-		kill -TERM "$wpid" 2>/dev/null
-		while kill -0 "$wpid" 2>/dev/null; do
-			wait
-		done
+		stop_watcher
 		end_orphan_watch
 		[ "$rc" -eq 0 ] && rc=1
 		exit "$rc"

@@ -31,15 +31,18 @@ log() {
 # render REV: read the prefix at revision REV (the newest state when that
 # fails, e.g. compacted) and render the template into $CFG.new.  Nothing
 # is rendered from a failed read: an empty config is never produced.
+# etcd-get's messages are kept in memory, not in a file beside the data:
+# on a full disk they would be lost with the data, and they say why.
 render() {
 	_data=$EASY_LB_RUN/data.json
-	if ! etcd-get -p --rev "$1" "$ETCD_PREFIX/" >"$_data.tmp" 2>"$_data.err"; then
-		if ! etcd-get -p "$ETCD_PREFIX/" >"$_data.tmp" 2>"$_data.err"; then
-			log "revision $1: cannot read etcd: $(cat "$_data.err")"
+	if ! _err=$(etcd-get -p --rev "$1" "$ETCD_PREFIX/" 2>&1 >"$_data.tmp"); then
+		if ! _err=$(etcd-get -p "$ETCD_PREFIX/" 2>&1 >"$_data.tmp"); then
+			rm -f "$_data.tmp"
+			log "revision $1: etcd-get -p $ETCD_PREFIX/ >$_data.tmp failed: $_err"
 			return 111
 		fi
 	fi
-	cat "$_data.err" >&2
+	[ -z "$_err" ] || printf '%s\n' "$_err" >&2
 	mv -f "$_data.tmp" "$_data"
 	tmpl -d "$_data" -o "$CFG.new" "$TEMPLATE" || {
 		_rc=$?

@@ -37,15 +37,15 @@ apply() {
 # behind a child.
 exec 3<"$revs"
 while read -r rev <&3; do
-	# A temporary failure (haproxy briefly away) is retried a few
-	# times; the revisions of newer renders queue meanwhile.
+	# A temporary failure (haproxy's sockets or the disk away) is
+	# retried until it passes, every 8 s at most: giving up would leave
+	# haproxy behind etcd until the next change.  The revisions of newer
+	# renders queue in the pipe meanwhile (each applies the newest one).
 	delay=1
 	until apply "$rev" 3<&-; do
-		if [ "$?" -ne 111 ] || [ "$delay" -gt 8 ]; then
-			break
-		fi
+		[ "$?" -eq 111 ] || break
 		sleep "$delay"
-		delay=$((delay * 2))
+		[ "$delay" -ge 8 ] || delay=$((delay * 2))
 	done
 done
 wait "$wpid"
