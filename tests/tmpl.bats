@@ -332,12 +332,12 @@ golden() {
 }
 
 # follow_start ARGS...: tmpl --follow reading the fifo $F (held open on fd
-# 4 by the test) into $BATS_TEST_TMPDIR/out.txt; its revision lines in
+# 4 by the test) into $OUT (default $BATS_TEST_TMPDIR/out.txt); its revision lines in
 # $R, its stderr in $R.err.
 follow_start() {
 	F=$BATS_TEST_TMPDIR/records R=$BATS_TEST_TMPDIR/revs
 	mkfifo "$F"
-	tmpl --follow -d "$F" -o "$BATS_TEST_TMPDIR/out.txt" "$@" >"$R" 2>"$R.err" &
+	tmpl --follow -d "$F" -o "${OUT:-$BATS_TEST_TMPDIR/out.txt}" "$@" >"$R" 2>"$R.err" &
 	FPID=$!
 	exec 4>"$F"
 }
@@ -523,4 +523,18 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	follow_end
 	[ "$status" -eq 0 ]
 	[ "$(cat "$R.err")" = "" ]
+}
+
+@test "--follow: OUT that cannot be written is tried again, without new input" {
+	printf '{{ $root | length }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	OUT=$BATS_TEST_TMPDIR/later/out.txt follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/a":"1"}}'
+	wait_until 5 grep -q 'trying again in 1 s' "$R.err"
+	mkdir "$BATS_TEST_TMPDIR/later"
+	wait_until 5 revs 1
+	[ "$(cat "$BATS_TEST_TMPDIR/later/out.txt")" = 1 ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R")" = 5 ]
+	[ "$(head -n 1 "$R.err")" = "tmpl: $BATS_TEST_TMPDIR/later/out.txt: cannot create temporary file: No such file or directory; trying again in 1 s" ]
 }

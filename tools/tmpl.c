@@ -184,6 +184,8 @@ struct follow {
 	long long last_ms;   /* last batch that came in */
 	long long render_ms; /* end of the last render */
 	int lead;	     /* the waiting batch came after a quiet spell */
+	long long retry_at;  /* OUT could not be written: when to try again */
+	long long retry_ms;  /* and the wait after the next failure */
 	int timings;
 };
 
@@ -313,6 +315,7 @@ render_out(struct follow *f)
 	double c0 = cpu_ms();
 
 	st.out.len = 0;
+	f->retry_at = 0;
 	r = tmpl_render(st.t, jv_copy(st.data), f->maxout, &st.out, &terr);
 	print_warnings(tmpl_warnings(st.t), st.warns.p);
 	st.warns.len = 0;
@@ -325,8 +328,15 @@ render_out(struct follow *f)
 			f->rev, f->out);
 	} else if (atomic_replace(f->out, st.out.p ? st.out.p : "", st.out.len,
 				  &changed, err, sizeof err) < 0) {
-		warnmsg("%s (revision %lld)", err, f->rev);
-	} else if (changed || !f->rendered) {
+		/* A full disk, say: the render is not lost, it is written
+		 * again later (every 8 s at most), input or not. */
+		warnmsg("%s; trying again in %lld s", err, f->retry_ms / 1000);
+		f->dirty = f->boundary = 1;
+		f->first_ms = f->last_ms = now_ms();
+		f->retry_at = f->first_ms + f->retry_ms;
+		if (f->retry_ms < 8000)
+			f->retry_ms *= 2;
+	} else if (f->retry_ms = 1000, changed || !f->rendered) {
 		f->rendered = 1;
 		if (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF) {
 			if (errno == EPIPE)
@@ -372,6 +382,8 @@ due_in(const struct follow *f)
 
 	if (!f->dirty || !f->boundary || !f->first_ms)
 		return -1;
+	if (f->retry_at)
+		return f->retry_at > now ? f->retry_at - now : 0;
 	due = f->last_ms + f->debounce;
 	if (f->first_ms + f->maxwait < due)
 		due = f->first_ms + f->maxwait;
@@ -546,6 +558,7 @@ main(int argc, char *argv[])
 		f.debounce = debounce;
 		f.maxwait = debounce * 10 > 1000 ? debounce * 10 : 1000;
 		f.render_ms = now_ms() - debounce;
+		f.retry_ms = 1000;
 		f.timings = timings;
 		if (strcmp(datapath, "-") &&
 		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)

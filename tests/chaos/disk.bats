@@ -163,9 +163,9 @@ $R/.haproxy.cfg.??????" \
 		"^hap-reload: $R/haproxy.cfg: cannot write $R/.haproxy.cfg.[^.]*: No space left on device$"
 	# every file beside it: tmpl -o cannot write haproxy.cfg.new
 	shim_phase shim2 write \
-		"^tmpl: $R/haproxy.cfg.new: cannot write $R/.haproxy.cfg.new.*: No space left on device$"
+		"^tmpl: $R/haproxy.cfg.new: cannot write $R/.haproxy.cfg.new.*: No space left on device; trying again in [0-9]* s$"
 	# a disk that fills up late: syncs and renames fail
 	shim_phase shim3 "fsync rename" \
-		"^tmpl: $R/haproxy.cfg.new: cannot sync $R/.haproxy.cfg.new.*: No space left on device$"
+		"^tmpl: $R/haproxy.cfg.new: cannot sync $R/.haproxy.cfg.new.*: No space left on device; trying again in [0-9]* s$"
 	clients_end
 }
