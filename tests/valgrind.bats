@@ -176,6 +176,42 @@ vg_clean() {
 	vg_clean
 }
 
+@test "valgrind: the watcher's pipeline, etcd-watch --snapshot --progress | tmpl --follow, through changes" {
+	local d=$BATS_TEST_TMPDIR
+	mkfifo "$d/events" "$d/revs"
+	cat "$d/revs" >"$d/revs.txt" &
+	local cpid=$!
+	BGPIDS=$cpid
+	# shellcheck disable=SC2086 # options, one word each
+	valgrind $VGOPTS --log-file="$d/vg.%p" "$VGBIN/etcd-watch" --snapshot \
+		--progress -p /services/ >"$d/events" 2>"$d/watch.err" &
+	local wpid=$!
+	# shellcheck disable=SC2086 # options, one word each
+	valgrind $VGOPTS --log-file="$d/vg.%p" "$VGBIN/tmpl" --follow --debounce 10 \
+		-d "$d/events" -o "$d/out.cfg" "$REPO/share/easy-lb/haproxy.cfg.tmpl" \
+		>"$d/revs" 2>"$d/tmpl.err" &
+	local tpid=$!
+	BGPIDS="$BGPIDS $wpid $tpid"
+	lines() { [ "$(wc -l <"$d/revs.txt")" -ge "$1" ]; }
+	wait_until 60 lines 1
+	etcd-put /services/web/upstream/w3 127.0.0.1:8084
+	wait_until 60 lines 2
+	grep -q "^    server w3 127.0.0.1:8084 check$" "$d/out.cfg"
+	etcd-put -d /services/web/upstream/w3 >/dev/null
+	wait_until 60 lines 3
+	! grep -q "w3" "$d/out.cfg"
+	# the reader goes: tmpl ends, then etcd-watch, both with status 0
+	kill "$cpid"
+	local rc=0
+	wait "$tpid" || rc=$?
+	[ "$rc" -eq 0 ]
+	wait "$wpid" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ ! -s "$d/watch.err" ]
+	[ "$(cat "$d/tmpl.err")" = 'tmpl: warning: /services/bad/upstream/b1: "not-an-address" is not host:port (IPv6 in brackets); skipped' ]
+	vg_clean
+}
+
 @test "valgrind: tmpl renders the shipped template from etcd; a template error" {
 	etcd-get -p /services/ >"$BATS_TEST_TMPDIR/data.json"
 	vg tmpl -d "$BATS_TEST_TMPDIR/data.json" "$REPO/share/easy-lb/haproxy.cfg.tmpl"
