@@ -88,7 +88,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	backend_start late
 	etcd-put /services/late/upstream/l1 "127.0.0.1:$BACKEND_PORT"
 	wait_until 10 answers /late/ late
-	! grep -q "evil\|frobnicate\|bad name\|bad2\|bad3" "$EASY_LB_RUN/haproxy.cfg"
+	refute grep -q "evil\|frobnicate\|bad name\|bad2\|bad3" "$EASY_LB_RUN/haproxy.cfg"
 	grep -q "/services/bad2/upstream/b1: \"not-an-address\" is not host:port" "$TESTTMP/lb.err"
 	grep -q "/services/bad3/upstream/b1: server options \"weight lots\" are not ones easy-lb accepts; skipped" "$TESTTMP/lb.err"
 	grep -q "/services/bad name: service name is not a valid haproxy name; skipped" "$TESTTMP/lb.err"

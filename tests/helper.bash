@@ -187,3 +187,13 @@ answers() {
 	done
 	return 1
 }
+
+# refute CMD...: fail when CMD succeeds.  Unlike "! CMD", which set -e
+# ignores anywhere but at the end of a test, it fails the test wherever
+# it stands.
+refute() {
+	if "$@"; then
+		echo "refute: it succeeded: $*" >&2
+		return 1
+	fi
+}

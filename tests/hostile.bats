@@ -85,7 +85,7 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 	# the newline stays inside the first word, which is then no host:port
 	[ "$stderr" = "${W}/services/web/upstream/a: \"127.0.0.1:80\\n\" is not host:port (IPv6 in brackets); skipped" ]
 	[ "$(services)" = "ok " ]
-	! printf '%s\n' "$output" | grep -q '^    http-request deny$'
+	refute grep -q '^    http-request deny$' <<<"$output"
 	valid
 }
 

@@ -491,7 +491,7 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	rec '{"type":"resync","revision":5,"kvs":{}}'
 	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
 	[ "$(cat "$BATS_TEST_TMPDIR/first")" = 5 ]
-	! pgrep -f "tmpl --follow -d $F"
+	refute pgrep -f "tmpl --follow -d $F"
 	exec 4>&-
 }
 

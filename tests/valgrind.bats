@@ -199,7 +199,7 @@ vg_clean() {
 	grep -q "^    server w3 127.0.0.1:8084 check$" "$d/out.cfg"
 	etcd-put -d /services/web/upstream/w3 >/dev/null
 	wait_until 60 lines 3
-	! grep -q "w3" "$d/out.cfg"
+	refute grep -q "w3" "$d/out.cfg"
 	# the reader goes: tmpl ends, then etcd-watch, both with status 0
 	kill "$cpid"
 	local rc=0
