@@ -708,12 +708,18 @@ etcd_call(struct etcd *e, const char *path, jv req, jv *resp)
 }
 
 int
-etcd_revision(struct etcd *e, long long *rev)
+etcd_revision(struct etcd *e, const char *key, size_t klen, int prefix,
+	      long long *rev)
 {
 	jv req = jv_object(), resp, hdr;
 	int st;
 
-	req = jv_object_set(req, jv_string("key"), jv_string("AA=="));
+	/* etcd refuses an empty key; "\0" is the first there can be. */
+	req = jv_object_set(req, jv_string("key"),
+			    klen ? etcd_b64(key, klen) : jv_string("AA=="));
+	if (prefix)
+		req = jv_object_set(req, jv_string("range_end"),
+				    etcd_prefix_end(key, klen));
 	req = jv_object_set(req, jv_string("count_only"), jv_true());
 	if ((st = etcd_call(e, "/v3/kv/range", req, &resp)) != ETCD_OK)
 		return st;

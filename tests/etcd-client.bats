@@ -124,6 +124,37 @@ teardown() {
 	! etcd-get "$(K ka)" >/dev/null
 }
 
+@test "auth: a user who may read only a prefix gets the revision through it, and watches it across a compaction" {
+	local A="-e $ETCD_URL_auth" W="$BATS_TEST_TMPDIR/w" r0 r
+	etcd-put $A --user root:rootpw /ro/a 1
+	r=$(etcd-get $A --user root:rootpw --revision)
+	# the store's revision asks for the key "\0", which reader may not read
+	run_split etcd-get $A --user reader:readpw --revision
+	[ "$status" -eq 100 ]
+	[[ "$stderr" == *"permission denied" ]]
+	run_split etcd-get $A --user reader:readpw --revision -p /ro/
+	[ "$status" -eq 0 ]
+	[ "$output" = "$r" ]
+	[ "$stderr" = "" ]
+	run_split etcd-get $A --user reader:readpw --revision /ro/a
+	[ "$output" = "$r" ]
+	# etcd-watch starts from it, and resyncs through it
+	etcd-watch $A --user reader:readpw --revisions -p /ro/ >"$W" 2>"$W.err" &
+	BGPID=$!
+	wait_until 5 grep -qx "$r" "$W" || { cat "$W.err" >&2; false; }
+	r0=$r
+	etcd-put $A --user root:rootpw /ro/a 2
+	etcd-put $A --user root:rootpw /ro/a 3
+	r=$(etcd-get $A --user root:rootpw --revision)
+	ETCDCTL_USER=root:rootpw ETCDCTL_ENDPOINTS=$ETCD_URL_auth etcdctl compact "$r" >/dev/null
+	run_split timeout 5 etcd-watch $A --user reader:readpw --revisions --once --rev "$r0" -p /ro/
+	[ "$status" -eq 0 ]
+	[ "$output" = "$r" ]
+	[[ "$stderr" == *"was compacted (compact revision $r); resyncing" ]]
+	wait_until 5 grep -qx "$r" "$W"
+	[ "$(cat "$W.err")" = "" ]
+}
+
 @test "TLS: CA and client certificate work, options or ETCDCTL_* variables" {
 	local p="$TESTTMP/pki"
 	run_split etcd-put -e "$ETCD_URL_tls" --cacert "$p/ca.crt" --cert "$p/client.crt" --key "$p/client.key" "$(K a)" tls
