@@ -142,7 +142,9 @@ int etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
  * on_msg (consumed); on_idle is called at least every timeout it returns
  * (ms, -1 for none) and between messages.  Either returning non-zero
  * stops the stream with ETCD_ESTOP.  The stream also ends with
- * ETCD_ETEMP when the connection drops or etcd sends an error, and
+ * ETCD_ETEMP when the connection drops or etcd sends an error, or when it
+ * has been silent for 10 s and the endpoint does not answer a status
+ * request either (a hung member), and
  * ETCD_ECOMPACTED (with *compact_rev) when the start was compacted.
  * stop_fd >= 0 is watched for errors (a closed stdout pipe): ESTOP. */
 struct etcd_watch_cb {
