@@ -5,7 +5,8 @@
 # processes idle (backoff, no busy loop), the last good config keeps
 # serving unchanged with no failed request, and once etcd is reachable
 # again haproxy runs what etcd holds within 20 s (etcd-watch's backoff is
-# at most 5 s plus half of it as jitter, then one apply).
+# at most 5 s plus half of it as jitter, then one apply).  And a balancer
+# started while etcd is out of reach waits idle, then starts serving.
 
 load chaos
 load etcdfaults
@@ -64,4 +65,31 @@ teardown_file() {
 	answers /new/ new
 	answers /moving/ moving2
 	clients_ok
+}
+
+@test "a balancer started while etcd is unreachable waits idle (under 200 ms of CPU in 20 s) and serves within 25 s of etcd's return" {
+	local c0 c1 t0 fwd
+	clients_stop
+	lb_stop
+	fwd="http://127.0.0.1:$(cat "$TESTTMP/fwd-etcd.port")"
+	lb_settings
+	fwd_down etcd
+	ETCDCTL_ENDPOINTS=$fwd "$REPO/share/easy-lb/boot.sh" 2>>"$TESTTMP/lb.err" >>"$TESTTMP/lb.out" &
+	echo "$!" >"$TESTTMP/lb.pid"
+	c0=$(tree_cpu_ms)
+	sleep 20
+	c1=$(tree_cpu_ms)
+	echo "waiting 20 s for etcd: balancer CPU $((c1 - c0)) ms" >&3
+	[ $((c1 - c0)) -lt 200 ]
+	# one message per change of reason (a reset connection fails in more
+	# than one way), and at most one try per backoff step (1, 2, 4, 8 s)
+	run_split grep -c "waiting for etcd" "$TESTTMP/lb.err"
+	[ "$output" -ge 1 ] && [ "$output" -le 5 ]
+	! curl -s -o /dev/null "$(LB)/"
+	t0=$(ms_now)
+	fwd_up etcd
+	wait_until 25 answers /stable1/ stable1
+	echo "serving $(($(ms_now) - t0)) ms after etcd came back" >&3
+	converged 10
+	grep -q "etcd is up" "$TESTTMP/lb.err"
 }
