@@ -54,7 +54,7 @@ restart() {
 	client_start s2 /stable2/
 	# past the token's life, with the watch idle
 	sleep 3
-	reaches 10 after_ttl
+	reaches 15 after_ttl
 	echo "a change after the token expired served in $REACHED_MS ms" >&3
 	# a restart forgets every simple token: etcd-watch's is refused when
 	# it comes back, and it must authenticate again
@@ -63,7 +63,7 @@ restart() {
 	reaches 15 after_restart
 	echo "a change after the restart served in $REACHED_MS ms" >&3
 	[ "$(watch_pid)" = "$wpid" ]
-	churn_converged 3 15
+	churn_converged 12 30
 	! grep -q "permission denied\|authentication failed\|user name is empty" "$TESTTMP/lb.err"
 	clients_ok
 }
@@ -86,12 +86,12 @@ restart() {
 	converged 10
 	client_start s1 /stable1/
 	client_start s2 /stable2/
-	reaches 10 before_restart
+	reaches 15 before_restart
 	echo "a change served in $REACHED_MS ms" >&3
 	ETCD_SCHEME=https restart tls "${tlsflags[@]}"
 	reaches 15 after_restart
 	echo "a change after the restart served in $REACHED_MS ms" >&3
-	churn_converged 3 15
+	churn_converged 12 30
 	grep -q "etcd-watch: .*retrying" "$TESTTMP/lb.err"
 	! grep -q "TLS failure" "$TESTTMP/lb.err"
 	clients_ok

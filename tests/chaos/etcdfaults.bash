@@ -328,14 +328,15 @@ tree_cpu_ms() {
 # churn_start [ETCD-PUT OPTIONS...]: keeps changing the upstreams of
 # churn0..4 (puts and deletes, to a backend that answers "churn"; a
 # change every CHURN_PAUSE, default 0.2 s, plus the write's time) until
-# churn_stop or 3000 changes, riding out failures (a failed write is just
-# counted).  Options go to every etcd-put (endpoints, say).
+# churn_stop or CHURN_MAX changes (default 3000), riding out failures (a
+# failed write is just counted).  Options go to every etcd-put
+# (endpoints, say).
 churn_start() {
 	[ -n "${BACKEND_PORT_churn:-}" ] || backend_start churn
 	rm -f "$TESTTMP/churn.stop" "$TESTTMP/churn.out"
 	(
 		i=0 fail=0
-		while [ "$i" -lt 3000 ] && [ ! -f "$TESTTMP/churn.stop" ]; do
+		while [ "$i" -lt "${CHURN_MAX:-3000}" ] && [ ! -f "$TESTTMP/churn.stop" ]; do
 			k="/services/churn$((i % 5))/upstream/u$((i % 3))"
 			# (deleting a key that is not there is exit 1: no failure)
 			rc=0
@@ -365,16 +366,22 @@ churn_stop() {
 	echo "churn: $CHURN_WRITES writes, $CHURN_FAILED failed" >&3
 }
 
-# churn_converged SECONDS BOUND [ETCD-PUT OPTIONS...]: churn for SECONDS
-# with no failed write, then haproxy must run what etcd holds within
-# BOUND seconds.
-churn_converged() {
-	local t0 secs=$1 bound=$2
-	shift 2
-	churn_start "$@"
-	sleep "$secs"
+# churn_wait SECONDS: wait (that long at most) until churn_start has
+# made its CHURN_MAX changes, then churn_stop.
+churn_wait() {
+	wait_until "$1" test -f "$TESTTMP/churn.out"
 	churn_stop
-	[ "$CHURN_WRITES" -gt 5 ]
+}
+
+# churn_converged COUNT BOUND [ETCD-PUT OPTIONS...]: COUNT changes (a
+# number, not a time: a loaded machine writes slower) with no failed
+# write, then haproxy must run what etcd holds within BOUND seconds.
+churn_converged() {
+	local t0 n=$1 bound=$2
+	shift 2
+	CHURN_MAX=$n churn_start "$@"
+	churn_wait 60
+	[ "$CHURN_WRITES" = "$n" ]
 	[ "$CHURN_FAILED" = 0 ] || return 1
 	t0=$(ms_now)
 	converged "$bound"
