@@ -462,12 +462,13 @@ http_why(const char *url, long status, const struct buf *body, int *code,
 
 enum { TRY_OK, TRY_NEXT, TRY_AUTH, TRY_FAIL };
 
-/* One POST to one endpoint.  On TRY_OK *resp holds the parsed reply;
- * otherwise why says what happened and *status the ETCD_* class. */
+/* One POST to one endpoint on handle h.  On TRY_OK *resp holds the
+ * parsed reply; otherwise why says what happened and *status the ETCD_*
+ * class. */
 static int
-post(struct etcd *e, size_t ep, const char *path, const char *body,
-     int with_token, jv *resp, struct buf *raw, char *why, size_t whylen,
-     int *status)
+post_on(struct etcd *e, CURL *h, size_t ep, const char *path, const char *body,
+	int with_token, jv *resp, struct buf *raw, char *why, size_t whylen,
+	int *status)
 {
 	char url[1024], cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hd;
@@ -477,20 +478,20 @@ post(struct etcd *e, size_t ep, const char *path, const char *body,
 	int code;
 
 	snprintf(url, sizeof url, "%s%s", e->c->endpoints[ep], path);
-	hd = setup(e, e->h, url, body, with_token);
-	curl_easy_setopt(e->h, CURLOPT_TIMEOUT_MS, e->c->command_timeout_ms);
-	curl_easy_setopt(e->h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(e->h, CURLOPT_WRITEDATA, &out);
-	curl_easy_setopt(e->h, CURLOPT_ERRORBUFFER, cerr);
-	rc = curl_easy_perform(e->h);
-	curl_easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, &http);
+	hd = setup(e, h, url, body, with_token);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, e->c->command_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
 	curl_slist_free_all(hd);
-	curl_easy_setopt(e->h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(e->h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 
 	snprintf(url, sizeof url, "%s", e->c->endpoints[ep]);
 	if (rc != CURLE_OK) {
-		curl_why(e, e->h, rc, cerr, url, why, whylen);
+		curl_why(e, h, rc, cerr, url, why, whylen);
 		buf_free(&out);
 		*status = ETCD_ETEMP;
 		return TRY_NEXT;
@@ -539,6 +540,16 @@ post(struct etcd *e, size_t ep, const char *path, const char *body,
 	}
 	*status = ETCD_OK;
 	return TRY_OK;
+}
+
+/* post_on the handle for unary requests. */
+static int
+post(struct etcd *e, size_t ep, const char *path, const char *body,
+     int with_token, jv *resp, struct buf *raw, char *why, size_t whylen,
+     int *status)
+{
+	return post_on(e, e->h, ep, path, body, with_token, resp, raw, why,
+		       whylen, status);
 }
 
 /* Get a token from endpoint ep. */
@@ -708,12 +719,18 @@ etcd_call(struct etcd *e, const char *path, jv req, jv *resp)
 }
 
 int
-etcd_revision(struct etcd *e, long long *rev)
+etcd_revision(struct etcd *e, const char *key, size_t klen, int prefix,
+	      long long *rev)
 {
 	jv req = jv_object(), resp, hdr;
 	int st;
 
-	req = jv_object_set(req, jv_string("key"), jv_string("AA=="));
+	/* etcd refuses an empty key; "\0" is the first there can be. */
+	req = jv_object_set(req, jv_string("key"),
+			    klen ? etcd_b64(key, klen) : jv_string("AA=="));
+	if (prefix)
+		req = jv_object_set(req, jv_string("range_end"),
+				    etcd_prefix_end(key, klen));
 	req = jv_object_set(req, jv_string("count_only"), jv_true());
 	if ((st = etcd_call(e, "/v3/kv/range", req, &resp)) != ETCD_OK)
 		return st;
@@ -972,6 +989,7 @@ struct wstate {
 	int status;	   /* ETCD_* once the stream must end */
 	int created;	   /* the watch was established */
 	long long compact; /* compact_revision of a cancel */
+	long long rx_ms;   /* when the stream last sent anything */
 	char why[1024];
 };
 
@@ -1056,6 +1074,7 @@ wfeed(char *data, size_t size, size_t n, void *arg)
 	jv v;
 
 	n *= size;
+	w->rx_ms = now_ms();
 	if (!w->http)
 		curl_easy_getinfo(w->e->h, CURLINFO_RESPONSE_CODE, &w->http);
 	if (w->http != 200)
@@ -1090,6 +1109,36 @@ wfeed(char *data, size_t size, size_t n, void *arg)
 	return n;
 }
 
+/* A member that hangs (a stalled disk, a frozen process) keeps the
+ * stream's connection open and sends nothing, not even the cancel a
+ * member without a leader sends: after this long without a byte, the
+ * endpoint is asked for its status (served by the member itself, with
+ * the no-leader check, and open to every user), and given up when that
+ * fails too. */
+#define WATCH_SILENCE_MS 10000
+
+/* Is endpoint ep alive?  ETCD_OK, or ETCD_ETEMP with why filled; an
+ * answer other than a network or server failure counts as alive. */
+static int
+probe(struct etcd *e, size_t ep, char *why, size_t whylen)
+{
+	char pwhy[1024];
+	int r, st;
+	jv resp;
+
+	if (!e->h2 && !(e->h2 = curl_easy_init()))
+		return ETCD_OK;
+	r = post_on(e, e->h2, ep, "/v3/maintenance/status", "{}", 0, &resp,
+		    NULL, pwhy, sizeof pwhy, &st);
+	if (r == TRY_OK)
+		jv_free(resp);
+	if (r != TRY_NEXT)
+		return ETCD_OK;
+	snprintf(why, whylen, "%s (after %d s of silence on the watch stream)",
+		 pwhy, WATCH_SILENCE_MS / 1000);
+	return ETCD_ETEMP;
+}
+
 /* Run one watch stream on endpoint ep until it ends. */
 static int
 watch_once(struct etcd *e, size_t ep, const char *body,
@@ -1103,11 +1152,13 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 	CURLcode rc = CURLE_OK;
 	int running = 1, left, stop = 0, done = 0;
 	long timeout;
+	long long quiet;
 
 	memset(w, 0, sizeof *w);
 	w->e = e;
 	w->cb = cb;
 	w->status = ETCD_OK;
+	w->rx_ms = now_ms();
 	e->cur = ep;
 	if (!(w->p = jv_parser_new(0)) || !(m = curl_multi_init())) {
 		if (w->p)
@@ -1135,6 +1186,16 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 			w->status = ETCD_ESTOP;
 			break;
 		}
+		if ((quiet = now_ms() - w->rx_ms) >= WATCH_SILENCE_MS) {
+			if (probe(e, ep, w->why, sizeof w->why) != ETCD_OK) {
+				w->status = ETCD_ETEMP;
+				break;
+			}
+			w->rx_ms = now_ms();
+			quiet = 0;
+		}
+		if (timeout < 0 || timeout > WATCH_SILENCE_MS - quiet)
+			timeout = WATCH_SILENCE_MS - quiet;
 		wfd.fd = cb->stop_fd;
 		wfd.events = 0; /* POLLERR and POLLHUP are always reported */
 		wfd.revents = 0;

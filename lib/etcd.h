@@ -124,8 +124,12 @@ jv etcd_prefix_end(const char *prefix, size_t n);
 /* Base64 of bytes as a jv string. */
 jv etcd_b64(const char *p, size_t n);
 
-/* The store's current revision (a count-only range).  */
-int etcd_revision(struct etcd *e, long long *rev);
+/* The store's current revision: the header of a linearizable count-only
+ * range over key (every key under it when prefix is set), so that a user
+ * who may read only that range can ask.  An empty key means the first
+ * key, "\0" (or the whole store, with prefix). */
+int etcd_revision(struct etcd *e, const char *key, size_t klen, int prefix,
+		  long long *rev);
 
 /* Read every key under prefix (or just key when prefix is 0), at revision
  * rev (0 = now), in pages of page keys.  cb gets each kv in key order and
@@ -138,7 +142,9 @@ int etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
  * on_msg (consumed); on_idle is called at least every timeout it returns
  * (ms, -1 for none) and between messages.  Either returning non-zero
  * stops the stream with ETCD_ESTOP.  The stream also ends with
- * ETCD_ETEMP when the connection drops or etcd sends an error, and
+ * ETCD_ETEMP when the connection drops or etcd sends an error, or when it
+ * has been silent for 10 s and the endpoint does not answer a status
+ * request either (a hung member), and
  * ETCD_ECOMPACTED (with *compact_rev) when the start was compacted.
  * stop_fd >= 0 is watched for errors (a closed stdout pipe): ESTOP. */
 struct etcd_watch_cb {

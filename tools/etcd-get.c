@@ -14,8 +14,9 @@ usage(FILE *f, int code)
 	fprintf(f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N]\n"
 		   "       " ETCD_USAGE "\n"
 		   "       KEY|PREFIX\n"
-		   "       etcd-get --revision\n"
-		   "       " ETCD_USAGE "\n");
+		   "       etcd-get --revision [-p]\n"
+		   "       " ETCD_USAGE "\n"
+		   "       [KEY|PREFIX]\n");
 	exit(code);
 }
 
@@ -105,14 +106,19 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (revonly ? argc != 0 : argc != 1)
+	if (revonly ? argc > 1 : argc != 1)
 		usage(stderr, EXIT_BAD);
 	if (!revonly && !prefix && !*argv[0])
 		die(EXIT_BAD, "empty key");
 
 	e = etcd_tool_open(&eo, &conf);
 	if (revonly) {
-		if ((st = etcd_revision(e, &atrev)) != ETCD_OK)
+		/* Asked through the key the caller may read, if one is
+		 * given: a user limited to a prefix may not read "\0". */
+		st = argc ? etcd_revision(e, argv[0], strlen(argv[0]), prefix,
+					  &atrev)
+			  : etcd_revision(e, "", 0, prefix, &atrev);
+		if (st != ETCD_OK)
 			etcd_tool_die(e, st, "revision");
 		printf("%lld\n", atrev);
 	} else if (prefix) {

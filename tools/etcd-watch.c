@@ -292,7 +292,8 @@ resync(struct watch *w, long long compact)
 		"resyncing",
 		w->key, w->next, compact);
 	if (w->revisions) {
-		if ((st = etcd_revision(w->e, &at)) != ETCD_OK)
+		if ((st = etcd_revision(w->e, w->key, w->klen, w->prefix,
+					&at)) != ETCD_OK)
 			return st;
 		w->pending = 0;
 		emit_rev(w, at);
@@ -432,7 +433,7 @@ main(int argc, char *argv[])
 	}
 	/* Start from an exact revision, so that resuming is exact too. */
 	while (!snap && !rev) {
-		st = etcd_revision(w.e, &cur);
+		st = etcd_revision(w.e, w.key, w.klen, w.prefix, &cur);
 		if (st == ETCD_OK) {
 			if (w.revisions && !w.once)
 				emit_rev(&w, cur);

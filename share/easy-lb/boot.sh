@@ -22,7 +22,8 @@ trap stop TERM INT
 
 # Wait for etcd, with backoff and one message per state change.
 delay=1 said=
-until rev=$(etcd-get --revision 2>"$EASY_LB_RUN/etcd.err"); do
+# (asked through the prefix: a user may be allowed to read nothing else)
+until rev=$(etcd-get --revision -p "$ETCD_PREFIX/" 2>"$EASY_LB_RUN/etcd.err"); do
 	[ -n "$stopping" ] && exit 0
 	why=$(cat "$EASY_LB_RUN/etcd.err")
 	[ "$why" != "$said" ] && log "waiting for etcd: $why"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# Fault: the cluster member the balancer's watch is on hangs (SIGSTOP: a
+# frozen process, as a stalled disk leaves it).  Its connections stay
+# open and it sends nothing, not even the no-leader cancel, so only
+# etcd-watch's own check of a silent stream can move the watch.
+# Invariant: changes made through the other members reach haproxy within
+# a stated time, requests to the services that stay never fail, and a
+# healthy stream that is merely quiet is left alone.
+#
+# Not asserted: convergence under a long churn while the first endpoint
+# hangs.  Each revision that watcher.sh applies starts new etcd-get
+# processes, which try the endpoints in order and wait the command
+# timeout (5 s) on the hung one; revisions are applied one after the
+# other, so a churn of several changes a second queues up for minutes.
+
+load chaos
+load etcdfaults
+
+setup_file() {
+	faults_setup_file
+}
+
+teardown() {
+	faults_teardown
+}
+
+teardown_file() {
+	faults_teardown_file
+}
+
+@test "a hung member under the watch: a quiet stream is kept, a hung one left within 30 s; converged, no failed request" {
+	local lines t0 rest
+	cluster_start c1 c2 c3
+	rest="$ETCD_URL_c2,$ETCD_URL_c3"
+	export ETCDCTL_ENDPOINTS="$ETCD_URL_c1,$ETCD_URL_c2,$ETCD_URL_c3"
+	lb_start >>"$TESTTMP/lb.out"
+	stable_start 2
+	wait_until 10 watching_on "$ETCD_URL_c1"
+	client_start s1 /stable1/
+	client_start s2 /stable2/
+	# quiet for longer than etcd-watch's 10 s of silence: it asks, c1
+	# answers, the stream stays
+	lines=$(wc -l <"$TESTTMP/lb.err")
+	sleep 12
+	watching_on "$ETCD_URL_c1"
+	! sed -n "$((lines + 1)),\$p" "$TESTTMP/lb.err" | grep -q "etcd-watch"
+
+	t0=$(ms_now)
+	kill -STOP "$ETCD_PID_c1"
+	export ETCDCTL_ENDPOINTS=$rest
+	wait_until 15 led "$ETCD_URL_c2" "$ETCD_URL_c3"
+	# 10 s of silence, 5 s for the status request to time out, then a
+	# render whose first read waits its 5 s on c1 too
+	reaches 30 moved
+	echo "a change served $REACHED_MS ms after its write, $(($(ms_now) - t0)) ms after c1 hung" >&3
+	watching_on "$ETCD_URL_c2" "$ETCD_URL_c3"
+	grep -q "etcd-watch: /services/: $ETCD_URL_c1: timed out: .*(after 10 s of silence on the watch stream); retrying" "$TESTTMP/lb.err"
+	# a burst of changes (not a long churn: while c1 hangs, every read of
+	# watcher.sh's pipeline waits its 5 s on c1 before it tries c2, and
+	# revisions are applied one by one: up to 3 x (5 s + an apply))
+	etcd-put /services/moved/upstream/s2 "127.0.0.1:$BACKEND_PORT_moved"
+	etcd-put -d /services/moved/upstream/s1
+	etcd-put /services/stable1/upstream/s2 "127.0.0.1:$BACKEND_PORT_stable1"
+	t0=$(ms_now)
+	converged 40
+	echo "a burst of 3 changes converged in $(($(ms_now) - t0)) ms" >&3
+	# c1 wakes up and catches up; haproxy still runs what etcd holds
+	kill -CONT "$ETCD_PID_c1"
+	wait_until 20 member_ready "$ETCD_URL_c1"
+	ETCDCTL_ENDPOINTS=$ETCD_URL_c1 converged 10
+	clients_ok
+}
