@@ -538,3 +538,16 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	[ "$(cat "$R")" = 5 ]
 	[ "$(head -n 1 "$R.err")" = "tmpl: $BATS_TEST_TMPDIR/later/out.txt: cannot create temporary file: No such file or directory; trying again in 1 s" ]
 }
+
+@test "--follow: what the input held at its end is rendered at once; 111 when it cannot be written" {
+	printf '{{ $root | length }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split bash -c "printf '%s\n' '{\"type\":\"resync\",\"revision\":5,\"kvs\":{\"/a\":\"1\"}}' | tmpl --follow --debounce 60000 -o '$BATS_TEST_TMPDIR/o' '$BATS_TEST_TMPDIR/t.tmpl'"
+	[ "$status" -eq 0 ]
+	[ "$output" = 5 ]
+	[ "$stderr" = "" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/o")" = 1 ]
+	run_split bash -c "printf '%s\n' '{\"type\":\"resync\",\"revision\":5,\"kvs\":{}}' | tmpl --follow -o '$BATS_TEST_TMPDIR/none/o' '$BATS_TEST_TMPDIR/t.tmpl'"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/none/o: cannot create temporary file: No such file or directory" ]
+}

@@ -186,6 +186,7 @@ struct follow {
 	int lead;	     /* the waiting batch came after a quiet spell */
 	long long retry_at;  /* OUT could not be written: when to try again */
 	long long retry_ms;  /* and the wait after the next failure */
+	int ending;	     /* the input ended: this render is the last */
 	int timings;
 };
 
@@ -330,7 +331,11 @@ render_out(struct follow *f)
 				  &changed, err, sizeof err) < 0) {
 		/* A full disk, say: the render is not lost, it is written
 		 * again later (every 8 s at most), input or not. */
-		warnmsg("%s; trying again in %lld s", err, f->retry_ms / 1000);
+		if (f->ending)
+			warnmsg("%s", err);
+		else
+			warnmsg("%s; trying again in %lld s", err,
+				f->retry_ms / 1000);
 		f->dirty = f->boundary = 1;
 		f->first_ms = f->last_ms = now_ms();
 		f->retry_at = f->first_ms + f->retry_ms;
@@ -390,7 +395,8 @@ due_in(const struct follow *f)
 	return due > now ? due - now : 0;
 }
 
-static void
+/* Follow the records on fd until they end; the exit status. */
+static int
 follow(struct follow *f, int fd)
 {
 	struct buf in = {0};
@@ -399,19 +405,17 @@ follow(struct follow *f, int fd)
 
 	/* A reader of stdout that goes away ends us, quietly. */
 	signal(SIGPIPE, SIG_IGN);
-	while (!eof || due_in(f) >= 0) {
+	while (!eof) {
 		struct pollfd p[2] = {{fd, POLLIN, 0}, {1, 0, 0}};
 		long long wait = due_in(f);
 		int n;
 
-		if (eof)
-			wait = 0;
-		n = poll(p, eof ? 0 : 2, wait < 0 ? -1 : (int)wait);
+		n = poll(p, 2, wait < 0 ? -1 : (int)wait);
 		if (n < 0 && errno != EINTR)
 			dieerr(EXIT_TEMP, "poll");
-		if (!eof && (p[1].revents & (POLLERR | POLLHUP)))
+		if (p[1].revents & (POLLERR | POLLHUP))
 			exit(EXIT_OK);
-		if (n > 0 && !eof && (p[0].revents & (POLLIN | POLLHUP))) {
+		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP))) {
 			char chunk[65536];
 			ssize_t r = read(fd, chunk, sizeof chunk);
 			char *nl;
@@ -446,6 +450,15 @@ follow(struct follow *f, int fd)
 			render_out(f);
 	}
 	buf_free(&in);
+	/* What the input held at its end is rendered now, once: its
+	 * producer is gone, and so is any reason to wait. */
+	if (due_in(f) >= 0) {
+		f->ending = 1;
+		render_out(f);
+		if (f->retry_at)
+			return EXIT_TEMP;
+	}
+	return EXIT_OK;
 }
 
 int
@@ -564,10 +577,10 @@ main(int argc, char *argv[])
 		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)
 			dieerr(EXIT_TEMP, "%s", datapath);
 		st.data = jv_object();
-		follow(&f, fd);
+		r = follow(&f, fd);
 		if (fd > 0)
 			close(fd);
-		return EXIT_OK;
+		return r;
 	}
 	if (read_file(datapath, &st.db, err, sizeof err) < 0)
 		die(EXIT_TEMP, "%s", err);
