@@ -197,3 +197,26 @@ refute() {
 		return 1
 	fi
 }
+
+# lb_procs: the pids of this balancer's processes still running (its
+# haproxy, etcd-watch and tmpl), known by their files in $EASY_LB_RUN,
+# whatever other balancer runs on the machine.
+lb_procs() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" != "$BASHPID" ] || continue
+		if grep -qaF -- "$EASY_LB_RUN/" "$p/cmdline" 2>/dev/null ||
+			readlink "$p/fd/1" 2>/dev/null | grep -qF -- "$EASY_LB_RUN/"; then
+			echo "${p#/proc/}"
+		fi
+	done
+}
+
+# lb_gone: none of them is left (those that are, on stderr).
+lb_gone() {
+	local left
+	left=$(lb_procs | tr '\n' ',')
+	[ -z "$left" ] && return 0
+	ps -o pid,ppid,stat,args -p "${left%,}" >&2
+	return 1
+}
