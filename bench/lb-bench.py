@@ -160,7 +160,7 @@ def until(port, path, want, t0, limit):
 class Balancer:
     def __init__(self, port):
         self.port = port
-        self.run = os.path.join(TMP, "run")
+        self.run = os.environ.get("LB_BENCH_RUN") or os.path.join(TMP, "run")
         self.lines = []  # (monotonic time, line)
         self.lock = threading.Lock()
         env = dict(os.environ, EASY_LB_RUN=self.run, LB_PORT=str(port),

@@ -37,6 +37,10 @@ done
 PATH=$PATH:/usr/sbin
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lb-bench.XXXXXX") || exit 111
+# The balancer's EASY_LB_RUN on a tmpfs, as /run is on systemd hosts and
+# in containers (its files are fsync'd: on a disk that would be measured).
+RUN=$(mktemp -d /dev/shm/lb-bench-run.XXXXXX 2>/dev/null) || RUN=$TMP/run
+export LB_BENCH_RUN=$RUN
 ETCD_PID='' PY_PID=''
 # Every process lb-bench.py starts is listed in $TMP/pids; boot.sh leads
 # its own process group (haproxy and its workers), stopped as a group.
@@ -58,7 +62,7 @@ cleanup() {
 		kill "$ETCD_PID" 2>/dev/null
 		wait "$ETCD_PID" 2>/dev/null
 	fi
-	rm -rf "$TMP"
+	rm -rf "$TMP" "$RUN"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP

@@ -68,7 +68,7 @@ fi
 	if [ -f "$OUT/seconds.txt" ]; then
 		echo "- run time, seconds: $(tr '\n' ' ' <"$OUT/seconds.txt")"
 	fi
-	echo "- balancer settings: DEBOUNCE_MS=${DEBOUNCE_MS:-50} (etcd-watch --debounce: a change is applied once no other came for that long, so every convergence figure includes one debounce window)"
+	echo "- balancer settings: DEBOUNCE_MS=${DEBOUNCE_MS:-50} (tmpl --follow --debounce: the first change after a quiet spell is rendered at once, the changes right behind it once they have been quiet that long); EASY_LB_RUN on a tmpfs (/dev/shm), as /run is"
 	echo
 	echo "## Summary"
 	echo

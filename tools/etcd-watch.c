@@ -2,6 +2,7 @@
  * number per settled batch of changes; never miss one. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -276,6 +277,10 @@ snapshot(struct watch *w, long long rev)
 	emit(w, w->line.p, w->line.len);
 	buf_free(&r.out);
 	buf_free(&r.bin);
+	/* The record can be megabytes, and this process stays for good:
+	 * what it took goes back to the system. */
+	buf_free(&w->line);
+	malloc_trim(0);
 	w->next = at + 1;
 	return ETCD_OK;
 }
