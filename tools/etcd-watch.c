@@ -320,6 +320,20 @@ pause_ms(long long ms)
 		exit(EXIT_OK);
 }
 
+/* A start that failed: a permanent refusal ends the tool, anything else
+ * is said once and tried again after a backoff. */
+static void
+start_failed(struct watch *w, int st, long long *backoff)
+{
+	if (st == ETCD_EBAD)
+		etcd_tool_die(w->e, st, w->key);
+	if (!w->outage)
+		warnmsg("%s: %s; retrying", w->key, etcd_errmsg(w->e));
+	w->outage = 1;
+	pause_ms(*backoff);
+	*backoff = *backoff * 2 > 5000 ? 5000 : *backoff * 2;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -428,13 +442,7 @@ main(int argc, char *argv[])
 			rev = 0;
 			continue;
 		}
-		if (st == ETCD_EBAD)
-			etcd_tool_die(w.e, st, w.key);
-		if (!w.outage)
-			warnmsg("%s: %s; retrying", w.key, etcd_errmsg(w.e));
-		w.outage = 1;
-		pause_ms(backoff);
-		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		start_failed(&w, st, &backoff);
 	}
 	/* Start from an exact revision, so that resuming is exact too. */
 	while (!snap && !rev) {
@@ -445,13 +453,7 @@ main(int argc, char *argv[])
 			w.next = cur + 1;
 			break;
 		}
-		if (st == ETCD_EBAD)
-			etcd_tool_die(w.e, st, w.key);
-		if (!w.outage)
-			warnmsg("%s: %s; retrying", w.key, etcd_errmsg(w.e));
-		w.outage = 1;
-		pause_ms(backoff);
-		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		start_failed(&w, st, &backoff);
 	}
 	if (rev && !snap)
 		w.next = rev;

@@ -25,8 +25,9 @@ trap 'kill "$wpid" "$tpid" 2>/dev/null; wait; rm -f "$events" "$revs"; exit 0' \
 
 # apply REV: install what tmpl rendered; 111 means worth retrying.
 apply() {
+	# (-p: the master's pid for its working directory, without asking)
 	_out=$(hap-reload -f "$CFG" -S "$MASTER_SOCK" -s "$RUNTIME_SOCK" \
-		"$CFG.new")
+		-p "$PIDFILE" "$CFG.new")
 	_rc=$?
 	log "revision $1: ${_out:-hap-reload failed (exit $_rc)}"
 	return "$_rc"

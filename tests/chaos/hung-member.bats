@@ -6,12 +6,6 @@
 # Invariant: changes made through the other members reach haproxy within
 # a stated time, requests to the services that stay never fail, and a
 # healthy stream that is merely quiet is left alone.
-#
-# Not asserted: convergence under a long churn while the first endpoint
-# hangs.  Each revision that watcher.sh applies starts new etcd-get
-# processes, which try the endpoints in order and wait the command
-# timeout (5 s) on the hung one; revisions are applied one after the
-# other, so a churn of several changes a second queues up for minutes.
 
 load chaos
 load etcdfaults
