@@ -1104,7 +1104,7 @@ gen_node(struct tmpl *t, struct node *n)
 		emit_code(t, n->expr);
 		emit(t,
 		     ")) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
-		     "debug | input) as $__mh | if $__mh then -%zu else (-%zu, "
+		     "__c) as $__mh | if $__mh then -%zu else (-%zu, "
 		     "($__md | (",
 		     n->memo, 3 * n->memo + 1, 3 * n->memo + 2);
 		gen_list(t, n->body);
@@ -1468,6 +1468,7 @@ request(struct tmpl *t, const char *tg, int n, jv msg)
 {
 	jv a = jv_array_get(jv_copy(msg), 1);
 	jv b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
+	jv r = jv_invalid();
 	const char *as =
 	    jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
 	size_t an = jv_get_kind(a) == JV_KIND_STRING
@@ -1487,21 +1488,24 @@ request(struct tmpl *t, const char *tg, int n, jv msg)
 		return 1;
 	}
 	jv_free(b);
-	if (n == 2 &&
-	    (!strcmp(tg, "__tmpl_ls") || !strcmp(tg, "__tmpl_lsdir") ||
-	     !strcmp(tg, "__tmpl_under") || !strcmp(tg, "__tmpl_scan"))) {
-		jv_free(t->memo_reply);
-		if (tg[7] == 's')
-			t->memo_reply = keys_scan(t, as, an);
-		else if (tg[7] == 'u')
-			t->memo_reply = keys_under(t, as, an);
-		else
-			t->memo_reply = keys_ls(t, as, an, tg[9] == 'd');
+	if (n != 2) {
 		jv_free(a);
-		return 1;
+		return 0;
 	}
+	if (!strcmp(tg, "__tmpl_ls"))
+		r = keys_ls(t, as, an, 0);
+	else if (!strcmp(tg, "__tmpl_lsdir"))
+		r = keys_ls(t, as, an, 1);
+	else if (!strcmp(tg, "__tmpl_under"))
+		r = keys_under(t, as, an);
+	else if (!strcmp(tg, "__tmpl_scan"))
+		r = keys_scan(t, as, an);
 	jv_free(a);
-	return 0;
+	if (!jv_is_valid(r))
+		return 0;
+	jv_free(t->memo_reply);
+	t->memo_reply = r;
+	return 1;
 }
 
 /* warn(msg) and jq's debug land here: kept, one line each, for the
@@ -1630,22 +1634,29 @@ tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
  * render, so that each call costs a binary search and the keys it
  * returns. */
 
+/* Byte order, a prefix first. */
+static int
+bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
 static int
 kcmp_raw(const void *a, const void *b)
 {
 	const struct kref *x = a, *y = b;
-	int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
 
-	return c ? c : (x->n > y->n) - (x->n < y->n);
+	return bytes_cmp(x->s, x->n, y->s, y->n);
 }
 
 static int
 kcmp_norm(const void *a, const void *b)
 {
 	const struct kref *x = a, *y = b;
-	int c = memcmp(x->ns, y->ns, x->nn < y->nn ? x->nn : y->nn);
 
-	return c ? c : (x->nn > y->nn) - (x->nn < y->nn);
+	return bytes_cmp(x->ns, x->nn, y->ns, y->nn);
 }
 
 /* "/" and the segments of s joined by "/": NULL when s is that already. */
@@ -1746,11 +1757,8 @@ lower_bound(const struct kref *a, size_t len, const char *p, size_t n, int norm)
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const char *s = norm ? a[mid].ns : a[mid].s;
-		size_t sn = norm ? a[mid].nn : a[mid].n;
-		int c = memcmp(s, p, sn < n ? sn : n);
-
-		if (c < 0 || (c == 0 && sn < n))
+		if (norm ? bytes_cmp(a[mid].ns, a[mid].nn, p, n) < 0
+			 : bytes_cmp(a[mid].s, a[mid].n, p, n) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
