@@ -417,3 +417,47 @@ now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+void
+pace_init(struct pace *p, long long debounce, long long maxwait)
+{
+	p->debounce = debounce;
+	p->maxwait =
+	    maxwait ? maxwait : (debounce * 10 > 1000 ? debounce * 10 : 1000);
+	p->first = 0;
+	p->lead = 0;
+	p->out = now_ms() - debounce;
+}
+
+void
+pace_in(struct pace *p, long long now)
+{
+	if (!p->first) {
+		p->first = now;
+		p->lead = now - p->out >= p->debounce;
+	}
+	/* After a quiet spell the batch is due at once, whatever comes
+	 * right behind it; otherwise each batch puts the output off. */
+	p->last = p->lead ? now - p->debounce : now;
+}
+
+long long
+pace_due(const struct pace *p, long long now)
+{
+	long long due;
+
+	if (!p->first)
+		return -1;
+	due = p->last + p->debounce;
+	if (p->first + p->maxwait < due)
+		due = p->first + p->maxwait;
+	return due > now ? due - now : 0;
+}
+
+void
+pace_done(struct pace *p, long long now)
+{
+	p->first = 0;
+	p->lead = 0;
+	p->out = now;
+}

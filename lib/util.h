@@ -78,4 +78,25 @@ int write_scratch(const char *path, const void *data, size_t len, char *err,
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
 
+/* Pacing of a stream of batches into outputs (a line, a render): the
+ * first batch after a quiet spell (no output for debounce ms) is due at
+ * once; the batches that follow it closely are due together once none
+ * has come for debounce ms, or maxwait ms after the first of them. */
+struct pace {
+	long long debounce, maxwait;
+	long long first; /* the first batch waiting, 0 for none */
+	long long last;	 /* when the wait ends, less debounce */
+	long long out;	 /* the last output */
+	int lead;	 /* the batch waiting came after a quiet spell */
+};
+/* maxwait 0: 10 times debounce, at least 1 s.  The first batch is due at
+ * once. */
+void pace_init(struct pace *p, long long debounce, long long maxwait);
+/* A batch came in at now. */
+void pace_in(struct pace *p, long long now);
+/* In how many ms the batches waiting are due (0: now), -1 when none. */
+long long pace_due(const struct pace *p, long long now);
+/* They went out at now. */
+void pace_done(struct pace *p, long long now);
+
 #endif

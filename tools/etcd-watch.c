@@ -32,11 +32,9 @@ struct watch {
 	const char *key;
 	size_t klen;
 	int prefix, revisions, once, progress;
-	long long next;	   /* resume point: first revision not seen */
-	long long pending; /* revisions mode: a batch to report */
-	long long first_ms, last_ms;
-	long long emit_ms; /* revisions mode: when the last line went out */
-	long long debounce, maxwait;
+	long long next;	      /* resume point: first revision not seen */
+	long long pending;    /* revisions mode: a batch to report */
+	struct pace pace;     /* revisions mode: when to report it */
 	int done;	      /* --once satisfied */
 	int outage;	      /* a failure was reported and not yet recovered */
 	struct buf line, out; /* one record; the records of one message */
@@ -55,13 +53,15 @@ emit(struct watch *w, const char *s, size_t n)
 	(void)w;
 }
 
+/* A revision line; the batch it reports is no longer pending. */
 static void
 emit_rev(struct watch *w, long long rev)
 {
 	char s[32];
 
 	emit(w, s, snprintf(s, sizeof s, "%lld\n", rev));
-	w->emit_ms = now_ms();
+	w->pending = 0;
+	pace_done(&w->pace, now_ms());
 }
 
 /* The records of one message go out in one write, so that a reader sees
@@ -170,19 +170,13 @@ on_msg(void *arg, jv res)
 	flush_out(w);
 	if (n > 0 && w->revisions) {
 		long long now = now_ms();
-		int fresh = !w->pending;
 
-		if (fresh)
-			w->first_ms = now;
+		pace_in(&w->pace, now);
 		w->pending = rev > w->pending ? rev : w->pending;
-		w->last_ms = now;
 		/* The first change after a quiet spell goes out at once; the
 		 * ones that follow it closely are merged. */
-		if (w->debounce == 0 || w->once ||
-		    (fresh && now - w->emit_ms >= w->debounce)) {
+		if (w->once || pace_due(&w->pace, now) == 0)
 			emit_rev(w, w->pending);
-			w->pending = 0;
-		}
 	}
 	if (n > 0 && w->once)
 		w->done = 1;
@@ -199,21 +193,16 @@ static long
 on_idle(void *arg, int *stop)
 {
 	struct watch *w = arg;
-	long long now, due;
+	long long due;
 
 	if (!w->pending)
 		return -1;
-	now = now_ms();
-	due = w->last_ms + w->debounce;
-	if (w->first_ms + w->maxwait < due)
-		due = w->first_ms + w->maxwait;
-	if (now >= due) {
+	if ((due = pace_due(&w->pace, now_ms())) == 0) {
 		emit_rev(w, w->pending);
-		w->pending = 0;
 		return -1;
 	}
 	(void)stop;
-	return (long)(due - now);
+	return (long)due;
 }
 
 struct resync {
@@ -300,7 +289,6 @@ resync(struct watch *w, long long compact)
 		if ((st = etcd_revision(w->e, w->key, w->klen, w->prefix,
 					&at)) != ETCD_OK)
 			return st;
-		w->pending = 0;
 		emit_rev(w, at);
 		w->next = at + 1;
 	} else if ((st = snapshot(w, 0)) != ETCD_OK) {
@@ -358,17 +346,17 @@ main(int argc, char *argv[])
 	const char *errstr;
 	long long rev = 0, compact, backoff = 100, cur;
 	int c, st, maxset = 0, snap = 0;
+	long long debounce = 0, maxwait = 0;
 
 	setprogname(argv[0]);
 	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	memset(&w, 0, sizeof w);
-	w.maxwait = 1000;
 	while ((c = getopt_long(argc, argv, "e:hpr:", longopts, NULL)) != -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)
 			continue;
 		switch (c) {
 		case 'D':
-			if (parse_ll(optarg, 0, 3600000, &w.debounce, &errstr) <
+			if (parse_ll(optarg, 0, 3600000, &debounce, &errstr) <
 			    0)
 				die(EXIT_BAD, "--debounce %s: %s", optarg,
 				    errstr);
@@ -376,8 +364,7 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(stdout, EXIT_OK);
 		case 'M':
-			if (parse_ll(optarg, 1, 3600000, &w.maxwait, &errstr) <
-			    0)
+			if (parse_ll(optarg, 1, 3600000, &maxwait, &errstr) < 0)
 				die(EXIT_BAD, "--max-wait %s: %s", optarg,
 				    errstr);
 			maxset = 1;
@@ -412,15 +399,14 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 1)
 		usage(stderr, EXIT_BAD);
-	if ((w.debounce || maxset) && !w.revisions)
+	if ((debounce || maxset) && !w.revisions)
 		die(EXIT_BAD, "--debounce and --max-wait go with --revisions");
 	if ((snap || w.progress) && w.revisions)
 		die(EXIT_BAD, "--snapshot and --progress are for events, not "
 			      "--revisions");
-	if (!maxset && w.maxwait < w.debounce * 10)
-		w.maxwait = w.debounce * 10;
-	if (w.maxwait < w.debounce)
+	if (maxset && maxwait < debounce)
 		die(EXIT_BAD, "--max-wait must not be shorter than --debounce");
+	pace_init(&w.pace, debounce, maxset ? maxwait : 0);
 	w.key = argv[0];
 	w.klen = strlen(w.key);
 	if (!w.klen && !w.prefix)
@@ -478,10 +464,8 @@ main(int argc, char *argv[])
 			etcd_tool_die(w.e, st, w.key);
 		/* A batch seen before the drop is reported now, not after
 		 * the outage. */
-		if (w.pending) {
+		if (w.pending)
 			emit_rev(&w, w.pending);
-			w.pending = 0;
-		}
 		if (w.next > before)
 			backoff = 100;
 		if (!w.outage)

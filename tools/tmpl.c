@@ -173,20 +173,16 @@ print_warnings(const char *w, const char *old)
 struct follow {
 	const char *out, *name;
 	size_t maxout;
-	long long debounce, maxwait;
-	long long rev;	     /* of the last record applied */
-	long long line;	     /* input lines read */
-	int progress;	     /* the input has progress records */
-	int dirty;	     /* changes not rendered yet */
-	int boundary;	     /* the changes end on a whole batch */
-	int rendered;	     /* OUT was written once */
-	long long first_ms;  /* first change waiting to be rendered */
-	long long last_ms;   /* last batch that came in */
-	long long render_ms; /* end of the last render */
-	int lead;	     /* the waiting batch came after a quiet spell */
-	long long retry_at;  /* OUT could not be written: when to try again */
-	long long retry_ms;  /* and the wait after the next failure */
-	int ending;	     /* the input ended: this render is the last */
+	struct pace pace;   /* when the changes waiting are rendered */
+	long long rev;	    /* of the last record applied */
+	long long line;	    /* input lines read */
+	int progress;	    /* the input has progress records */
+	int dirty;	    /* changes not rendered yet */
+	int boundary;	    /* the changes end on a whole batch */
+	int rendered;	    /* OUT was written once */
+	long long retry_at; /* OUT could not be written: when to try again */
+	long long retry_ms; /* and the wait after the next failure */
+	int ending;	    /* the input ended: this render is the last */
 	int timings;
 };
 
@@ -203,22 +199,21 @@ rfield(jv rec, const char *name, jv *hold)
 /* A put or delete whose key or value is not UTF-8: the key is left out,
  * as etcd-get -p leaves it out. */
 static void
-left_out(struct follow *f, jv rec)
+left_out(jv rec)
 {
 	jv k, kb;
 	const char *key = rfield(rec, "key", &k);
 	const char *kb64 = rfield(rec, "key_base64", &kb);
 
-	if (key)
+	if (key) {
 		warnmsg("%s: value is not valid UTF-8; key left out", key);
-	else
+		st.data = jv_object_delete(st.data, jv_copy(k));
+	} else {
 		warnmsg("key (base64) %s is not valid UTF-8; left out",
 			kb64 ? kb64 : "?");
-	if (key)
-		st.data = jv_object_delete(st.data, jv_copy(k));
+	}
 	jv_free(k);
 	jv_free(kb);
-	f->dirty = 1;
 }
 
 /* Apply one input line to the data. */
@@ -265,7 +260,7 @@ apply(struct follow *f, const char *p, size_t n)
 		} else if (key && !put) {
 			st.data = jv_object_delete(st.data, jv_copy(h));
 		} else if (bin) {
-			left_out(f, rec);
+			left_out(rec);
 		} else {
 			die(EXIT_BAD, "%s:%lld: bad %s record", f->name,
 			    f->line, type);
@@ -288,7 +283,7 @@ apply(struct follow *f, const char *p, size_t n)
 
 			for (i = 0; i < nb; i++) {
 				jv e = jv_array_get(jv_copy(bin), i);
-				left_out(f, e);
+				left_out(e);
 				jv_free(e);
 			}
 		}
@@ -322,8 +317,6 @@ render_out(struct follow *f)
 	st.warns.len = 0;
 	buf_puts(&st.warns, tmpl_warnings(st.t));
 	f->dirty = 0;
-	f->first_ms = 0;
-	f->lead = 0;
 	if (r < 0) {
 		warnmsg("%s (revision %lld); %s left as it was", terr.msg,
 			f->rev, f->out);
@@ -337,62 +330,51 @@ render_out(struct follow *f)
 			warnmsg("%s; trying again in %lld s", err,
 				f->retry_ms / 1000);
 		f->dirty = f->boundary = 1;
-		f->first_ms = f->last_ms = now_ms();
-		f->retry_at = f->first_ms + f->retry_ms;
+		f->retry_at = now_ms() + f->retry_ms;
 		if (f->retry_ms < 8000)
 			f->retry_ms *= 2;
-	} else if (f->retry_ms = 1000, changed || !f->rendered) {
-		f->rendered = 1;
-		if (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF) {
+	} else {
+		f->retry_ms = 1000;
+		if ((changed || !f->rendered) &&
+		    (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF)) {
 			if (errno == EPIPE)
 				exit(EXIT_OK);
 			dieerr(EXIT_TEMP, "write error on stdout");
 		}
+		f->rendered = 1;
 	}
 	/* What the first render built and dropped goes back to the system:
 	 * this process stays for good. */
 	malloc_trim(0);
-	f->render_ms = now_ms();
+	pace_done(&f->pace, now_ms());
+	if (f->retry_at)
+		pace_in(&f->pace, f->pace.out); /* still waiting */
 	if (f->timings)
 		warnmsg("timings: revision %lld rendered in %lld ms (CPU %.1f "
 			"ms)%s",
-			f->rev, f->render_ms - t0, cpu_ms() - c0,
+			f->rev, f->pace.out - t0, cpu_ms() - c0,
 			changed ? "" : " (unchanged)");
 }
 
-/* A whole batch arrived: decide when to render it.  The first batch
- * after a quiet spell is rendered at once, later ones once the input has
- * been quiet for the debounce time (or has waited max-wait). */
+/* A whole batch arrived: it waits to be rendered (see struct pace). */
 static void
 batch_in(struct follow *f)
 {
-	long long now = now_ms();
-
-	if (!f->dirty || !f->boundary)
-		return;
-	if (!f->first_ms) {
-		f->first_ms = now;
-		f->lead = now - f->render_ms >= f->debounce;
-	}
-	/* After a quiet spell the render is due at once, whatever else is
-	 * read before it; otherwise each batch puts it off. */
-	f->last_ms = f->lead ? now - f->debounce : now;
+	if (f->dirty && f->boundary)
+		pace_in(&f->pace, now_ms());
 }
 
 /* When the waiting batch is due, in ms from now (0: now), -1 for none. */
 static long long
 due_in(const struct follow *f)
 {
-	long long due, now = now_ms();
+	long long now = now_ms();
 
-	if (!f->dirty || !f->boundary || !f->first_ms)
+	if (!f->dirty || !f->boundary || !f->pace.first)
 		return -1;
 	if (f->retry_at)
 		return f->retry_at > now ? f->retry_at - now : 0;
-	due = f->last_ms + f->debounce;
-	if (f->first_ms + f->maxwait < due)
-		due = f->first_ms + f->maxwait;
-	return due > now ? due - now : 0;
+	return pace_due(&f->pace, now);
 }
 
 /* Follow the records on fd until they end; the exit status. */
@@ -568,9 +550,7 @@ main(int argc, char *argv[])
 		f.out = outpath;
 		f.name = dname;
 		f.maxout = (size_t)maxout;
-		f.debounce = debounce;
-		f.maxwait = debounce * 10 > 1000 ? debounce * 10 : 1000;
-		f.render_ms = now_ms() - debounce;
+		pace_init(&f.pace, debounce, 0);
 		f.retry_ms = 1000;
 		f.timings = timings;
 		if (strcmp(datapath, "-") &&
