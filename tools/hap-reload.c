@@ -557,20 +557,60 @@ same_addr(const char *a, const char *b)
 	return !strcmp(a, b);
 }
 
+/* The servers running in backend be (as st, n, "show servers state" gave
+ * them) must be exactly w[0..nw): 0, or -1 with why. */
+static int
+same_servers(const char *be, const struct hapcfg_want *w, size_t nw,
+	     const struct hap_srvstate *st, size_t n, char *why, size_t wlen)
+{
+	size_t j, k;
+
+	for (k = 0; k < nw; k++) {
+		for (j = 0; j < n; j++)
+			if (!strcmp(st[j].backend, be) &&
+			    !strcmp(st[j].server, w[k].server))
+				break;
+		if (j == n)
+			return seterr(why, wlen, "%s/%s is not running", be,
+				      w[k].server);
+		if ((w[k].addr && !same_addr(w[k].addr, st[j].addr)) ||
+		    (w[k].port && atol(w[k].port) != st[j].port))
+			return seterr(why, wlen, "%s/%s runs at %s:%ld", be,
+				      w[k].server, st[j].addr, st[j].port);
+		if (w[k].weight != st[j].weight)
+			return seterr(why, wlen, "%s/%s has weight %ld", be,
+				      w[k].server, st[j].weight);
+		if (!w[k].disabled && (st[j].admin_state & HAP_ADMF_FMAINT))
+			return seterr(why, wlen, "%s/%s is in maintenance", be,
+				      w[k].server);
+	}
+	for (j = 0; j < n; j++) {
+		if (strcmp(st[j].backend, be))
+			continue;
+		for (k = 0; k < nw && strcmp(st[j].server, w[k].server); k++)
+			;
+		if (k == nw)
+			return seterr(why, wlen, "%s/%s is still running", be,
+				      st[j].server);
+	}
+	return 0;
+}
+
 /* The running servers of every backend the plan touched must be exactly
  * the ones the new file declares.  (Asked backend by backend: haproxy's
- * whole list can hold 100,000 servers.) */
+ * whole list can hold 100,000 servers; the plan lists each backend's
+ * servers together.) */
 static int
 verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
        char *why, size_t wlen)
 {
-	size_t i = 0, j, k, n, end;
 	struct hap_srvstate *st;
+	size_t i, end, n;
 	char err[256];
+	int ret;
 
-	while (i < pl->nwant) {
+	for (i = 0; i < pl->nwant; i = end) {
 		const char *be = pl->want[i].backend;
-		int ok = 0;
 
 		for (end = i;
 		     end < pl->nwant && !strcmp(pl->want[end].backend, be);
@@ -579,58 +619,13 @@ verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
 		if (rt(deadline, r, why, wlen, "show servers state %s", be) < 0)
 			return -1;
 		if (hap_parse_servers_state(r->p ? r->p : "", &st, &n, err,
-					    sizeof(err)) < 0) {
-			snprintf(why, wlen, "show servers state %s: %s", be,
-				 err);
-			return -1;
-		}
-		for (k = i; k < end; k++) {
-			const struct hapcfg_want *w = &pl->want[k];
-			for (j = 0; j < n; j++)
-				if (!strcmp(st[j].backend, be) &&
-				    !strcmp(st[j].server, w->server))
-					break;
-			if (j == n) {
-				snprintf(why, wlen, "%s/%s is not running", be,
-					 w->server);
-				goto out;
-			}
-			if ((w->addr && !same_addr(w->addr, st[j].addr)) ||
-			    (w->port && atol(w->port) != st[j].port)) {
-				snprintf(why, wlen, "%s/%s runs at %s:%ld", be,
-					 w->server, st[j].addr, st[j].port);
-				goto out;
-			}
-			if (w->weight != st[j].weight) {
-				snprintf(why, wlen, "%s/%s has weight %ld", be,
-					 w->server, st[j].weight);
-				goto out;
-			}
-			if (!w->disabled &&
-			    (st[j].admin_state & HAP_ADMF_FMAINT)) {
-				snprintf(why, wlen, "%s/%s is in maintenance",
-					 be, w->server);
-				goto out;
-			}
-		}
-		for (j = 0; j < n; j++) {
-			if (strcmp(st[j].backend, be))
-				continue;
-			for (k = i; k < end; k++)
-				if (!strcmp(st[j].server, pl->want[k].server))
-					break;
-			if (k == end) {
-				snprintf(why, wlen, "%s/%s is still running",
-					 be, st[j].server);
-				goto out;
-			}
-		}
-		ok = 1;
-	out:
+					    sizeof(err)) < 0)
+			return seterr(why, wlen, "show servers state %s: %s",
+				      be, err);
+		ret = same_servers(be, &pl->want[i], end - i, st, n, why, wlen);
 		hap_srvstate_free(st, n);
-		if (!ok)
+		if (ret < 0)
 			return -1;
-		i = end;
 	}
 	return 0;
 }
