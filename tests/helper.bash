@@ -17,12 +17,17 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# ms: the time now, in milliseconds.
+ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
 # wait_until SECONDS CMD...: run CMD until it succeeds or time runs out.
 wait_until() {
-	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 ))
+	local deadline=$(( $(ms) + $1 * 1000 ))
 	shift
 	until "$@"; do
-		if [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ]; then
+		if [ "$(ms)" -ge "$deadline" ]; then
 			echo "wait_until: timed out: $*" >&2
 			return 1
 		fi

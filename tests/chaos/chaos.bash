@@ -83,11 +83,13 @@ converged() {
 	fi
 }
 
-# cpu_ms PID...: user+system CPU time, in ms, the processes used so far.
-cpu_ms() {
+# tree_cpu_ms: user+system CPU time, in ms, that the balancer's own
+# processes (lb_pids) and every child they have reaped used so far: a
+# loop that keeps starting short-lived processes is counted too.
+tree_cpu_ms() {
 	local p t=0 s
-	for p in "$@"; do
-		s=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
+	for p in $(lb_pids); do
+		s=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null) || continue
 		t=$((t + ${s:-0}))
 	done
 	echo $((t * 1000 / $(getconf CLK_TCK)))

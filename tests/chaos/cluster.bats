@@ -42,18 +42,18 @@ teardown_file() {
 	client_start s2 /stable2/
 	CHURN_MAX=25 churn_start
 	sleep 1
-	t0=$(ms_now)
+	t0=$(ms)
 	etcd_stop "$LEADER" KILL
 	# a new leader among the other two, and the watch on one of them
 	wait_until 15 led ${rest//,/ }
-	echo "new leader after $(($(ms_now) - t0)) ms" >&3
+	echo "new leader after $(($(ms) - t0)) ms" >&3
 	wait_until 15 watching_on ${rest//,/ }
-	echo "watch moved after $(($(ms_now) - t0)) ms" >&3
+	echo "watch moved after $(($(ms) - t0)) ms" >&3
 	churn_wait 60
 	[ "$CHURN_WRITES" = 25 ]
-	t0=$(ms_now)
+	t0=$(ms)
 	converged 30
-	echo "converged $(($(ms_now) - t0)) ms after the last write" >&3
+	echo "converged $(($(ms) - t0)) ms after the last write" >&3
 	# and one more change, on its own, through the new leader
 	reaches 15 moved
 	echo "a new service served $REACHED_MS ms after its write" >&3
@@ -78,15 +78,15 @@ teardown_file() {
 	client_start s1 /stable1/
 	client_start s2 /stable2/
 	before=$(grep -c "watching again" "$TESTTMP/lb.err" || :)
-	t0=$(ms_now)
+	t0=$(ms)
 	partition 1
 	# n1 still answers the balancer, but soon knows no leader
 	wait_until 15 leaderless "$ETCD_URL_n1"
-	echo "n1 without a leader after $(($(ms_now) - t0)) ms" >&3
+	echo "n1 without a leader after $(($(ms) - t0)) ms" >&3
 	export ETCDCTL_ENDPOINTS=$majority
 	wait_until 15 led "$ETCD_URL_n2" "$ETCD_URL_n3"
 	reaches 15 moved
-	echo "a service written to the majority served $REACHED_MS ms after its write, $(($(ms_now) - t0)) ms after the partition" >&3
+	echo "a service written to the majority served $REACHED_MS ms after its write, $(($(ms) - t0)) ms after the partition" >&3
 	watching_on "$ETCD_URL_n2" "$ETCD_URL_n3"
 	[ "$(watchers "$ETCD_URL_n1")" = 0 ]
 	[ "$(grep -c "watching again" "$TESTTMP/lb.err")" -gt "$before" ]

@@ -61,11 +61,11 @@ teardown_file() {
 	# nothing changed meanwhile on the balancer's side
 	cmp "$TESTTMP/cfg.before" "$EASY_LB_RUN/haproxy.cfg"
 
-	t0=$(ms_now)
+	t0=$(ms)
 	fwd_up etcd
 	kill -CONT "$wpid"
 	converged 15
-	echo "converged $(($(ms_now) - t0)) ms after the watch resumed" >&3
+	echo "converged $(($(ms) - t0)) ms after the watch resumed" >&3
 	answers /new/ new
 	answers /moving/ moving2
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "$(LB)/gone/")" = 503 ]

@@ -311,17 +311,6 @@ watching_on() {
 	return 1
 }
 
-# tree_cpu_ms: user+system CPU time, in ms, that the balancer's own
-# processes (lb_pids) and every child they have reaped used so far: a
-# loop that keeps starting short-lived processes is counted too.
-tree_cpu_ms() {
-	local p t=0 s
-	for p in $(lb_pids); do
-		s=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null) || continue
-		t=$((t + ${s:-0}))
-	done
-	echo $((t * 1000 / $(getconf CLK_TCK)))
-}
 
 # --- changes ---
 
@@ -383,9 +372,9 @@ churn_converged() {
 	churn_wait 60
 	[ "$CHURN_WRITES" = "$n" ]
 	[ "$CHURN_FAILED" = 0 ] || return 1
-	t0=$(ms_now)
+	t0=$(ms)
 	converged "$bound"
-	echo "converged $(($(ms_now) - t0)) ms after the last write" >&3
+	echo "converged $(($(ms) - t0)) ms after the last write" >&3
 }
 
 # clients_ok: clients s1 and s2 (on stable1 and stable2) never failed,
@@ -397,20 +386,15 @@ clients_ok() {
 	[ "$output" = 0 ]
 }
 
-# ms_now: milliseconds of the monotonic-enough wall clock.
-ms_now() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # reaches SECONDS SVC: register service SVC (one upstream on a backend
 # answering SVC) and wait until the balancer routes to it; REACHED_MS
 # is how long it took from the write.
 reaches() {
 	local t0 port="BACKEND_PORT_$2"
 	[ -n "${!port:-}" ] || backend_start "$2"
-	t0=$(ms_now)
+	t0=$(ms)
 	wait_until 20 etcd-put --command-timeout 2s "/services/$2/upstream/s1" \
 		"127.0.0.1:${!port}" 2>/dev/null || return 1
 	wait_until "$1" answers "/$2/" "$2" || return 1
-	REACHED_MS=$(($(ms_now) - t0))
+	REACHED_MS=$(($(ms) - t0))
 }

@@ -4,7 +4,6 @@
 load chaos
 
 # ms: the monotonic-enough wall clock in milliseconds.
-ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # lb_run: lb_start, except that boot.sh's exit status lands in
 # $TESTTMP/lb.status when it ends (a test's own shell cannot wait for a

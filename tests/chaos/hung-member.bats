@@ -39,14 +39,14 @@ teardown_file() {
 	watching_on "$ETCD_URL_c1"
 	! sed -n "$((lines + 1)),\$p" "$TESTTMP/lb.err" | grep -q "etcd-watch"
 
-	t0=$(ms_now)
+	t0=$(ms)
 	kill -STOP "$ETCD_PID_c1"
 	export ETCDCTL_ENDPOINTS=$rest
 	wait_until 15 led "$ETCD_URL_c2" "$ETCD_URL_c3"
 	# 10 s of silence, 5 s for the status request to time out, then a
 	# render whose first read waits its 5 s on c1 too
 	reaches 30 moved
-	echo "a change served $REACHED_MS ms after its write, $(($(ms_now) - t0)) ms after c1 hung" >&3
+	echo "a change served $REACHED_MS ms after its write, $(($(ms) - t0)) ms after c1 hung" >&3
 	watching_on "$ETCD_URL_c2" "$ETCD_URL_c3"
 	grep -q "etcd-watch: /services/: $ETCD_URL_c1: timed out: .*(after 10 s of silence on the watch stream); retrying" "$TESTTMP/lb.err"
 	# a burst of changes (not a long churn: while c1 hangs, every read of
@@ -55,9 +55,9 @@ teardown_file() {
 	etcd-put /services/moved/upstream/s2 "127.0.0.1:$BACKEND_PORT_moved"
 	etcd-put -d /services/moved/upstream/s1
 	etcd-put /services/stable1/upstream/s2 "127.0.0.1:$BACKEND_PORT_stable1"
-	t0=$(ms_now)
+	t0=$(ms)
 	converged 40
-	echo "a burst of 3 changes converged in $(($(ms_now) - t0)) ms" >&3
+	echo "a burst of 3 changes converged in $(($(ms) - t0)) ms" >&3
 	# c1 wakes up and catches up; haproxy still runs what etcd holds
 	kill -CONT "$ETCD_PID_c1"
 	wait_until 20 member_ready "$ETCD_URL_c1"

@@ -39,17 +39,17 @@ teardown_file() {
 
 	c0=$(tree_cpu_ms)
 	lines0=$(wc -l <"$TESTTMP/lb.err")
-	t0=$(ms_now)
+	t0=$(ms)
 	fwd_down etcd
 	# changes the balancer cannot see yet, early in the outage
 	etcd-put /services/new/upstream/s1 "127.0.0.1:$BACKEND_PORT_new"
 	etcd-put -d /services/gone/upstream/s1
 	etcd-put /services/moving/upstream/s1 "127.0.0.1:$BACKEND_PORT_moving2"
 	# the outage itself: a fixed time, which is what is measured
-	sleep $((OUTAGE_S - ($(ms_now) - t0) / 1000))
+	sleep $((OUTAGE_S - ($(ms) - t0) / 1000))
 	c1=$(tree_cpu_ms)
 	lines1=$(wc -l <"$TESTTMP/lb.err")
-	echo "outage $(($(ms_now) - t0)) ms: balancer CPU $((c1 - c0)) ms, $((lines1 - lines0)) log lines" >&3
+	echo "outage $(($(ms) - t0)) ms: balancer CPU $((c1 - c0)) ms, $((lines1 - lines0)) log lines" >&3
 	sed -n "$((lines0 + 1)),${lines1}p" "$TESTTMP/lb.err" >&3
 	[ $((c1 - c0)) -lt "$CPU_BOUND_MS" ]
 	# etcd-watch saw the outage, and said so once, not once per retry
@@ -58,10 +58,10 @@ teardown_file() {
 	cmp "$TESTTMP/cfg.before" "$EASY_LB_RUN/haproxy.cfg"
 	answers /gone/ gone
 
-	t0=$(ms_now)
+	t0=$(ms)
 	fwd_up etcd
 	converged 20
-	echo "converged $(($(ms_now) - t0)) ms after etcd came back" >&3
+	echo "converged $(($(ms) - t0)) ms after etcd came back" >&3
 	answers /new/ new
 	answers /moving/ moving2
 	clients_ok
@@ -86,10 +86,10 @@ teardown_file() {
 	run_split grep -c "waiting for etcd" "$TESTTMP/lb.err"
 	[ "$output" -ge 1 ] && [ "$output" -le 5 ]
 	! curl -s -o /dev/null "$(LB)/"
-	t0=$(ms_now)
+	t0=$(ms)
 	fwd_up etcd
 	wait_until 25 answers /stable1/ stable1
-	echo "serving $(($(ms_now) - t0)) ms after etcd came back" >&3
+	echo "serving $(($(ms) - t0)) ms after etcd came back" >&3
 	converged 10
 	grep -q "etcd is up" "$TESTTMP/lb.err"
 }
