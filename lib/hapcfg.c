@@ -218,7 +218,8 @@ addline(struct ctx *c, struct section *s, struct line *l, int plain)
 }
 
 /* Where the sections of text begin: at 0 (the lines before the first
- * section keyword), then at each line whose first word is one.  Returns
+ * section keyword), then at each line whose first word is one, the
+ * first word as splitline and parse see it.  Returns
  * their number, the offsets in *at (malloc'd; NULL when out of memory). */
 static size_t
 sections_at(struct ctx *c, const char *text, size_t len, size_t **at)
@@ -288,10 +289,9 @@ parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
 			joinwords(c, &cur.body, l.w, l.n);
 			freewords(l.w, l.n);
 			push(c, &cfg->sec, &cfg->nsec, sizeof(cur), &cur);
-			if (skip && cfg->nsec < nat && skip[cfg->nsec - 1])
-				i = at[cfg->nsec];
-			else if (skip && cfg->nsec == nat && skip[nat - 1])
-				i = len;
+			/* (to the next section, or the end) */
+			if (skip && cfg->nsec <= nat && skip[cfg->nsec - 1])
+				i = cfg->nsec < nat ? at[cfg->nsec] : len;
 			continue;
 		}
 		if (cfg->nsec)
