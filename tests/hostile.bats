@@ -403,7 +403,9 @@ ${W}/services/easy-lb-stats: service name is reserved; skipped" ]
 	run_split etcd-get -e "$FAKE_URL" -p /services/
 	[ "$status" -eq 111 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "etcd-get: /services/: $FAKE_URL: malformed JSON reply: Invalid numeric literal at line 1, column 10 (while parsing '<html>not json}')" ]
+	# (what follows our words is jq's parser's, worded by each jq)
+	[[ $stderr == "etcd-get: /services/: $FAKE_URL: malformed JSON reply: "?* ]]
+	[[ $stderr != *$'\n'* ]]
 }
 
 @test "H33 malformed JSON on a watch stream: etcd-watch warns and retries, writes nothing" {

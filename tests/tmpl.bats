@@ -9,11 +9,40 @@ load helper
 
 G="$BATS_TEST_DIRNAME/tmpl"
 
+# JQ marks, in a golden err file, the message that libjq wrote (a
+# compile or runtime error, a JSON parse error): jq 1.6, 1.7 and 1.8 word
+# those differently, so the test asserts the part tmpl writes around it,
+# and that jq's is passed on (not empty), never jq's wording.
+JQ="<jq's message>"
+
+# same_lines GOLDEN ACTUAL: ACTUAL has GOLDEN's lines, each JQ in them
+# standing for one or more characters.
+same_lines() {
+	local -a g a
+	local i pre post
+	mapfile -t g <"$1"
+	mapfile -t a <"$2"
+	[ "${#a[@]}" -eq "${#g[@]}" ] || { diff -u "$1" "$2"; return 1; }
+	for i in "${!g[@]}"; do
+		pre=${g[i]%%"$JQ"*} post=${g[i]#*"$JQ"}
+		if [ "$pre" = "${g[i]}" ]; then
+			[ "${a[i]}" = "${g[i]}" ] || { diff -u "$1" "$2"; return 1; }
+		else
+			[[ ${a[i]} == "$pre"?*"$post" ]] || { diff -u "$1" "$2"; return 1; }
+		fi
+	done
+}
+
 # compare NAME ACTUAL-FILE: exact bytes against the golden file NAME (a
-# missing golden file means empty output, or status 0 for rc).
+# missing golden file means empty output, or status 0 for rc); an err
+# file holding JQ is compared line by line around it.
 compare() {
 	local want="$dir/$1" empty=/dev/null
 	[ "$1" = rc ] && empty="$BATS_TEST_TMPDIR/rc0" && echo 0 >"$empty"
+	if [ -f "$want" ] && grep -qF "$JQ" "$want"; then
+		same_lines "$want" "$2"
+		return
+	fi
 	if [ -n "${TMPL_BLESS:-}" ]; then
 		if cmp -s "$empty" "$2"; then rm -f "$want"; else cp "$2" "$want"; fi
 		return 0
@@ -139,7 +168,8 @@ golden() {
 	run_split sh -c 'printf "{nope" | tmpl t.tmpl'
 	[ "$status" -eq 100 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "tmpl: stdin: invalid JSON: Invalid literal at EOF at line 1, column 5" ]
+	[[ $stderr == "tmpl: stdin: invalid JSON: "?* ]]
+	[[ $stderr != *$'\n'* ]]
 }
 @test "include of a missing file: exit 111 at the include" { golden err-include-missing; }
 @test "include loop" { golden err-include-loop; }

@@ -231,7 +231,7 @@ vg_clean() {
 	vg tmpl -d "$BATS_TEST_TMPDIR/data.json" "$BATS_TEST_TMPDIR/bad.tmpl"
 	[ "$status" -eq 100 ]
 	[ -z "$output" ]
-	[[ $stderr == *"bad.tmpl:1:"*"no_such_function/0 is not defined"* ]]
+	[[ $stderr == *"bad.tmpl:1:"*": jq compile error: "?* ]]
 	vg_clean
 	printf '{{ error("stop here") }}\n' >"$BATS_TEST_TMPDIR/err.tmpl"
 	vg tmpl -d "$BATS_TEST_TMPDIR/data.json" "$BATS_TEST_TMPDIR/err.tmpl"
