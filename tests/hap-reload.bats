@@ -94,26 +94,13 @@ serving() {
 		curl -fs -o /dev/null "http://127.0.0.1:$FE/"
 }
 
-# "show proc" on the master CLI.  Under load the master now and then
-# refuses or drops a connection (seen as socat's "Connection refused"):
-# ask again, for up to 2 s, as hap-reload itself does.
-show_proc() {
-	local i out
-	for i in $(seq 20); do
-		out=$(echo "show proc" | socat -t 2 - "unix:$D/master.sock" 2>/dev/null) &&
-			[[ $out == *worker* ]] && { printf '%s\n' "$out"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
 # The newest worker's pid.
 worker() {
-	show_proc | awk '$2 == "worker" && $3 == 0 { print $1; exit }'
+	show_proc "$D/master.sock" | awk '$2 == "worker" && $3 == 0 { print $1; exit }'
 }
 
 nworkers() {
-	show_proc | awk '$2 == "worker"' | wc -l
+	show_proc "$D/master.sock" | awk '$2 == "worker"' | wc -l
 }
 
 get() {

@@ -225,3 +225,26 @@ lb_gone() {
 	ps -o pid,ppid,stat,args -p "${left%,}" >&2
 	return 1
 }
+
+# show_proc SOCKET: "show proc" on the haproxy master CLI at SOCKET.
+# While it re-executes itself, or under load, the master now and then
+# refuses or drops a connection: ask again, for up to 2 s, as hap-reload
+# itself does.
+show_proc() {
+	local i out
+	for i in $(seq 20); do
+		out=$(echo "show proc" | socat -t 2 - "unix:$1" 2>/dev/null) &&
+			[[ $out == *worker* ]] && {
+			printf '%s\n' "$out"
+			return 0
+		}
+		sleep 0.1
+	done
+	return 1
+}
+
+# worker_pid: the pid of the balancer's current haproxy worker, from the
+# master CLI in $EASY_LB_RUN.
+worker_pid() {
+	show_proc "$EASY_LB_RUN/master.sock" | awk '/^# workers/ { w = 1; next } /^#/ { w = 0 } w && $2 == "worker" { print $1; exit }'
+}

@@ -46,26 +46,6 @@ none_alive() {
 	return $ret
 }
 
-# show_proc: "show proc" on haproxy's master CLI (asked again for up to
-# 2 s: while it re-executes itself the master drops connections).
-show_proc() {
-	local i out
-	for i in $(seq 20); do
-		out=$(echo "show proc" | socat -t 2 - "unix:$EASY_LB_RUN/master.sock" 2>/dev/null) &&
-			[[ $out == *worker* ]] && {
-			printf '%s\n' "$out"
-			return 0
-		}
-		sleep 0.1
-	done
-	return 1
-}
-
-# worker_pid: the current worker's pid, from the master CLI.
-worker_pid() {
-	show_proc | awk '/^# workers/ { w = 1; next } /^#/ { w = 0 } w && $2 == "worker" { print $1; exit }'
-}
-
 # refused: nothing listens on the balancer's port any more.
 refused() {
 	local rc=0
