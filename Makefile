@@ -52,34 +52,40 @@ $(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libeasylb.a
 
 -include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d)
 
+# What each purpose needs from Debian, and only that (contrib/deps.sh).
 deps:
-	@sh contrib/deps.sh
+	@sh contrib/deps.sh check
 
 # Each of these installs what is missing first, then builds, then runs:
 # the install must finish before anything compiles, even under make -j.
 check:
-	@sh contrib/deps.sh
+	@sh contrib/deps.sh check
 	@$(MAKE) --no-print-directory all
 	@sh tests/run.sh $(TESTS)
 
 demo:
-	@sh contrib/deps.sh
+	@sh contrib/deps.sh demo
 	@$(MAKE) --no-print-directory all
 	@sh share/easy-lb/demo.sh
 
 # The fault suite: the real balancer while etcd, haproxy, the network and
 # the disk misbehave (tests/chaos/).
 chaos:
-	@sh contrib/deps.sh
+	@sh contrib/deps.sh check
 	@$(MAKE) --no-print-directory all
 	@sh tests/run.sh $(or $(TESTS),tests/chaos/*.bats)
 
+# Every supported Debian release, each a fresh chroot running make check
+# as a newcomer would (root; tests/matrix/run.sh says what it does).
+matrix:
+	@sh tests/matrix/run.sh $(RELEASES)
+
 fuzz:
-	@sh contrib/deps.sh
+	@sh contrib/deps.sh fuzz
 	@sh tests/fuzz/run.sh $(FUZZTIME)
 
 bench:
-	@sh contrib/deps.sh
+	@sh contrib/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 
@@ -116,6 +122,6 @@ clean: clean-cross
 clean-cross:
 	rm -rf build-$(ARCH)
 
-.PHONY: all bin deps check chaos demo fuzz bench install uninstall clean cross clean-cross
+.PHONY: all bin deps check chaos demo matrix fuzz bench install uninstall clean cross clean-cross
 .SUFFIXES:
 .SECONDARY:

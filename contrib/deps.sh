@@ -1,12 +1,42 @@
 #!/bin/sh
-# Install the Debian packages easy-lb needs to build, test and demo itself.
-# As root it installs what is missing; otherwise it prints the exact command.
-# usage: contrib/deps.sh [check]
+# Install the Debian packages one purpose of easy-lb needs, and only
+# those.  As root it installs what is missing; otherwise it prints the
+# exact command.
+# usage: contrib/deps.sh [PURPOSE]
+#   build  compiler and libraries: make all
+#   demo   build, plus what the balancer and the demo run (make demo)
+#   check  demo, plus what the test suites use (make check, make chaos)
+#   fuzz   clang and its libFuzzer runtime (make fuzz)
+#   bench  demo, plus the baselines and tools of make bench; one that
+#          the release does not carry is reported and left out, and the
+#          benchmarks that need it say so
+# Default: check.
 set -u
 
-pkgs="gcc make libc6-dev libcurl4-openssl-dev libjq-dev jq curl openssl \
-bats parallel etcd-server etcd-client haproxy python3 socat clang shellcheck \
-wrk gnuplot-nox hyperfine valgrind iproute2"
+# (the names of Debian's packages, from bookworm to forky)
+build="gcc make libc6-dev libcurl4-openssl-dev libjq-dev"
+demo="$build etcd-server haproxy python3 curl"
+# clang's libFuzzer runtime is a package of its own since trixie
+# (libclang-rt-N-dev); libclang-rt-dev follows the default clang.
+fuzz="clang libclang-rt-dev"
+# bats, parallel: the runner; etcd-client, jq, openssl, socat: the
+# tests' own tools and certificates; groff-base, bsdextrautils: nroff
+# and col (a usage line against its man page); iproute2: network
+# namespaces; file: what a cross build made; procps: pgrep.
+check="$demo bats parallel etcd-client jq openssl socat $fuzz shellcheck \
+valgrind groff-base bsdextrautils iproute2 file procps"
+bench="$demo etcd-client"
+benchopt="wrk gnuplot-nox hyperfine"
+
+purpose=${1:-check}
+case $purpose in
+build) pkgs=$build ;;
+demo) pkgs=$demo ;;
+check) pkgs=$check ;;
+fuzz) pkgs=$fuzz ;;
+bench) pkgs="$bench $benchopt" ;;
+*) echo "easy-lb: deps.sh: unknown purpose '$purpose' (build, demo, check, fuzz, bench)" >&2; exit 100 ;;
+esac
 
 missing=""
 for p in $pkgs; do
@@ -18,17 +48,40 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 
+# available PKG: the release has PKG (apt knows a candidate version).
+available() {
+	case $(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p') in
+	"" | "(none)") return 1 ;;
+	esac
+}
+
 if [ "$(id -u)" -ne 0 ]; then
-	echo "easy-lb: missing Debian packages:$missing" >&2
+	echo "easy-lb: missing Debian packages for make $purpose:$missing" >&2
 	echo "easy-lb: run: sudo apt-get install -y --no-install-recommends$missing" >&2
 	exit 1
 fi
-echo "easy-lb: installing missing Debian packages:$missing" >&2
+echo "easy-lb: installing missing Debian packages for make $purpose:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # A failed index (say a foreign architecture's mirror mid-sync) must not
 # stop the install of what the other indexes have.
 apt-get update -q >/dev/null ||
 	echo "easy-lb: apt-get update failed; installing from the lists there are" >&2
+# A bench tool this release lacks is left out, and said so: the others
+# and every benchmark that does not need it still run.
+if [ "$purpose" = bench ]; then
+	want=""
+	for p in $missing; do
+		case " $benchopt " in
+		*" $p "*) available "$p" || {
+			echo "easy-lb: $p is not packaged for this release: the benchmarks that use it will say so" >&2
+			continue
+		} ;;
+		esac
+		want="$want $p"
+	done
+	missing=$want
+	[ -n "$missing" ] || exit 0
+fi
 # shellcheck disable=SC2086 # one word per package
 apt-get install -y -q --no-install-recommends $missing >/dev/null ||
 	{ echo "easy-lb: apt-get install$missing failed" >&2; exit 1; }
