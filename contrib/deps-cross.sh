@@ -66,9 +66,27 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "easy-lb: run:" >&2
 	[ -n "$addarch" ] && echo "  sudo dpkg --add-architecture $deb" >&2
 	echo "  sudo apt-get update" >&2
-	echo "  sudo apt-get install -y --no-install-recommends$missing" >&2
+	echo "  sudo apt-get install -y --no-install-recommends -o Dpkg::Options::=--path-exclude=/usr/share/man/*$missing" >&2
 	exit 1
 fi
+# heal: after a failed install, leave dpkg as it was found, healthy:
+# remove the :$deb packages it left unpacked or half-configured, then
+# let apt settle the rest, so that no later install on this machine
+# fails because of this one.
+heal() {
+	_broken=$(dpkg-query -W -f='${binary:Package} ${Status}\n' 2>/dev/null |
+		awk -v a=":$deb" '$NF != "installed" && $NF != "not-installed" &&
+			$NF != "config-files" && index($1, a) { print $1 }')
+	# shellcheck disable=SC2086
+	[ -z "$_broken" ] || dpkg --purge --force-depends $_broken >/dev/null 2>&1
+	apt-get install -f -y -q >/dev/null 2>&1
+	if [ -n "$(dpkg --audit 2>/dev/null)" ] || ! apt-get check -q >/dev/null 2>&1; then
+		echo "easy-lb: dpkg is not healthy after the failed install: run dpkg --audit" >&2
+	else
+		echo "easy-lb: the failed install was undone; dpkg is healthy" >&2
+	fi
+}
+
 echo "easy-lb: installing Debian packages for ARCH=$arch:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 if [ -n "$addarch" ]; then
@@ -82,8 +100,14 @@ fi
 # install decide whether the lists it has are enough.
 apt-get update -q >/dev/null ||
 	echo "easy-lb: apt-get update failed; trying the install anyway" >&2
+# The :$deb -dev packages may ship a man page that differs from its
+# native twin's (trixie's libpsl-dev: libpsl.3.gz), which dpkg refuses
+# to overwrite: leave the man pages out of this install, and nothing
+# else (a cross toolchain has no use for them).
 # shellcheck disable=SC2086
-if ! apt-get install -y -q --no-install-recommends $missing >/dev/null; then
+if ! apt-get install -y -q --no-install-recommends \
+	-o Dpkg::Options::=--path-exclude=/usr/share/man/* $missing >/dev/null; then
 	echo "easy-lb: apt-get install$missing failed" >&2
+	heal
 	exit 1
 fi
