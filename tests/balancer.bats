@@ -29,6 +29,46 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	grep -q "easy-lb: haproxy started (master pid [0-9]*) on port $LB_PORT" "$TESTTMP/lb.err"
 }
 
+# uid_of PID, root_of PID: whom a process runs as, and in which root.
+uid_of() { awk '$1 == "Uid:" { print $2 }' "/proc/$1/status"; }
+root_of() { readlink "/proc/$1/root"; }
+
+@test "started as root, haproxy's workers run as user haproxy in an empty chroot" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root, to start the balancer as root: run make check as root"
+	local master worker
+	master=$(cat "$EASY_LB_RUN/haproxy.pid")
+	worker=$(worker_pid)
+	[ -n "$worker" ]
+	[ "$(uid_of "$worker")" = "$(id -u haproxy)" ]
+	[ "$(root_of "$worker")" = "$EASY_LB_RUN/empty" ]
+	[ -z "$(ls -A "$EASY_LB_RUN/empty")" ]
+	# the master, which re-reads the config at each reload, stays root
+	[ "$(uid_of "$master")" = 0 ]
+	[ "$(root_of "$master")" = / ]
+	grep -qx "    user haproxy" "$EASY_LB_RUN/haproxy.cfg"
+	grep -qx "    chroot $EASY_LB_RUN/empty" "$EASY_LB_RUN/haproxy.cfg"
+	# so haproxy (3.4 warns of a root worker, chroot or not) has nothing
+	# to warn about at start
+	refute grep -q WARNING "$TESTTMP/lb.err"
+}
+
+@test "HAPROXY_USER and HAPROXY_CHROOT set empty keep the workers as root, unchrooted" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root, to start the balancer as root: run make check as root"
+	local run=$TESTTMP/run-root port worker
+	port=$(free_port)
+	mkdir -p "$run"
+	EASY_LB_RUN=$run LB_PORT=$port HAPROXY_USER= HAPROXY_CHROOT= \
+		"$REPO/share/easy-lb/boot.sh" 2>"$TESTTMP/lb-root.err" &
+	BGPID=$!
+	wait_until 20 curl -s -o /dev/null "http://127.0.0.1:$port/"
+	worker=$(EASY_LB_RUN=$run worker_pid)
+	[ "$(uid_of "$worker")" = 0 ]
+	[ "$(root_of "$worker")" = / ]
+	[ ! -e "$run/empty" ]
+	refute grep -q "^    user \|^    chroot " "$run/haproxy.cfg"
+	grep -qx "easy-lb: haproxy's workers run as root (HAPROXY_USER is empty, or there is no user haproxy)" "$TESTTMP/lb-root.err"
+}
+
 @test "the README scenario: locations, the default service, longest prefix first" {
 	backend_start ui
 	etcd-put /services/ui/upstream/ui1 "127.0.0.1:$BACKEND_PORT"

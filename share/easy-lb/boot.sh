@@ -9,6 +9,16 @@ set -u
 . "$(dirname "$0")/env.sh"
 
 mkdir -p "$EASY_LB_RUN" || exit 111
+if [ -n "$HAPROXY_USER" ] && [ -z "$HAPROXY_GROUP" ]; then
+	log "HAPROXY_USER: no such user: $HAPROXY_USER"
+	exit 100
+fi
+# The workers' root: an empty directory of root's, made when missing.
+if [ -n "$HAPROXY_CHROOT" ] && [ ! -d "$HAPROXY_CHROOT" ]; then
+	mkdir -p "$HAPROXY_CHROOT" || exit 111
+fi
+[ "$(id -u)" -ne 0 ] || [ -n "$HAPROXY_USER" ] ||
+	log "haproxy's workers run as root (HAPROXY_USER is empty, or there is no user haproxy)"
 hpid='' wpid='' stopping=''
 
 # The watcher stops first, so that it never reloads a stopping haproxy;

@@ -19,6 +19,24 @@ if [ -z "${HAPROXY:-}" ]; then
 fi
 export HAPROXY
 
+# Started as root, haproxy's workers drop to HAPROXY_USER (default
+# haproxy, as Debian's own unit does) in the empty HAPROXY_CHROOT once
+# they have bound their ports; the master, which re-reads the config at
+# each reload, stays root.  Either set empty turns that step off.  Not
+# root: haproxy runs as the caller, and neither applies.
+if [ "$(id -u)" -eq 0 ]; then
+	if [ -z "${HAPROXY_USER+set}" ]; then
+		HAPROXY_USER=haproxy
+		id -u haproxy >/dev/null 2>&1 || HAPROXY_USER=""
+	fi
+	HAPROXY_CHROOT=${HAPROXY_CHROOT-$EASY_LB_RUN/empty}
+else
+	HAPROXY_USER="" HAPROXY_CHROOT=""
+fi
+HAPROXY_GROUP=""
+[ -z "$HAPROXY_USER" ] || HAPROXY_GROUP=$(id -gn "$HAPROXY_USER" 2>/dev/null)
+export HAPROXY_USER HAPROXY_GROUP HAPROXY_CHROOT
+
 CFG=$EASY_LB_RUN/haproxy.cfg
 MASTER_SOCK=$EASY_LB_RUN/master.sock
 RUNTIME_SOCK=$EASY_LB_RUN/haproxy.sock
