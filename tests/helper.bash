@@ -52,7 +52,9 @@ etcd_start() {
 		while [ "$pport" = "$cport" ]; do pport=$(free_port); done
 		echo "$cport $pport" >"$dir/ports"
 	fi
-	local scheme=${ETCD_SCHEME:-http}
+	local scheme=${ETCD_SCHEME:-http} since=0
+	# (a restart appends to the log: only what this start writes counts)
+	[ -f "$dir/log" ] && since=$(wc -c <"$dir/log")
 	# Started from a subshell, so it is no job of the test's shell (no
 	# "Killed" noise in the TAP stream when a test kills it).
 	(
@@ -71,15 +73,18 @@ etcd_start() {
 	printf -v "ETCD_URL_$name" '%s' "$scheme://127.0.0.1:$cport"
 	printf -v "ETCD_PID_$name" '%s' "$pid"
 	export "ETCD_URL_$name" "ETCD_PID_$name"
-	if ! wait_until 20 etcd_healthy "$dir" "$cport"; then
+	if ! wait_until 20 etcd_healthy "$dir" "$since"; then
 		tail -n 20 "$dir/log" >&2
 		return 1
 	fi
 }
 
+# etcd_healthy DIR SINCE: the etcd of DIR runs and has said, in its log
+# after byte SINCE, that it serves clients.
 etcd_healthy() {
 	kill -0 "$(cat "$1/pid")" 2>/dev/null || return 1
-	grep -q '"ready to serve client requests"\|serving.*client' "$1/log" 2>/dev/null
+	tail -c +"$(($2 + 1))" "$1/log" 2>/dev/null |
+		grep -q '"ready to serve client requests"\|serving.*client'
 }
 
 # etcd_stop NAME [SIGNAL]: stop one etcd and wait for it to be gone.
