@@ -9,6 +9,7 @@ set -u
 . "$(dirname "$0")/env.sh"
 
 mkdir -p "$EASY_LB_RUN" || exit 111
+cd / || exit 111
 if [ -n "$HAPROXY_USER" ] && [ -z "$HAPROXY_GROUP" ]; then
 	log "HAPROXY_USER: no such user: $HAPROXY_USER"
 	exit 100

@@ -2,13 +2,25 @@
 # Settings shared by boot.sh and watcher.sh: the 2017 image's environment
 # (ETCD_PEERS, HAPROXY_STATS*) plus easy-lb's own, with their defaults.
 
+# abs PATH: PATH as seen from the directory easy-lb was started in.  The
+# balancer runs from /, as a daemon should (haproxy 2.8 and later go
+# back to their starting directory after reading a config, which user
+# haproxy may not enter), so relative paths in its variables are made
+# absolute first.
+abs() {
+	case $1 in
+	/* | '') printf '%s' "$1" ;;
+	*) printf '%s/%s' "${PWD:-$(pwd)}" "$1" ;;
+	esac
+}
+
 EASY_LB_SHARE=${EASY_LB_SHARE:-$(cd "$(dirname "$0")" && pwd)}
 ETCD_PREFIX=${ETCD_PREFIX:-/services}
 ETCD_PREFIX=${ETCD_PREFIX%/}
 LB_PORT=${LB_PORT:-80}
 DEBOUNCE_MS=${DEBOUNCE_MS:-200}
-EASY_LB_RUN=${EASY_LB_RUN:-/run/easy-lb}
-TEMPLATE=${TEMPLATE:-$EASY_LB_SHARE/haproxy.cfg.tmpl}
+EASY_LB_RUN=$(abs "${EASY_LB_RUN:-/run/easy-lb}")
+TEMPLATE=$(abs "${TEMPLATE:-$EASY_LB_SHARE/haproxy.cfg.tmpl}")
 HAPROXY_STATS_URI=${HAPROXY_STATS_URI:-/stats}
 export EASY_LB_SHARE ETCD_PREFIX LB_PORT DEBOUNCE_MS EASY_LB_RUN TEMPLATE \
 	HAPROXY_STATS_URI
@@ -17,7 +29,14 @@ export EASY_LB_SHARE ETCD_PREFIX LB_PORT DEBOUNCE_MS EASY_LB_RUN TEMPLATE \
 if [ -z "${HAPROXY:-}" ]; then
 	HAPROXY=$(command -v haproxy 2>/dev/null || echo /usr/sbin/haproxy)
 fi
+case $HAPROXY in
+*/*) HAPROXY=$(abs "$HAPROXY") ;;
+esac
 export HAPROXY
+# (the etcd tools' certificates and key, read at each connection)
+for _v in ETCDCTL_CACERT ETCDCTL_CERT ETCDCTL_KEY; do
+	eval "[ -z \"\${$_v:-}\" ] || $_v=\$(abs \"\$$_v\") && export $_v"
+done
 
 # Started as root, haproxy's workers drop to HAPROXY_USER (default
 # haproxy, as Debian's own unit does) in the empty HAPROXY_CHROOT once
@@ -29,7 +48,7 @@ if [ "$(id -u)" -eq 0 ]; then
 		HAPROXY_USER=haproxy
 		id -u haproxy >/dev/null 2>&1 || HAPROXY_USER=""
 	fi
-	HAPROXY_CHROOT=${HAPROXY_CHROOT-$EASY_LB_RUN/empty}
+	HAPROXY_CHROOT=$(abs "${HAPROXY_CHROOT-$EASY_LB_RUN/empty}")
 else
 	HAPROXY_USER="" HAPROXY_CHROOT=""
 fi
