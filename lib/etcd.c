@@ -432,19 +432,51 @@ curl_why(struct etcd *e, CURL *h, CURLcode rc, const char *cerr,
 	(void)e;
 }
 
-/* The message of an error reply body: {"error","message","code"}. */
+/* The gRPC code (0 when there is none) and message (a string, or null;
+ * the caller's) of an error body or watch message v (borrowed), in
+ * either dialect of etcd's gateway.  grpc-gateway v1 (etcd 3.4, 3.5)
+ * answers a unary call with {"error":M,"message":M,"code":N} and ends a
+ * stream with {"error":{"grpc_code":N,"http_code":H,"message":M,
+ * "http_status":S}}; v2 (etcd 3.6 on) with {"code":N,"message":M} and
+ * {"error":{"code":N,"message":M}}.  A stream that fails before its
+ * first message sends its error object with the HTTP status of the
+ * code, as a unary call does. */
+static int
+grpc_status(jv v, jv *msg)
+{
+	jv st = etcd_field(v, "error");
+	int code;
+
+	if (jv_get_kind(st) != JV_KIND_OBJECT) {
+		jv_free(st);
+		st = jv_copy(v);
+	}
+	code = (int)etcd_int(st, "code");
+	if (!code)
+		code = (int)etcd_int(st, "grpc_code");
+	*msg = etcd_field(st, "message");
+	if (jv_get_kind(*msg) != JV_KIND_STRING) {
+		jv_free(*msg);
+		*msg = etcd_field(st, "error");
+	}
+	if (jv_get_kind(*msg) != JV_KIND_STRING) {
+		jv_free(*msg);
+		*msg = jv_null();
+	}
+	jv_free(st);
+	return code;
+}
+
+/* Describe a reply with HTTP status other than 200; *code is the gRPC
+ * code it carries, or 0. */
 static void
 http_why(const char *url, long status, const struct buf *body, int *code,
 	 char *out, size_t outlen)
 {
 	jv v = jv_parse_sized(body->p ? body->p : "", body->len);
-	jv m = etcd_field(v, "message");
+	jv m;
 
-	*code = (int)etcd_int(v, "code");
-	if (jv_get_kind(m) != JV_KIND_STRING) {
-		jv_free(m);
-		m = etcd_field(v, "error");
-	}
+	*code = grpc_status(v, &m);
 	if (jv_get_kind(m) == JV_KIND_STRING)
 		snprintf(out, outlen, "%s: HTTP %ld: %s", url, status,
 			 jv_string_value(m));
@@ -1000,9 +1032,12 @@ wmsg(struct wstate *w, jv msg)
 	jv err = etcd_field(msg, "error"), res, v;
 	const char *ep = etcd_endpoint(w->e);
 
+	/* Whatever the code, the stream is over: the caller resumes from
+	 * the last revision it saw. */
 	if (jv_get_kind(err) != JV_KIND_NULL) {
-		jv m = etcd_field(err, "message");
+		jv m;
 
+		grpc_status(msg, &m);
 		snprintf(w->why, sizeof w->why, "%s: watch error: %s", ep,
 			 jv_get_kind(m) == JV_KIND_STRING ? jv_string_value(m)
 							  : "?");
