@@ -23,7 +23,7 @@ load helper
 	[[ "$output" =~ stats:\ \ \ \ http://127\.0\.0\.1:[0-9]+/stats ]]
 	# nothing left behind
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep easy-lb-demo)" ]
-	! pgrep -f "easy-lb-demo"
+	refute pgrep -f "easy-lb-demo"
 }
 
 @test "make install puts the tools, man pages, share/easy-lb and the easy-lb entry point in DESTDIR" {

@@ -121,7 +121,7 @@ teardown() {
 	kill "$ka"
 	wait "$ka"
 	[ "$(cat "$BATS_TEST_TMPDIR/ka.err")" = "" ]
-	! etcd-get "$(K ka)" >/dev/null
+	refute etcd-get "$(K ka)" >/dev/null
 }
 
 @test "auth: a user who may read only a prefix gets the revision through it, and watches it across a compaction" {

@@ -176,7 +176,7 @@ $((r0 + 2))" ]
 	etcd-put "$(K h1/b)" y
 	wait_until 5 bash -c "! kill -0 $p 2>/dev/null"
 	[ "$(jq -r .value "$BATS_TEST_TMPDIR/h1")" = x ]
-	! pgrep -f "etcd-watch --rev [0-9]* -p $(K h1/)"
+	refute pgrep -f "etcd-watch --rev [0-9]* -p $(K h1/)"
 }
 
 @test "etcd-watch reports every event exactly once across an etcd restart" {

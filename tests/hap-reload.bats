@@ -201,7 +201,8 @@ hr() {
 	[ ! -e "$D/haproxy.cfg.checking" ]
 	[ "$(worker)" != "$W0" ]
 	[ "$(answers 4)" = "a " ]
-	! rt "show servers state be" | grep -q " b "
+	run_split rt "show servers state be"
+	refute grep -q " b " <<<"$output"
 }
 
 @test "hap-reload: runtime remove: drained and deleted, same worker" {
@@ -397,7 +398,8 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$busy"
 	[ "$s2" -eq 0 ]
 	grep -q '^reloaded (worker [0-9]*)$' "$D/o1"
 	grep -q '^reloaded (worker [0-9]*)$' "$D/o2"
-	[ ! -s "$D/e1" ] && [ ! -s "$D/e2" ]
+	[ ! -s "$D/e1" ]
+	[ ! -s "$D/e2" ]
 	[ "$(cut -d' ' -f3 "$D/o1")" != "$(cut -d' ' -f3 "$D/o2")" ]
 	cmp "$D/haproxy.cfg" "$D/n1.cfg" || cmp "$D/haproxy.cfg" "$D/n2.cfg"
 }

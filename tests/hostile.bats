@@ -92,8 +92,7 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 @test "H02 newline without blanks in a value: skipped, no second line" {
 	render "{$A,\"/services/web/upstream/a\":\"127.0.0.1:80\\nbackend evil\"}"
 	[ "$status" -eq 0 ]
-	[ "$stderr" = "${W}/services/web/upstream/a: server options \"evil\" are not ones easy-lb accepts; skipped" ] ||
-		[[ "$stderr" == "${W}/services/web/upstream/a: "*"skipped" ]]
+	[ "$stderr" = "${W}/services/web/upstream/a: \"127.0.0.1:80\\nbackend\" is not host:port (IPv6 in brackets); skipped" ]
 	[ "$(services)" = "ok " ]
 	valid
 }
@@ -128,8 +127,10 @@ A='"/services/ok/upstream/a":"127.0.0.1:8080"'
 	render_etcd "$(K services/)"
 	[ "$status" -eq 0 ]
 	[ ! -s "$BATS_TEST_TMPDIR/get.err" ]
-	[ "$stderr" = "${W}$(K services/web/upstream/a): \"127.0.0.1:80\\u0000server\" is not host:port (IPv6 in brackets); skipped" ] ||
-		[[ "$stderr" == "${W}$(K services/web/upstream/a): "*"skipped" ]]
+	# (the address is the value's first word: jq 1.6's split stops at
+	# the NUL, so there it is the whole value)
+	local w="${W}$(K services/web/upstream/a): \"127.0.0.1:80\\u0000server" rest='" is not host:port (IPv6 in brackets); skipped'
+	[ "$stderr" = "$w$rest" ] || [ "$stderr" = "$w x 1.2.3.4:1$rest" ]
 	[ "$(servers)" = "a 127.0.0.1:8080 check" ]
 	valid
 }

@@ -542,7 +542,8 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	read -r a2 _ b2 _ c2 _ <"$BATS_TEST_TMPDIR/out.txt"
 	[ "$a1" = "$a2" ]
 	[ "$b1" = "$b2" ]
-	[ -n "$c2" ] && [ "$c2" != "$b2" ]
+	[ -n "$c2" ]
+	[ "$c2" != "$b2" ]
 	# b unused by one render: computed again when it comes back
 	rec '{"type":"delete","key":"/k/b","revision":7}' '{"type":"progress","revision":7}'
 	wait_until 5 revs 3

@@ -64,7 +64,7 @@ restart() {
 	echo "a change after the restart served in $REACHED_MS ms" >&3
 	[ "$(watch_pid)" = "$wpid" ]
 	churn_converged 12 30
-	! grep -q "permission denied\|authentication failed\|user name is empty" "$TESTTMP/lb.err"
+	refute grep -q "permission denied\|authentication failed\|user name is empty" "$TESTTMP/lb.err"
 	clients_ok
 }
 
@@ -80,7 +80,7 @@ restart() {
 	export ETCDCTL_ENDPOINTS=$ETCD_URL_tls ETCDCTL_CACERT="$p/ca.crt" \
 		ETCDCTL_CERT="$p/client.crt" ETCDCTL_KEY="$p/client.key"
 	# without a client certificate etcd refuses: TLS is really on
-	! env -u ETCDCTL_CERT -u ETCDCTL_KEY etcd-get --revision 2>/dev/null
+	refute env -u ETCDCTL_CERT -u ETCDCTL_KEY etcd-get --revision 2>/dev/null
 	lb_start >>"$TESTTMP/lb.out"
 	stable_start 2
 	converged 10
@@ -93,6 +93,6 @@ restart() {
 	echo "a change after the restart served in $REACHED_MS ms" >&3
 	churn_converged 12 30
 	grep -q "etcd-watch: .*retrying" "$TESTTMP/lb.err"
-	! grep -q "TLS failure" "$TESTTMP/lb.err"
+	refute grep -q "TLS failure" "$TESTTMP/lb.err"
 	clients_ok
 }

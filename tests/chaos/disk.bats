@@ -77,7 +77,7 @@ full_start() {
 full_check() {
 	cmp "$TESTTMP/good.cfg" "$EASY_LB_RUN/haproxy.cfg"
 	haproxy -c -q -f "$EASY_LB_RUN/haproxy.cfg"
-	! serves "/$1/" "$1"
+	refute serves "/$1/" "$1"
 }
 
 # full_end NAME: room again: converged within 30 s, NAME served.

@@ -57,7 +57,8 @@ fault_prepare() {
 	LB_BEFORE=$(lb_pids | tr '\n' ' ')
 	MASTER=$(cat "$EASY_LB_RUN/haproxy.pid")
 	WORKER=$(worker_pid)
-	[ -n "$WORKER" ] && alive "$MASTER" "$WORKER"
+	[ -n "$WORKER" ]
+	alive "$MASTER" "$WORKER"
 	# boot.sh, watcher.sh and etcd-watch at least
 	[ "$(echo "$LB_BEFORE" | wc -w)" -ge 3 ]
 	EXITS_BEFORE=$(grep -c "^easy-lb: haproxy exited" "$TESTTMP/lb.err" || :)

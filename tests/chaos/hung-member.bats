@@ -37,7 +37,8 @@ teardown_file() {
 	lines=$(wc -l <"$TESTTMP/lb.err")
 	sleep 12
 	watching_on "$ETCD_URL_c1"
-	! sed -n "$((lines + 1)),\$p" "$TESTTMP/lb.err" | grep -q "etcd-watch"
+	run_split sed -n "$((lines + 1)),\$p" "$TESTTMP/lb.err"
+	refute grep -q "etcd-watch" <<<"$output"
 
 	t0=$(ms)
 	kill -STOP "$ETCD_PID_c1"

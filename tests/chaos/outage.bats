@@ -84,8 +84,9 @@ teardown_file() {
 	# one message per change of reason (a reset connection fails in more
 	# than one way), and at most one try per backoff step (1, 2, 4, 8 s)
 	run_split grep -c "waiting for etcd" "$TESTTMP/lb.err"
-	[ "$output" -ge 1 ] && [ "$output" -le 5 ]
-	! curl -s -o /dev/null "$(LB)/"
+	[ "$output" -ge 1 ]
+	[ "$output" -le 5 ]
+	refute curl -s -o /dev/null "$(LB)/"
 	t0=$(ms)
 	fwd_up etcd
 	wait_until 25 answers /stable1/ stable1
