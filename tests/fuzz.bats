@@ -25,3 +25,7 @@ fuzz() {
 @test "fuzz: base64 decode, encode round trip, 5 s" {
 	fuzz b64
 }
+
+@test "fuzz: the record stream, read and written back, 5 s" {
+	fuzz records
+}

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "b64.h"
 #include "etcdtool.h"
-#include "jsonw.h"
+#include "records.h"
 
 static void usage(FILE *f, int code) __attribute__((noreturn));
 
@@ -78,27 +77,8 @@ flush_out(struct watch *w)
 static void
 add_progress(struct watch *w, long long rev)
 {
-	if (buf_printf(&w->out, "{\"type\":\"progress\",\"revision\":%lld}\n",
-		       rev) < 0)
+	if (rec_progress(&w->out, rev) < 0)
 		die(EXIT_TEMP, "out of memory");
-}
-
-/* A key or value as "name":"text", or "name_base64":"..." when the bytes
- * are not UTF-8 (JSON strings cannot hold them unchanged). */
-static void
-jfield(struct buf *b, const char *name, const char *s, size_t n)
-{
-	char *enc;
-
-	if (utf8_valid(s, n)) {
-		buf_printf(b, ",\"%s\":", name);
-		json_str(b, s, n);
-		return;
-	}
-	enc = xmalloc(b64_enclen(n) + 1);
-	b64_encode((const unsigned char *)s, n, enc);
-	buf_printf(b, ",\"%s_base64\":\"%s\"", name, enc);
-	free(enc);
 }
 
 static void
@@ -108,17 +88,14 @@ emit_event(struct watch *w, jv ev)
 	int del = jv_get_kind(type) == JV_KIND_STRING &&
 		  !strcmp(jv_string_value(type), "DELETE");
 	struct etcd_kv d;
+	int r;
 
 	if (etcd_kv_decode(kv, &d) < 0)
 		die(EXIT_TEMP, "%s: malformed event in watch stream",
 		    etcd_endpoint(w->e));
-	w->line.len = 0;
-	buf_printf(&w->line, "{\"type\":\"%s\"", del ? "delete" : "put");
-	jfield(&w->line, "key", d.key, d.klen);
-	if (!del)
-		jfield(&w->line, "value", d.value, d.vlen);
-	if (buf_printf(&w->line, ",\"revision\":%lld}\n", d.mod_rev) < 0 ||
-	    buf_add(&w->out, w->line.p, w->line.len) < 0)
+	r = del ? rec_delete(&w->out, d.key, d.klen, d.mod_rev)
+		: rec_put(&w->out, d.key, d.klen, d.value, d.vlen, d.mod_rev);
+	if (r < 0)
 		die(EXIT_TEMP, "out of memory");
 	etcd_kv_free(&d);
 	jv_free(kv);
@@ -205,32 +182,10 @@ on_idle(void *arg, int *stop)
 	return (long)due;
 }
 
-struct resync {
-	struct buf out, bin; /* kvs members; entries that are not UTF-8 */
-	int first;
-};
-
-/* Text entries go to "kvs"; the others, like events, to "binary" as
- * {"key"|"key_base64", "value"|"value_base64"}: never dropped. */
 static int
 resync_member(void *arg, const struct etcd_kv *kv)
 {
-	struct resync *r = arg;
-	size_t at;
-
-	if (utf8_valid(kv->key, kv->klen) && utf8_valid(kv->value, kv->vlen)) {
-		if (etcd_tool_member(&r->out, kv, 0, &r->first) < 0)
-			die(EXIT_TEMP, "out of memory");
-		return 0;
-	}
-	buf_puts(&r->bin, r->bin.len ? ",{" : "{");
-	at = r->bin.len;
-	jfield(&r->bin, "key", kv->key, kv->klen);
-	jfield(&r->bin, "value", kv->value, kv->vlen);
-	/* Drop jfield's leading comma. */
-	memmove(r->bin.p + at, r->bin.p + at + 1, r->bin.len - at);
-	r->bin.len--;
-	if (buf_puts(&r->bin, "}") < 0)
+	if (rec_resync_add(arg, kv->key, kv->klen, kv->value, kv->vlen) < 0)
 		die(EXIT_TEMP, "out of memory");
 	return 0;
 }
@@ -240,32 +195,20 @@ resync_member(void *arg, const struct etcd_kv *kv)
 static int
 snapshot(struct watch *w, long long rev)
 {
-	struct resync r = {{0}, {0}, 1};
+	struct rec_resync r = REC_RESYNC_INIT;
 	long long at;
 	int st;
 
 	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, rev, 1000, &at,
 			     resync_member, &r);
 	if (st != ETCD_OK) {
-		buf_free(&r.out);
-		buf_free(&r.bin);
+		rec_resync_free(&r);
 		return st;
 	}
 	w->line.len = 0;
-	if (buf_printf(&w->line,
-		       "{\"type\":\"resync\",\"revision\":%lld,"
-		       "\"kvs\":{",
-		       at) < 0 ||
-	    buf_add(&w->line, r.out.p, r.out.len) < 0 ||
-	    buf_puts(&w->line, "}") < 0 ||
-	    (r.bin.len && (buf_puts(&w->line, ",\"binary\":[") < 0 ||
-			   buf_add(&w->line, r.bin.p, r.bin.len) < 0 ||
-			   buf_puts(&w->line, "]") < 0)) ||
-	    buf_puts(&w->line, "}\n") < 0)
+	if (rec_resync_end(&r, &w->line, at) < 0)
 		die(EXIT_TEMP, "out of memory");
 	emit(w, w->line.p, w->line.len);
-	buf_free(&r.out);
-	buf_free(&r.bin);
 	/* The record can be megabytes, and this process stays for good:
 	 * what it took goes back to the system. */
 	buf_free(&w->line);

@@ -14,6 +14,7 @@
 
 #include <jv.h>
 
+#include "records.h"
 #include "tmpl.h"
 #include "util.h"
 
@@ -186,118 +187,71 @@ struct follow {
 	int timings;
 };
 
-/* A string field of a record (borrowed); NULL when absent. */
-static const char *
-rfield(jv rec, const char *name, jv *hold)
-{
-	*hold = jv_object_get(jv_copy(rec), jv_string(name));
-	if (jv_get_kind(*hold) != JV_KIND_STRING)
-		return NULL;
-	return jv_string_value(*hold);
-}
-
-/* A put or delete whose key or value is not UTF-8: the key is left out,
- * as etcd-get -p leaves it out. */
+/* Warn of each entry r left out (not UTF-8), and drop its key from the
+ * state, as etcd-get -p leaves it out. */
 static void
-left_out(jv rec)
+left_out(const struct rec *r)
 {
-	jv k, kb;
-	const char *key = rfield(rec, "key", &k);
-	const char *kb64 = rfield(rec, "key_base64", &kb);
+	struct buf msg = {0};
+	int i, n = rec_nleft(r);
 
-	if (key) {
-		warnmsg("%s: value is not valid UTF-8; key left out", key);
-		st.data = jv_object_delete(st.data, jv_copy(k));
-	} else {
-		warnmsg("key (base64) %s is not valid UTF-8; left out",
-			kb64 ? kb64 : "?");
+	for (i = 0; i < n; i++) {
+		jv k = rec_left(r, i, &msg);
+
+		warnmsg("%s", msg.p ? msg.p : "an entry is not valid UTF-8");
+		msg.len = 0;
+		if (jv_get_kind(k) == JV_KIND_STRING)
+			st.data = jv_object_delete(st.data, k);
+		else
+			jv_free(k);
 	}
-	jv_free(k);
-	jv_free(kb);
+	buf_free(&msg);
 }
 
 /* Apply one input line to the data. */
 static void
 apply(struct follow *f, const char *p, size_t n)
 {
-	jv rec, h, v, t;
-	const char *type;
+	struct rec r;
+	char err[512];
+	int ret;
 
 	f->line++;
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' '))
-		n--;
-	if (!n)
-		return;
-	rec = jv_parse_sized(p, (int)n);
-	if (!jv_is_valid(rec)) {
-		jv m = jv_invalid_get_msg(rec);
-		die(EXIT_BAD, "%s:%lld: invalid JSON: %s", f->name, f->line,
-		    jv_get_kind(m) == JV_KIND_STRING ? jv_string_value(m)
-						     : "no value");
+	if ((ret = rec_parse(p, n, &r, err, sizeof err)) < 0) {
+		rec_free(&r);
+		die(EXIT_BAD, "%s:%lld: %s", f->name, f->line, err);
 	}
-	type =
-	    jv_get_kind(rec) == JV_KIND_OBJECT ? rfield(rec, "type", &t) : NULL;
-	if (!type)
-		die(EXIT_BAD, "%s:%lld: not an etcd-watch record (no \"type\")",
-		    f->name, f->line);
-	v = jv_object_get(jv_copy(rec), jv_string("revision"));
-	if (jv_get_kind(v) == JV_KIND_NUMBER &&
-	    jv_number_value(v) > (double)f->rev)
-		f->rev = (long long)jv_number_value(v);
-	jv_free(v);
-	if (!strcmp(type, "put") || !strcmp(type, "delete")) {
-		const char *key = rfield(rec, "key", &h);
-		jv val = jv_object_get(jv_copy(rec), jv_string("value"));
-		int put = type[0] == 'p', bin;
-
-		/* Bytes that are not UTF-8 come base64-encoded. */
-		bin =
-		    jv_object_has(jv_copy(rec), jv_string(key ? "value_base64"
-							      : "key_base64"));
-		if (key && put && jv_get_kind(val) == JV_KIND_STRING) {
-			st.data = jv_object_set(st.data, jv_copy(h), val);
-			val = jv_null();
-		} else if (key && !put) {
-			st.data = jv_object_delete(st.data, jv_copy(h));
-		} else if (bin) {
-			left_out(rec);
-		} else {
-			die(EXIT_BAD, "%s:%lld: bad %s record", f->name,
-			    f->line, type);
-		}
-		jv_free(h);
-		jv_free(val);
+	if (r.rev > f->rev)
+		f->rev = r.rev;
+	switch (ret ? REC_OTHER : r.type) {
+	case REC_PUT:
+	case REC_DELETE:
+		if (jv_get_kind(r.key) != JV_KIND_STRING)
+			left_out(&r);
+		else if (r.type == REC_PUT)
+			st.data = jv_object_set(st.data, jv_copy(r.key),
+						jv_copy(r.value));
+		else
+			st.data = jv_object_delete(st.data, jv_copy(r.key));
 		f->dirty = 1;
 		f->boundary = !f->progress;
-	} else if (!strcmp(type, "resync")) {
-		jv kvs = jv_object_get(jv_copy(rec), jv_string("kvs"));
-		jv bin = jv_object_get(jv_copy(rec), jv_string("binary"));
-
-		if (jv_get_kind(kvs) != JV_KIND_OBJECT)
-			die(EXIT_BAD, "%s:%lld: bad resync record", f->name,
-			    f->line);
+		break;
+	case REC_RESYNC:
 		jv_free(st.data);
-		st.data = kvs;
-		if (jv_get_kind(bin) == JV_KIND_ARRAY) {
-			int i, nb = jv_array_length(jv_copy(bin));
-
-			for (i = 0; i < nb; i++) {
-				jv e = jv_array_get(jv_copy(bin), i);
-				left_out(e);
-				jv_free(e);
-			}
-		}
-		jv_free(bin);
+		st.data = jv_copy(r.kvs);
+		left_out(&r);
 		f->dirty = 1;
 		f->boundary = 1;
-	} else if (!strcmp(type, "progress")) {
+		break;
+	case REC_PROGRESS:
 		f->progress = 1;
 		f->boundary = 1;
-	} else {
+		break;
+	case REC_OTHER:
 		/* A record of a newer etcd-watch: nothing to apply. */
+		break;
 	}
-	jv_free(t);
-	jv_free(rec);
+	rec_free(&r);
 }
 
 /* Render the data into OUT; a failed render leaves OUT as it was. */

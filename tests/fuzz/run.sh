@@ -5,12 +5,13 @@
 # under tests/fuzz/build/), 77 when clang cannot build libFuzzer programs.
 # usage: tests/fuzz/run.sh [SECONDS [TARGET...]]
 # Targets: tmpl_parse (template parser), watch_stream (etcd watch stream
-# splitting and parsing), hapcfg_diff (hap-reload's config differ), b64.
+# splitting and parsing), hapcfg_diff (hap-reload's config differ), b64,
+# records (the record stream between etcd-watch and tmpl --follow).
 set -u
 cd "$(dirname "$0")/../.." || exit 111
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-[ $# -eq 0 ] && set -- tmpl_parse watch_stream hapcfg_diff b64
+[ $# -eq 0 ] && set -- tmpl_parse watch_stream hapcfg_diff b64 records
 cc=${FUZZ_CC:-clang}
 b=tests/fuzz/build
 mkdir -p "$b" || exit 111
@@ -22,6 +23,7 @@ srcs() {
 	watch_stream) echo lib/etcd.c lib/b64.c lib/util.c ;;
 	hapcfg_diff) echo lib/hapcfg.c lib/util.c ;;
 	b64) echo lib/b64.c ;;
+	records) echo lib/records.c lib/jsonw.c lib/b64.c lib/util.c ;;
 	*) return 1 ;;
 	esac
 }
@@ -62,10 +64,14 @@ for t in "$@"; do
 		"$work/$t" "tests/fuzz/corpus/$t" >"$work/$t.log" 2>&1
 	r=$?
 	echo "fuzz: $t: ${secs}s, exit $r" >&2
-	tail -n 12 "$work/$t.log" >&2
 	if [ "$r" -ne 0 ]; then
+		# the sanitizer's whole report: its stacks say where
+		sed -n '/^==[0-9]*==ERROR\|^==[0-9]*== ERROR\|^INFO: libFuzzer: /,$p' "$work/$t.log" |
+			head -n 150 >&2
 		echo "fuzz: $t: failure, reproducer in $b/ ($t-crash-*, $t-leak-*, $t-timeout-*)" >&2
 		rc=1
+	else
+		tail -n 12 "$work/$t.log" >&2
 	fi
 done
 exit "$rc"
