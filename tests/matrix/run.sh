@@ -200,6 +200,14 @@ for row in $rows; do
 		rel=$row ;;
 	esac
 	v=$(versions 2>/dev/null) || v=""
+	# (a fuzzer's findings outlive the chroot)
+	for _a in "$root"/root/easy-lb/tests/fuzz/build/*-crash-* \
+		"$root"/root/easy-lb/tests/fuzz/build/*-leak-* \
+		"$root"/root/easy-lb/tests/fuzz/build/*-timeout-*; do
+		[ -f "$_a" ] || continue
+		mkdir -p "$cache/logs/$row-fuzz" && cp "$_a" "$cache/logs/$row-fuzz/"
+		say "$row: a fuzzer's reproducer kept: $cache/logs/$row-fuzz/${_a##*/}"
+	done
 	# shellcheck disable=SC2046,SC2086 # seven words
 	set -- $(count "$log") $v
 	p=$1 f=$2 k=$3 hv=${4:--} ev=${5:--} jv=${6:--} cv=${7:--}
