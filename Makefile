@@ -10,7 +10,7 @@ SHAREDIR = $(PREFIX)/share/easy-lb
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
-CPPFLAGS += -Ilib -D_GNU_SOURCE -DVERSION='"$(VERSION)"'
+CPPFLAGS += -Ilib -Itools/common -D_GNU_SOURCE -DVERSION='"$(VERSION)"'
 LDLIBS   = -lcurl -ljq -lm
 
 ifeq ($(SANITIZE),1)
@@ -22,8 +22,12 @@ BUILD    = build
 endif
 
 TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload
+# lib/: the library, which never exits nor prints; tools/common/: what
+# the tools share (messages, dying, the etcd tools' options).
 LIBSRC  = $(wildcard lib/*.c)
 LIBOBJ  = $(LIBSRC:lib/%.c=$(BUILD)/lib/%.o)
+COMSRC  = $(wildcard tools/common/*.c)
+COMOBJ  = $(COMSRC:tools/%.c=$(BUILD)/tools/%.o)
 BINS    = $(TOOLS:%=$(BUILD)/%)
 MANS    = $(wildcard share/man/*.1)
 
@@ -47,10 +51,14 @@ $(BUILD)/libeasylb.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIBOBJ)
 
-$(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libeasylb.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libeasylb.a $(LDLIBS)
+$(BUILD)/libtools.a: $(COMOBJ)
+	rm -f $@
+	$(AR) rcs $@ $(COMOBJ)
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d)
+$(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(BUILD)/libeasylb.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtools.a $(BUILD)/libeasylb.a $(LDLIBS)
+
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d $(BUILD)/tools/common/*.d)
 
 # What each purpose needs from Debian, and only that (contrib/deps.sh).
 deps:

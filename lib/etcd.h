@@ -1,8 +1,13 @@
-/* A client for etcd's v3 API over HTTP/JSON (the gRPC gateway).
- * One struct etcd holds the endpoints, credentials and a reusable
- * connection; it fails over between endpoints and re-authenticates once
- * when a token expires.  Nothing here exits or prints: every call returns
- * a status and leaves a message naming the endpoint in etcd_errmsg(). */
+/* A client for etcd's v3 API over HTTP/JSON (the gRPC gateway of etcd
+ * 3.4 and later, in both of its dialects).  One struct etcd holds the
+ * endpoints, credentials and a reusable connection; it fails over between
+ * endpoints and re-authenticates once when a token expires.  Its modules:
+ * etcd_conf.c (configuration), etcd.c (transport: failover and auth),
+ * etcd_kv.c (keys), etcd_watch.c (watch streams), etcd_lease.c (leases).
+ * Nothing here exits or prints: every call returns an ETCD_* status and,
+ * when that is not ETCD_OK, fills err (errlen bytes; ETCD_ERRLEN is
+ * enough for every endpoint's reason) with a message naming the
+ * endpoint. */
 #ifndef EASYLB_ETCD_H
 #define EASYLB_ETCD_H
 
@@ -31,58 +36,17 @@ enum {
 	ETCD_ESTOP = -4,      /* a callback asked the stream to stop */
 };
 
+/* Enough room for the message of any call (every endpoint's reason). */
+#define ETCD_ERRLEN 4096
+
 /* Map an ETCD_* status to the suite's exit code (0, 100, 111). */
 int etcd_exitcode(int status);
 
-/* Parse the shared command-line options; opt is one of ETCD_OPT_* and arg
- * its argument.  Returns 0, or -1 with err filled. */
-enum {
-	ETCD_OPT_ENDPOINTS = 0x1000,
-	ETCD_OPT_USER,
-	ETCD_OPT_PASSWORD,
-	ETCD_OPT_CACERT,
-	ETCD_OPT_CERT,
-	ETCD_OPT_KEY,
-	ETCD_OPT_INSECURE,
-	ETCD_OPT_DIAL_TIMEOUT,
-	ETCD_OPT_COMMAND_TIMEOUT,
-};
-/* getopt_long entries for the options above; spliced into each tool's
- * own table by ETCD_LONGOPTS. */
-#define ETCD_LONGOPTS                                                          \
-	{"endpoints", required_argument, 0, ETCD_OPT_ENDPOINTS},               \
-	    {"user", required_argument, 0, ETCD_OPT_USER},                     \
-	    {"password", required_argument, 0, ETCD_OPT_PASSWORD},             \
-	    {"cacert", required_argument, 0, ETCD_OPT_CACERT},                 \
-	    {"cert", required_argument, 0, ETCD_OPT_CERT},                     \
-	    {"key", required_argument, 0, ETCD_OPT_KEY},                       \
-	    {"insecure-skip-tls-verify", no_argument, 0, ETCD_OPT_INSECURE},   \
-	    {"dial-timeout", required_argument, 0, ETCD_OPT_DIAL_TIMEOUT},     \
-	{                                                                      \
-		"command-timeout", required_argument, 0,                       \
-		    ETCD_OPT_COMMAND_TIMEOUT                                   \
-	}
-#define ETCD_USAGE                                                             \
-	"[-e|--endpoints URL[,URL...]] [--user NAME[:PASSWORD]]\n"             \
-	"       [--password PASSWORD] [--cacert FILE] [--cert FILE --key "     \
-	"FILE]\n"                                                              \
-	"       [--insecure-skip-tls-verify] [--dial-timeout DUR]\n"           \
-	"       [--command-timeout DUR]"
-
-/* Options as given; unset ones are NULL. */
-struct etcd_opts {
-	const char *endpoints, *user, *password, *cacert, *cert, *key;
-	const char *dial_timeout, *command_timeout;
-	int insecure;
-};
-/* Record one option (opt = ETCD_OPT_*, or 'e'); 0, or -1 if opt is not
- * one of ours. */
-int etcd_opt(struct etcd_opts *o, int opt, const char *arg);
-/* Build conf from options, then ETCDCTL_* variables, then ETCD_PEERS,
- * then the default http://127.0.0.1:2379.  Returns 0, or -1 with err
- * filled (a bad URL, a bad duration).  Free with etcd_conf_free. */
-int etcd_conf_make(struct etcd_conf *c, const struct etcd_opts *o, char *err,
-		   size_t errlen);
+/* Add the endpoints of list (comma-separated URLs, or host:port, which
+ * gets https:// when tls is set, else http://) to c.  0, or -1 with err
+ * filled (a scheme other than http and https, too many). */
+int etcd_conf_endpoints(struct etcd_conf *c, const char *list, int tls,
+			char *err, size_t errlen);
 void etcd_conf_free(struct etcd_conf *c);
 /* Parse "500ms", "2s", "1m" or a bare number of seconds. */
 int etcd_duration_ms(const char *s, long *ms);
@@ -91,14 +55,14 @@ struct etcd;
 /* Borrows c for the client's lifetime. NULL with err filled on failure. */
 struct etcd *etcd_new(const struct etcd_conf *c, char *err, size_t errlen);
 void etcd_free(struct etcd *e);
-const char *etcd_errmsg(const struct etcd *e);
 /* The endpoint the last successful call went to. */
 const char *etcd_endpoint(const struct etcd *e);
 
 /* POST req (consumed) as JSON to path ("/v3/kv/range", ...) on the first
  * endpoint that answers, and parse the reply into *resp (owned by the
  * caller on ETCD_OK, left invalid otherwise). */
-int etcd_call(struct etcd *e, const char *path, jv req, jv *resp);
+int etcd_call(struct etcd *e, const char *path, jv req, jv *resp, char *err,
+	      size_t errlen);
 
 /* A decoded key-value, as the range and watch replies carry it. */
 struct etcd_kv {
@@ -129,14 +93,15 @@ jv etcd_b64(const char *p, size_t n);
  * who may read only that range can ask.  An empty key means the first
  * key, "\0" (or the whole store, with prefix). */
 int etcd_revision(struct etcd *e, const char *key, size_t klen, int prefix,
-		  long long *rev);
+		  long long *rev, char *err, size_t errlen);
 
 /* Read every key under prefix (or just key when prefix is 0), at revision
  * rev (0 = now), in pages of page keys.  cb gets each kv in key order and
  * returns 0 to go on; the revision actually read is stored in *atrev. */
 int etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		    long long rev, long page, long long *atrev,
-		    int (*cb)(void *arg, const struct etcd_kv *kv), void *arg);
+		    int (*cb)(void *arg, const struct etcd_kv *kv), void *arg,
+		    char *err, size_t errlen);
 
 /* A watch stream.  Messages (each "result" object, or an error) arrive in
  * on_msg (consumed); on_idle is called at least every timeout it returns
@@ -155,6 +120,16 @@ struct etcd_watch_cb {
 };
 int etcd_watch(struct etcd *e, const char *key, size_t klen, int prefix,
 	       long long start_rev, const struct etcd_watch_cb *cb,
-	       long long *compact_rev);
+	       long long *compact_rev, char *err, size_t errlen);
+
+/* Leases.  Grant one of ttl seconds: its ID (a decimal string, since an
+ * int64 does not fit a JSON double; the caller's to free) in *id. */
+int etcd_lease_grant(struct etcd *e, long long ttl, char **id, char *err,
+		     size_t errlen);
+/* Renew lease id; *alive is 0 when etcd says it no longer exists. */
+int etcd_lease_keepalive(struct etcd *e, const char *id, int *alive, char *err,
+			 size_t errlen);
+/* Revoke lease id: the keys attached to it vanish at once. */
+int etcd_lease_revoke(struct etcd *e, const char *id, char *err, size_t errlen);
 
 #endif

@@ -1,3 +1,6 @@
+/* The library's small helpers: error buffers, growable buffers, number
+ * parsing, whole-file reads, atomic file replacement, the clock and the
+ * pacing of batches.  Nothing here exits or prints. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -10,115 +13,6 @@
 #include <unistd.h>
 
 #include "util.h"
-
-static const char *progname = "easy-lb";
-
-void
-setprogname(const char *argv0)
-{
-	const char *s = strrchr(argv0, '/');
-
-	progname = s ? s + 1 : argv0;
-}
-
-const char *
-getprogname_(void)
-{
-	return progname;
-}
-
-static void
-vmsg(int with_errno, const char *fmt, va_list ap)
-{
-	int e = errno;
-
-	fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
-	if (with_errno)
-		fprintf(stderr, ": %s", strerror(e));
-	fputc('\n', stderr);
-}
-
-void
-warnmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(0, fmt, ap);
-	va_end(ap);
-}
-
-void
-warnerr(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(1, fmt, ap);
-	va_end(ap);
-}
-
-void
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(0, fmt, ap);
-	va_end(ap);
-	exit(code);
-}
-
-void
-dieerr(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(1, fmt, ap);
-	va_end(ap);
-	exit(code);
-}
-
-void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p)
-		dieerr(EXIT_TEMP, "malloc");
-	return p;
-}
-
-void *
-xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		dieerr(EXIT_TEMP, "realloc");
-	return p;
-}
-
-char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		dieerr(EXIT_TEMP, "strdup");
-	return p;
-}
-
-void
-fshut_stdout(void)
-{
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		if (errno == EPIPE)
-			exit(EXIT_TEMP);
-		dieerr(EXIT_TEMP, "write error on stdout");
-	}
-}
 
 int
 seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -348,11 +242,16 @@ atomic_replace(const char *path, const void *data, size_t len, int *changed,
 		*changed = 0;
 	if (same_content(path, data, len))
 		return 0;
-	d1 = xstrdup(path);
-	b1 = xstrdup(path);
+	if (!(d1 = strdup(path)) || !(b1 = strdup(path))) {
+		seterr(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
 	dir = dirname(d1);
 	base = basename(b1);
-	tmp = xmalloc(strlen(dir) + strlen(base) + 16);
+	if (!(tmp = malloc(strlen(dir) + strlen(base) + 16))) {
+		seterr(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
 	sprintf(tmp, "%s/.%s.XXXXXX", dir, base);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		seterr(err, errlen, "%s: cannot create temporary file: %s",
@@ -401,7 +300,7 @@ atomic_replace(const char *path, const void *data, size_t len, int *changed,
 out:
 	if (fd >= 0)
 		close(fd);
-	if (ret < 0)
+	if (ret < 0 && tmp)
 		unlink(tmp);
 	free(tmp);
 	free(d1);

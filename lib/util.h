@@ -1,5 +1,7 @@
-/* Small helpers shared by every tool: exit codes, messages, buffers,
- * number parsing and atomic file replacement. */
+/* Small helpers of the library: the suite's exit codes, error buffers,
+ * growable buffers, number parsing, whole-file reads, atomic file
+ * replacement, the clock and pacing.  Nothing here exits or prints: the
+ * tools' side of that is tools/common/tool.h. */
 #ifndef EASYLB_UTIL_H
 #define EASYLB_UTIL_H
 
@@ -14,24 +16,6 @@ enum {
 	EXIT_BAD = 100,	 /* usage or bad input: permanent, do not retry */
 	EXIT_TEMP = 111, /* system, network or I/O failure: worth retrying */
 };
-
-/* Tool-side messages: "prog: message[: strerror]" on stderr.  Only tools
- * call these; library code fills an error buffer instead. */
-void setprogname(const char *argv0);
-const char *getprogname_(void);
-void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void warnerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void die(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-void dieerr(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-void *xmalloc(size_t n);
-void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);
-
-/* Write stdout out and die with EXIT_TEMP if that failed (a closed pipe
- * included); called at exit by tools that print data. */
-void fshut_stdout(void);
 
 /* Fill err (size errlen) like snprintf; returns -1 so that library code
  * can write "return seterr(err, errlen, ...)". */

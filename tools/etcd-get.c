@@ -68,6 +68,7 @@ main(int argc, char *argv[])
 	struct etcd_opts eo = {0};
 	struct etcd_conf conf;
 	struct etcd *e;
+	char err[ETCD_ERRLEN];
 	long long rev = 0, atrev, page = 10000;
 	const char *errstr;
 	int c, prefix = 0, revonly = 0, b64 = 0, st;
@@ -116,10 +117,11 @@ main(int argc, char *argv[])
 		/* Asked through the key the caller may read, if one is
 		 * given: a user limited to a prefix may not read "\0". */
 		st = argc ? etcd_revision(e, argv[0], strlen(argv[0]), prefix,
-					  &atrev)
-			  : etcd_revision(e, "", 0, prefix, &atrev);
+					  &atrev, err, sizeof err)
+			  : etcd_revision(e, "", 0, prefix, &atrev, err,
+					  sizeof err);
 		if (st != ETCD_OK)
-			etcd_tool_die(e, st, "revision");
+			etcd_tool_die(st, "revision", err);
 		printf("%lld\n", atrev);
 	} else if (prefix) {
 		/* The whole object is built before anything is written: a
@@ -129,9 +131,9 @@ main(int argc, char *argv[])
 		if (buf_add(&p.out, "{", 1) < 0)
 			die(EXIT_TEMP, "out of memory");
 		st = etcd_range_each(e, argv[0], strlen(argv[0]), 1, rev, page,
-				     &atrev, add_member, &p);
+				     &atrev, add_member, &p, err, sizeof err);
 		if (st != ETCD_OK)
-			etcd_tool_die(e, st, argv[0]);
+			etcd_tool_die(st, argv[0], err);
 		if (buf_add(&p.out, "}\n", 2) < 0)
 			die(EXIT_TEMP, "out of memory");
 		fwrite(p.out.p, 1, p.out.len, stdout);
@@ -140,9 +142,9 @@ main(int argc, char *argv[])
 		struct one_out o = {{0}, 0};
 
 		st = etcd_range_each(e, argv[0], strlen(argv[0]), 0, rev, 0,
-				     &atrev, keep_value, &o);
+				     &atrev, keep_value, &o, err, sizeof err);
 		if (st != ETCD_OK)
-			etcd_tool_die(e, st, argv[0]);
+			etcd_tool_die(st, argv[0], err);
 		if (o.found)
 			fwrite(o.val.p, 1, o.val.len, stdout);
 		buf_free(&o.val);

@@ -38,31 +38,8 @@ onsignal(int sig)
 	errno = e;
 }
 
-/* Grant a lease of ttl seconds; its ID (a decimal string: int64 does not
- * fit a JSON double) goes to *id. */
-static int
-grant(struct etcd *e, long long ttl, char **id)
-{
-	jv req = jv_object_set(jv_object(), jv_string("TTL"), jv_number(ttl));
-	jv resp, v;
-	int st;
-
-	if ((st = etcd_call(e, "/v3/lease/grant", req, &resp)) != ETCD_OK)
-		return st;
-	v = etcd_field(resp, "ID");
-	jv_free(resp);
-	if (jv_get_kind(v) == JV_KIND_STRING) {
-		*id = xstrdup(jv_string_value(v));
-	} else if (jv_get_kind(v) == JV_KIND_NUMBER) {
-		*id = xmalloc(32);
-		snprintf(*id, 32, "%.0f", jv_number_value(v));
-	} else {
-		jv_free(v);
-		return ETCD_ETEMP;
-	}
-	jv_free(v);
-	return ETCD_OK;
-}
+/* The message of the last failed call. */
+static char err[ETCD_ERRLEN];
 
 static int
 put(struct etcd *e, const char *key, const char *val, size_t vlen,
@@ -75,38 +52,8 @@ put(struct etcd *e, const char *key, const char *val, size_t vlen,
 	req = jv_object_set(req, jv_string("value"), etcd_b64(val, vlen));
 	if (lease)
 		req = jv_object_set(req, jv_string("lease"), jv_string(lease));
-	if ((st = etcd_call(e, "/v3/kv/put", req, &resp)) == ETCD_OK)
-		jv_free(resp);
-	return st;
-}
-
-/* Renew the lease; *alive is 0 when etcd says it no longer exists. */
-static int
-keepalive(struct etcd *e, const char *id, int *alive)
-{
-	jv req = jv_object_set(jv_object(), jv_string("ID"), jv_string(id));
-	jv resp, res;
-	int st;
-
-	if ((st = etcd_call(e, "/v3/lease/keepalive", req, &resp)) != ETCD_OK)
-		return st;
-	/* The gateway streams this call: the reply sits in "result".  An
-	 * expired lease answers with no TTL (zero is omitted). */
-	res = etcd_field(resp, "result");
-	*alive = etcd_int(res, "TTL") > 0;
-	jv_free(res);
-	jv_free(resp);
-	return ETCD_OK;
-}
-
-static int
-lease_revoke(struct etcd *e, const char *id)
-{
-	jv req = jv_object_set(jv_object(), jv_string("ID"), jv_string(id));
-	jv resp;
-	int st;
-
-	if ((st = etcd_call(e, "/v3/lease/revoke", req, &resp)) == ETCD_OK)
+	if ((st = etcd_call(e, "/v3/kv/put", req, &resp, err, sizeof err)) ==
+	    ETCD_OK)
 		jv_free(resp);
 	return st;
 }
@@ -134,7 +81,7 @@ register_key(struct etcd *e, const char *key, const char *val, size_t vlen,
 
 	free(*id);
 	*id = NULL;
-	if ((st = grant(e, ttl, id)) != ETCD_OK)
+	if ((st = etcd_lease_grant(e, ttl, id, err, sizeof err)) != ETCD_OK)
 		return st;
 	return put(e, key, val, vlen, *id);
 }
@@ -163,7 +110,8 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 		if ((sig = wait_signal(wait)))
 			break;
 		if (registered) {
-			st = keepalive(e, *id, &alive);
+			st = etcd_lease_keepalive(e, *id, &alive, err,
+						  sizeof err);
 			if (st == ETCD_OK && !alive) {
 				warnmsg("%s: lease %s expired; registering "
 					"again",
@@ -185,9 +133,9 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 			continue;
 		}
 		if (st == ETCD_EBAD)
-			etcd_tool_die(e, st, key);
+			etcd_tool_die(st, key, err);
 		if (!warned)
-			warnmsg("%s: %s; retrying", key, etcd_errmsg(e));
+			warnmsg("%s: %s; retrying", key, err);
 		warned = 1;
 		/* Retry quickly at first, never slower than the renewal
 		 * period, so a short outage does not cost the lease. */
@@ -196,10 +144,10 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 	}
 	if (!registered || !*id)
 		return EXIT_OK;
-	if ((st = lease_revoke(e, *id)) != ETCD_OK) {
+	if ((st = etcd_lease_revoke(e, *id, err, sizeof err)) != ETCD_OK) {
 		warnmsg("%s: cannot revoke lease %s (the key expires within "
 			"%lld s): %s",
-			key, *id, ttl, etcd_errmsg(e));
+			key, *id, ttl, err);
 		return EXIT_TEMP;
 	}
 	(void)sig;
@@ -217,8 +165,9 @@ delete_keys(struct etcd *e, const char *key, int prefix)
 	if (prefix)
 		req = jv_object_set(req, jv_string("range_end"),
 				    etcd_prefix_end(key, strlen(key)));
-	if ((st = etcd_call(e, "/v3/kv/deleterange", req, &resp)) != ETCD_OK)
-		etcd_tool_die(e, st, key);
+	if ((st = etcd_call(e, "/v3/kv/deleterange", req, &resp, err,
+			    sizeof err)) != ETCD_OK)
+		etcd_tool_die(st, key, err);
 	n = etcd_int(resp, "deleted");
 	jv_free(resp);
 	printf("%lld\n", n);
@@ -245,7 +194,7 @@ main(int argc, char *argv[])
 	const char *errstr, *val;
 	size_t vlen;
 	long long ttl = 0;
-	char *id = NULL, err[512];
+	char *id = NULL;
 	int c, del = 0, prefix = 0, keep = 0, st, code = EXIT_OK;
 
 	setprogname(argv[0]);
@@ -304,18 +253,19 @@ main(int argc, char *argv[])
 		/* Registration may precede etcd: keep_registered retries. */
 		st = register_key(e, argv[0], val, vlen, ttl, &id);
 		if (st == ETCD_EBAD)
-			etcd_tool_die(e, st, argv[0]);
+			etcd_tool_die(st, argv[0], err);
 		if (st != ETCD_OK) {
-			warnmsg("%s: %s; retrying", argv[0], etcd_errmsg(e));
+			warnmsg("%s: %s; retrying", argv[0], err);
 			free(id);
 			id = NULL;
 		}
 		code = keep_registered(e, argv[0], val, vlen, ttl, &id);
 	} else {
-		if (ttl && (st = grant(e, ttl, &id)) != ETCD_OK)
-			etcd_tool_die(e, st, argv[0]);
+		if (ttl && (st = etcd_lease_grant(e, ttl, &id, err,
+						  sizeof err)) != ETCD_OK)
+			etcd_tool_die(st, argv[0], err);
 		if ((st = put(e, argv[0], val, vlen, id)) != ETCD_OK)
-			etcd_tool_die(e, st, argv[0]);
+			etcd_tool_die(st, argv[0], err);
 		if (id)
 			printf("%s\n", id);
 	}

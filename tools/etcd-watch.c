@@ -37,6 +37,7 @@ struct watch {
 	int done;	      /* --once satisfied */
 	int outage;	      /* a failure was reported and not yet recovered */
 	struct buf line, out; /* one record; the records of one message */
+	char err[ETCD_ERRLEN]; /* why the last call failed */
 };
 
 /* Write one line to stdout and flush it.  A reader that went away ends
@@ -200,7 +201,7 @@ snapshot(struct watch *w, long long rev)
 	int st;
 
 	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, rev, 1000, &at,
-			     resync_member, &r);
+			     resync_member, &r, w->err, sizeof w->err);
 	if (st != ETCD_OK) {
 		rec_resync_free(&r);
 		return st;
@@ -229,8 +230,8 @@ resync(struct watch *w, long long compact)
 		"resyncing",
 		w->key, w->next, compact);
 	if (w->revisions) {
-		if ((st = etcd_revision(w->e, w->key, w->klen, w->prefix,
-					&at)) != ETCD_OK)
+		if ((st = etcd_revision(w->e, w->key, w->klen, w->prefix, &at,
+					w->err, sizeof w->err)) != ETCD_OK)
 			return st;
 		emit_rev(w, at);
 		w->next = at + 1;
@@ -257,9 +258,9 @@ static void
 start_failed(struct watch *w, int st, long long *backoff)
 {
 	if (st == ETCD_EBAD)
-		etcd_tool_die(w->e, st, w->key);
+		etcd_tool_die(st, w->key, w->err);
 	if (!w->outage)
-		warnmsg("%s: %s; retrying", w->key, etcd_errmsg(w->e));
+		warnmsg("%s: %s; retrying", w->key, w->err);
 	w->outage = 1;
 	pause_ms(*backoff);
 	*backoff = *backoff * 2 > 5000 ? 5000 : *backoff * 2;
@@ -375,7 +376,8 @@ main(int argc, char *argv[])
 	}
 	/* Start from an exact revision, so that resuming is exact too. */
 	while (!snap && !rev) {
-		st = etcd_revision(w.e, w.key, w.klen, w.prefix, &cur);
+		st = etcd_revision(w.e, w.key, w.klen, w.prefix, &cur, w.err,
+				   sizeof w.err);
 		if (st == ETCD_OK) {
 			if (w.revisions && !w.once)
 				emit_rev(&w, cur);
@@ -395,7 +397,7 @@ main(int argc, char *argv[])
 		long long before = w.next;
 
 		st = etcd_watch(w.e, w.key, w.klen, w.prefix, w.next, &cb,
-				&compact);
+				&compact, w.err, sizeof w.err);
 		if (st == ETCD_ESTOP)
 			break;
 		if (st == ETCD_ECOMPACTED) {
@@ -404,7 +406,7 @@ main(int argc, char *argv[])
 				continue;
 		}
 		if (st == ETCD_EBAD)
-			etcd_tool_die(w.e, st, w.key);
+			etcd_tool_die(st, w.key, w.err);
 		/* A batch seen before the drop is reported now, not after
 		 * the outage. */
 		if (w.pending)
@@ -413,7 +415,7 @@ main(int argc, char *argv[])
 			backoff = 100;
 		if (!w.outage)
 			warnmsg("%s: %s; retrying from revision %lld", w.key,
-				etcd_errmsg(w.e), w.next);
+				w.err, w.next);
 		w.outage = 1;
 		pause_ms(backoff + random() % (backoff / 2 + 1));
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;

@@ -21,7 +21,7 @@
 
 #include "hapcfg.h"
 #include "haproxy.h"
-#include "util.h"
+#include "tool.h"
 
 static const char usage_line[] =
     "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] "

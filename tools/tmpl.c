@@ -16,7 +16,7 @@
 
 #include "records.h"
 #include "tmpl.h"
-#include "util.h"
+#include "tool.h"
 
 #define MAX_OUTPUT_DEFAULT (256LL << 20)
 

@@ -20,7 +20,7 @@ mkdir -p "$b" || exit 111
 srcs() {
 	case $1 in
 	tmpl_parse) echo lib/tmpl.c lib/jsonw.c lib/util.c ;;
-	watch_stream) echo lib/etcd.c lib/b64.c lib/util.c ;;
+	watch_stream) echo lib/etcd_kv.c lib/etcd.c lib/b64.c lib/util.c ;;
 	hapcfg_diff) echo lib/hapcfg.c lib/util.c ;;
 	b64) echo lib/b64.c ;;
 	records) echo lib/records.c lib/jsonw.c lib/b64.c lib/util.c ;;
