@@ -17,6 +17,8 @@
 #   MATRIX_CACHE   the base chroots, apt's downloads and the logs
 #                  (default /var/cache/easy-lb-matrix)
 #   MATRIX_MIRROR  Debian's registry (default http://deb.debian.org/debian)
+#   MATRIX_SECURITY  its security archive (default: MATRIX_MIRROR's
+#                  sibling debian-security)
 #   MATRIX_FRESH=1 build the base chroots again
 #   MATRIX_KEEP=1  keep each row's chroot (run-ROW) for a look afterwards
 # Needs root (debootstrap, chroot, mount); installs debootstrap if missing.
@@ -25,6 +27,7 @@ cd "$(dirname "$0")/../.." || exit 111
 REPO=$(pwd)
 cache=${MATRIX_CACHE:-/var/cache/easy-lb-matrix}
 mirror=${MATRIX_MIRROR:-http://deb.debian.org/debian}
+security=${MATRIX_SECURITY:-${mirror%/debian}/debian-security}
 rows=${*:-bookworm trixie forky experimental}
 # The suites that face haproxy, run again on haproxy from experimental.
 hapsuites="tests/hap-reload.bats tests/balancer.bats tests/demo.bats \
@@ -71,9 +74,15 @@ base() {
 		return 1
 	}
 	# What a Debian installer gives every machine and debootstrap does
-	# not: the hosts file (localhost on both families).
+	# not: the hosts file (localhost on both families), and the
+	# release's updates and security fixes, installed.
 	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n' \
 		>"$_b.new/etc/hosts"
+	{
+		echo "deb $mirror $1 main"
+		echo "deb $mirror $1-updates main"
+		echo "deb $security $1-security main"
+	} >"$_b.new/etc/apt/sources.list"
 	# A testing release's Release file can outlive its Valid-Until on a
 	# mirror that lags; a stale index is not what is tested here.
 	echo 'Acquire::Check-Valid-Until "false";' >"$_b.new/etc/apt/apt.conf.d/99matrix"
@@ -81,6 +90,16 @@ base() {
 	# 80) on the host's network: a chroot has no init of its own.
 	printf '#!/bin/sh\nexit 101\n' >"$_b.new/usr/sbin/policy-rc.d"
 	chmod 755 "$_b.new/usr/sbin/policy-rc.d"
+	cp -L /etc/resolv.conf "$_b.new/etc/resolv.conf" 2>/dev/null
+	for _m in proc dev; do mount --bind "/$_m" "$_b.new/$_m"; done
+	chroot "$_b.new" sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -y -q upgrade' \
+		>>"$cache/logs/debootstrap-$1.log" 2>&1
+	_rc=$?
+	umount "$_b.new/dev" "$_b.new/proc"
+	[ "$_rc" -eq 0 ] || {
+		say "apt-get upgrade in $1 failed: $(tail -n 3 "$cache/logs/debootstrap-$1.log")"
+		return 1
+	}
 	touch "$_b.new/.easy-lb-base"
 	mv "$_b.new" "$_b"
 }
