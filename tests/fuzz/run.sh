@@ -19,7 +19,7 @@ mkdir -p "$b" || exit 111
 # The library sources each target needs.
 srcs() {
 	case $1 in
-	tmpl_parse) echo lib/tmpl.c lib/jsonw.c lib/util.c ;;
+	tmpl_parse) echo lib/tmpl_*.c lib/jsonw.c lib/util.c ;;
 	watch_stream) echo lib/etcd_kv.c lib/etcd.c lib/b64.c lib/util.c ;;
 	hapcfg_diff) echo lib/hapcfg.c lib/util.c ;;
 	b64) echo lib/b64.c ;;

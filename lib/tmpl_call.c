@@ -1,0 +1,202 @@
+/* Compilation, and the callbacks of libjq: the error messages of the
+ * compile, the warnings and debug messages of a render, and the requests
+ * through which the program calls the helpers written in C (answered by
+ * tmpl_keys.c and tmpl_memo.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmpl_int.h"
+/* libjq reports compile errors through this callback; keep the first. */
+static void
+jq_err_cb(void *data, jv msg)
+{
+	struct tmpl *t = data;
+
+	if (t->jqerr.len == 0) {
+		if (jv_get_kind(msg) == JV_KIND_STRING)
+			buf_puts(&t->jqerr, jv_string_value(msg));
+		else
+			buf_puts(&t->jqerr, "unknown jq error");
+	}
+	jv_free(msg);
+}
+
+static jv
+memo_input_cb(jq_state *jq, void *data)
+{
+	struct tmpl *t = data;
+	jv r = t->memo_reply;
+
+	(void)jq;
+	t->memo_reply = jv_invalid();
+	return r;
+}
+
+/* The requests of the helpers that are written in C: [tag, arg] or
+ * [tag, arg, arg] (msg borrowed); the answer goes to memo_reply, for
+ * input to hand back.  0 when msg is none of them. */
+static int
+request(struct tmpl *t, const char *tg, int n, jv msg)
+{
+	jv a = jv_array_get(jv_copy(msg), 1);
+	jv b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
+	jv r = jv_invalid();
+	const char *as =
+	    jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
+	size_t an = jv_get_kind(a) == JV_KIND_STRING
+			? (size_t)jv_string_length_bytes(jv_copy(a))
+			: 0;
+
+	if (n == 2 && !strcmp(tg, "__tmpl_memo")) {
+		memo_get(t, a);
+		return 1;
+	}
+	if (n == 3 && !strcmp(tg, "__tmpl_memo_put")) {
+		memo_put(t, a, b);
+		return 1;
+	}
+	if (n == 3 && !strcmp(tg, "__tmpl_block")) {
+		block_get(t, a, b);
+		return 1;
+	}
+	jv_free(b);
+	if (n != 2) {
+		jv_free(a);
+		return 0;
+	}
+	if (!strcmp(tg, "__tmpl_ls"))
+		r = keys_ls(t, as, an, 0);
+	else if (!strcmp(tg, "__tmpl_lsdir"))
+		r = keys_ls(t, as, an, 1);
+	else if (!strcmp(tg, "__tmpl_under"))
+		r = keys_under(t, as, an);
+	else if (!strcmp(tg, "__tmpl_scan"))
+		r = keys_scan(t, as, an);
+	jv_free(a);
+	if (!jv_is_valid(r))
+		return 0;
+	jv_free(t->memo_reply);
+	t->memo_reply = r;
+	return 1;
+}
+
+/* warn(msg) and jq's debug land here: kept, one line each, for the
+ * caller to show (this library prints nothing); memo()'s requests too. */
+static void
+jq_debug_cb(void *data, jv msg)
+{
+	struct tmpl *t = data;
+	int n = jv_get_kind(msg) == JV_KIND_ARRAY
+		    ? jv_array_length(jv_copy(msg))
+		    : 0;
+	jv tag = n >= 2 ? jv_array_get(jv_copy(msg), 0) : jv_null();
+	const char *tg =
+	    jv_get_kind(tag) == JV_KIND_STRING ? jv_string_value(tag) : "";
+
+	if (n >= 2 && request(t, tg, n, msg)) {
+		jv_free(tag);
+		jv_free(msg);
+		return;
+	}
+	if (n == 2 && !strcmp(tg, "__tmpl_warn")) {
+		jv m = jv_array_get(jv_copy(msg), 1);
+		const char *p = jv_string_value(m);
+		int i, len = jv_string_length_bytes(jv_copy(m));
+		char esc[8];
+
+		/* One line per warning, whatever the message holds (NULs
+		 * included). */
+		for (i = 0; i < len; i++) {
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+				snprintf(esc, sizeof esc, "\\x%02x",
+					 (unsigned char)p[i]);
+				buf_puts(&t->warns, esc);
+			} else {
+				buf_add(&t->warns, p + i, 1);
+			}
+		}
+		jv_free(m);
+	} else {
+		jv d = jv_dump_string(jv_copy(msg), 0);
+
+		buf_puts(&t->warns, "debug: ");
+		buf_puts(&t->warns, jv_string_value(d));
+		jv_free(d);
+	}
+	buf_add(&t->warns, "\n", 1);
+	jv_free(tag);
+	jv_free(msg);
+}
+
+const char *
+tmpl_warnings(const struct tmpl *t)
+{
+	return t->warns.p ? t->warns.p : "";
+}
+
+/* Turn "jq: error: WHAT at <top-level>, line N:\n..." into a message at
+ * the template position of line N.  The code of each expression sits on
+ * lines of its own in the program, in the same line breaks as in the
+ * template, so the line is exact; jq gives no column, so the column is
+ * the expression's own on its first line and 1 on the others. */
+static void
+compile_error(struct tmpl *t, struct tmpl_err *err)
+{
+	const char *m = t->jqerr.p ? t->jqerr.p : "compile error";
+	const char *at, *nl, *hint;
+	int len, line = -1, tl, tc;
+	size_t i, best = (size_t)-1;
+
+	if (!strncmp(m, "jq: error: ", 11))
+		m += 11;
+	at = strstr(m, " at <top-level>, line ");
+	if (at)
+		line = atoi(at + 22);
+	nl = strchr(m, '\n');
+	len = at ? (int)(at - m) : nl ? (int)(nl - m) : (int)strlen(m);
+	/* A hint meant for jq's command line, not for templates. */
+	hint = strstr(m, " (Unix shell quoting issues?)");
+	if (hint && hint - m < len)
+		len = (int)(hint - m);
+	for (i = 0; i < t->nexprs; i++)
+		if (line >= t->exprs[i].pline0 && line <= t->exprs[i].pline1)
+			best = i;
+	/* jq reports an unexpected end of an expression (or an error in a
+	 * range's "as" pattern) on the line after it. */
+	if (best == (size_t)-1)
+		for (i = 0; i < t->nexprs; i++)
+			if (line == t->exprs[i].pline1 + 1) {
+				best = i;
+				line--;
+			}
+	err->kind = TMPL_ECOMPILE;
+	if (best == (size_t)-1) {
+		snprintf(err->msg, sizeof err->msg,
+			 "%s: jq compile error: %.*s", t->files[0], len, m);
+		return;
+	}
+	tl = t->exprs[best].line + (line - t->exprs[best].pline0);
+	tc = line == t->exprs[best].pline0 ? t->exprs[best].col : 1;
+	snprintf(err->msg, sizeof err->msg, "%s:%d:%d: jq compile error: %.*s",
+		 t->files[t->exprs[best].file], tl, tc, len, m);
+}
+
+int
+tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
+{
+	memset(err, 0, sizeof *err);
+	if (!(t->jq = jq_init())) {
+		jv_free(args);
+		return nomem(err);
+	}
+	jq_set_error_cb(t->jq, jq_err_cb, t);
+	jq_set_debug_cb(t->jq, jq_debug_cb, t);
+	jq_set_input_cb(t->jq, memo_input_cb, t);
+	if (!jq_compile_args(t->jq, t->prog.p, args)) {
+		compile_error(t, err);
+		jq_teardown(&t->jq);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,203 @@
+/* The code generator: the tree of nodes into one jq program, after the
+ * helpers written in jq.
+ *
+ * Every user expression runs inside "try ... catch __te(e)", which tags
+ * the error with the expression number; an already tagged error passes
+ * through unchanged, so the innermost expression wins even though jq 1.6's
+ * try also sees errors raised further down the pipeline. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "tmpl_int.h"
+/* The helpers, written in jq (jq 1.6 cannot call C).  The data comes in
+ * as [data, ls index, lsdir index, sorted keys, tree or null]; see
+ * tmpl_render. */
+/* clang-format off */
+static const char prelude[] =
+	".[0] as $root | .[1] as $__tree |\n"
+	"def __c: debug | input;\n"
+	"def __te($n): if type == \"object\" and (has(\"__tmpl\") or has(\"__jq\")) then error(.) else error({__tmpl: $n, msg: .}) end;\n"
+	"def __segs: split(\"/\") | map(select(. != \"\"));\n"
+	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n"
+	"def ls($d): ([\"__tmpl_ls\", ($d | __norm)] | __c)[];\n"
+	"def lsdir($d): ([\"__tmpl_lsdir\", ($d | __norm)] | __c)[];\n"
+	"def under($d): [\"__tmpl_under\", ($d | __norm)] | __c;\n"
+	"def exists($k): $root | type == \"object\" and has($k);\n"
+	"def getv($k): if exists($k) then $root[$k] else error(\"getv: no such key: \\($k)\") end;\n"
+	"def getv($k; $d): if exists($k) then $root[$k] else $d end;\n"
+	"def base: if endswith(\"/\") | not then split(\"/\")[-1] // \".\" else __segs as $s | if $s == [] then \"/\" else $s[-1] end end;\n"
+	"def __clean: startswith(\"/\") as $abs | reduce (split(\"/\")[] | select(. != \"\" and . != \".\")) as $s ([]; if $s == \"..\" then (if length > 0 and .[-1] != \"..\" then .[:-1] elif $abs then . else . + [$s] end) else . + [$s] end) | (if $abs then \"/\" else \"\" end) + join(\"/\") | if . == \"\" then \".\" else . end;\n"
+	"def dir: if startswith(\"/\") and (endswith(\"/\") or contains(\"//\") or contains(\"/.\") | not) then split(\"/\") | .[:-1] | join(\"/\") | if . == \"\" then \"/\" else . end elif contains(\"/\") then split(\"/\") | .[:-1] | join(\"/\") + \"/\" | __clean else \".\" end;\n"
+	"def getenv($n): $ENV[$n] // \"\";\n"
+	"def getenv($n; $d): ($ENV[$n] // \"\") | if . == \"\" then $d else . end;\n"
+	"def tree: $__tree;\n"
+	"def __globre: reduce (explode[] | [.] | implode) as $c ({s: \"\", cls: false, esc: false}; if .esc then .s += \"\\\\\" + $c | .esc = false elif $c == \"\\\\\" then .esc = true elif .cls then (if $c == \"]\" then .cls = false | .s += \"]\" elif $c == \"[\" then .s += \"\\\\[\" else .s += $c end) elif $c == \"[\" then .cls = true | .s += \"[\" elif $c == \"*\" then .s += \"[^/]*\" elif $c == \"?\" then .s += \"[^/]\" elif (\"\\\\^$.|+()]{}\" | index($c)) then .s += \"\\\\\" + $c else .s += $c end) | if .cls or .esc then error(\"gets: bad glob pattern\") else \"^\" + .s + \"$\" end;\n"
+	"def __upto($c): (split($c) | .[0]) // \"\";\n"
+	"def __globpfx: __upto(\"*\") | __upto(\"?\") | __upto(\"[\") | __upto(\"\\\\\");\n"
+	"def __scan($pfx): ([\"__tmpl_scan\", $pfx] | __c)[];\n"
+	"def gets($g): ($g | __globpfx) as $pfx | if $pfx == $g then (if exists($g) then $g else empty end) elif $g == $pfx + \"*\" then __scan($pfx) | select(ltrimstr($pfx) | contains(\"/\") | not) else ($g | __globre) as $re | __scan($pfx) | select(test($re)) end | {key: ., value: $root[.]};\n"
+	"def getvs($g): gets($g) | .value;\n"
+	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
+	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __c) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
+	"$root | (\n";
+/* clang-format on */
+
+static int emit(struct tmpl *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+emit(struct tmpl *t, const char *fmt, ...)
+{
+	size_t from = t->prog.len;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vprintf(&t->prog, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return t->nomem = -1;
+	for (; from < t->prog.len; from++)
+		t->plines += t->prog.p[from] == '\n';
+	return 0;
+}
+
+/* Emit user code on lines of its own so that jq's "line N" maps back to
+ * it and a "#" comment in it cannot swallow what follows. */
+static int
+emit_code(struct tmpl *t, size_t e)
+{
+	struct expr *x = &t->exprs[e];
+	const char *c;
+
+	emit(t, "try (\n");
+	x->pline0 = t->plines + 1;
+	if (buf_puts(&t->prog, x->code) < 0)
+		return t->nomem = -1;
+	for (c = x->code; *c; c++)
+		t->plines += *c == '\n';
+	x->pline1 = t->plines + 1;
+	return emit(t, "\n) catch __te(%zu)", e);
+}
+
+/* Bind a range's "as" pattern, when it has one, to each output.  The
+ * pattern is user text: count its lines, and end it with a newline in
+ * case it ends in a "#" comment. */
+static int
+emit_pat(struct tmpl *t, const char *pat)
+{
+	if (!pat)
+		return 0;
+	emit(t, ". as ");
+	if (buf_puts(&t->prog, pat) < 0)
+		return t->nomem = -1;
+	for (; *pat; pat++)
+		t->plines += *pat == '\n';
+	return emit(t, "\n| ");
+}
+
+static int gen_list(struct tmpl *t, struct node *n);
+
+static int
+gen_if(struct tmpl *t, struct node *n)
+{
+	emit(t, "if ([first(");
+	emit_code(t, n->expr);
+	emit(t, ")] | .[0] // false) then (");
+	gen_list(t, n->body);
+	if (n->alt && n->alt->type == N_IF && !n->alt->next &&
+	    t->exprs[n->alt->expr].line) {
+		emit(t, ") else (");
+		gen_if(t, n->alt);
+		return emit(t, ") end");
+	}
+	emit(t, ") else (");
+	gen_list(t, n->alt);
+	return emit(t, ") end");
+}
+
+static int
+gen_node(struct tmpl *t, struct node *n)
+{
+	switch (n->type) {
+	case N_TEXT:
+		return emit(t, "%zu", 2 * n->lit);
+	case N_EXPR:
+		emit(t, "((");
+		emit_code(t, n->expr);
+		return emit(t, ") | (%zu, .))", 2 * n->expr + 1);
+	case N_RANGE:
+		if (!n->alt) {
+			emit(t, "((");
+			emit_code(t, n->expr);
+			emit(t, ") | ");
+			emit_pat(t, n->pat);
+			emit(t, "(");
+			gen_list(t, n->body);
+			return emit(t, "))");
+		}
+		emit(t, "([");
+		emit_code(t, n->expr);
+		emit(t, "] as $__r | if ($__r | length) > 0 then $__r[] | ");
+		emit_pat(t, n->pat);
+		emit(t, "(");
+		gen_list(t, n->body);
+		emit(t, ") else (");
+		gen_list(t, n->alt);
+		return emit(t, ") end)");
+	case N_IF:
+		emit(t, "(");
+		gen_if(t, n);
+		return emit(t, ")");
+	case N_INCLUDE:
+		emit(t, "(");
+		gen_list(t, n->body);
+		return emit(t, ")");
+	case N_MEMO:
+		/* Ask for the block's text under its key: -(3b+1) says "the
+		 * text kept", else the body comes between -(3b+2) and
+		 * -(3b+3), for the renderer to keep. */
+		emit(t, "(. as $__md | ((");
+		emit_code(t, n->expr);
+		emit(t,
+		     ")) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
+		     "__c) as $__mh | if $__mh then -%zu else (-%zu, "
+		     "($__md | (",
+		     n->memo, 3 * n->memo + 1, 3 * n->memo + 2);
+		gen_list(t, n->body);
+		return emit(t, ")), -%zu) end)", 3 * n->memo + 3);
+	}
+	return 0;
+}
+
+static int
+gen_list(struct tmpl *t, struct node *n)
+{
+	if (!n)
+		return emit(t, "empty");
+	for (; n; n = n->next) {
+		gen_node(t, n);
+		if (n->next)
+			emit(t, ",\n");
+	}
+	return t->nomem;
+}
+
+int
+gen_program(struct tmpl *t)
+{
+	emit(t, "%s", "");
+	if (buf_puts(&t->prog, prelude) < 0)
+		t->nomem = -1;
+	for (const char *c = prelude; *c; c++)
+		t->plines += *c == '\n';
+	gen_list(t, t->root);
+	emit(t, "\n)\n");
+	return t->nomem;
+}
+
+const char *
+tmpl_program(const struct tmpl *t)
+{
+	return t->prog.p;
+}

@@ -1,0 +1,382 @@
+/* The keys of the data, for ls, lsdir, under and gets: sorted once per
+ * render, so that each call costs a binary search and the keys it
+ * returns; and tree, the data nested into objects by path segment. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmpl_int.h"
+
+/* A key of the data: its bytes and its normal form (the same bytes when
+ * it is normal already). */
+struct kref {
+	jv k;
+	const char *s, *ns;
+	size_t n, nn;
+};
+
+/* Byte order, a prefix first. */
+static int
+bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : (an > bn) - (an < bn);
+}
+
+static int
+kcmp_raw(const void *a, const void *b)
+{
+	const struct kref *x = a, *y = b;
+
+	return bytes_cmp(x->s, x->n, y->s, y->n);
+}
+
+static int
+kcmp_norm(const void *a, const void *b)
+{
+	const struct kref *x = a, *y = b;
+
+	return bytes_cmp(x->ns, x->nn, y->ns, y->nn);
+}
+
+/* "/" and the segments of s joined by "/": NULL when s is that already. */
+static char *
+normal_form(const char *s, size_t n, size_t *outn)
+{
+	size_t i, o = 0;
+	char *r;
+	int normal =
+	    n > 1 && s[0] == '/' && s[n - 1] != '/' && !memmem(s, n, "//", 2);
+
+	if (normal || (n == 1 && s[0] == '/'))
+		return NULL;
+	if (!(r = malloc(n + 2)))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '/')
+			continue;
+		r[o++] = '/';
+		while (i < n && s[i] != '/')
+			r[o++] = s[i++];
+	}
+	if (!o)
+		r[o++] = '/';
+	*outn = o;
+	return r;
+}
+
+void
+keys_free(struct tmpl *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nkeys; i++) {
+		if (t->rk[i].ns != t->rk[i].s)
+			free((char *)t->rk[i].ns);
+		jv_free(t->rk[i].k);
+	}
+	if (t->nk != t->rk)
+		free(t->nk);
+	free(t->rk);
+	t->rk = t->nk = NULL;
+	t->nkeys = 0;
+	jv_free(t->data);
+	t->data = jv_invalid();
+}
+
+/* Take the keys of data (borrowed, kept until keys_free). */
+int
+keys_load(struct tmpl *t, jv data)
+{
+	size_t i = 0, n;
+	int odd = 0;
+
+	t->data = jv_copy(data);
+	if (jv_get_kind(data) != JV_KIND_OBJECT)
+		return 0;
+	n = (size_t)jv_object_length(jv_copy(data));
+	if (n && !(t->rk = malloc(n * sizeof *t->rk)))
+		return -1;
+	jv_object_foreach(data, k, v)
+	{
+		struct kref *r = &t->rk[i++];
+
+		jv_free(v);
+		r->k = k;
+		r->s = jv_string_value(k);
+		r->n = (size_t)jv_string_length_bytes(jv_copy(k));
+		r->ns = normal_form(r->s, r->n, &r->nn);
+		if (r->ns)
+			odd = 1;
+		else {
+			r->ns = r->s;
+			r->nn = r->n;
+		}
+	}
+	t->nkeys = i;
+	t->nk = t->rk;
+	if (t->nkeys < 2)
+		return 0;
+	qsort(t->rk, t->nkeys, sizeof *t->rk, kcmp_raw);
+	if (odd) {
+		if (!(t->nk = malloc(t->nkeys * sizeof *t->nk))) {
+			t->nk = t->rk;
+			return -1;
+		}
+		memcpy(t->nk, t->rk, t->nkeys * sizeof *t->nk);
+		qsort(t->nk, t->nkeys, sizeof *t->nk, kcmp_norm);
+	}
+	return 0;
+}
+
+/* The first key of a (sorted by cmp) not below p (len n). */
+static size_t
+lower_bound(const struct kref *a, size_t len, const char *p, size_t n, int norm)
+{
+	size_t lo = 0, hi = len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (norm ? bytes_cmp(a[mid].ns, a[mid].nn, p, n) < 0
+			 : bytes_cmp(a[mid].s, a[mid].n, p, n) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The keys below dir (in normal form) are nk[*from .. return value);
+ * *plen is the length of their common prefix, dir and a "/". */
+static size_t
+below(struct tmpl *t, const char *d, size_t dn, size_t *from, size_t *plen)
+{
+	struct buf pfx = {0};
+	size_t i;
+
+	buf_add(&pfx, d, dn);
+	if (dn != 1)
+		buf_add(&pfx, "/", 1);
+	*plen = pfx.len;
+	*from = i =
+	    lower_bound(t->nk, t->nkeys, pfx.p ? pfx.p : "", pfx.len, 1);
+	while (i < t->nkeys && t->nk[i].nn > pfx.len &&
+	       !memcmp(t->nk[i].ns, pfx.p, pfx.len))
+		i++;
+	buf_free(&pfx);
+	return i;
+}
+
+/* ls(dir) (dirs 0) or lsdir(dir) (dirs 1), dir in normal form: the sorted
+ * names below it. */
+jv
+keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs)
+{
+	jv set = jv_object();
+	size_t i, end, pl;
+
+	for (end = below(t, d, dn, &i, &pl); i < end; i++) {
+		const char *rest = t->nk[i].ns + pl;
+		size_t rn = t->nk[i].nn - pl;
+		const char *sl = memchr(rest, '/', rn);
+
+		if (dirs && !sl)
+			continue;
+		set = jv_object_set(
+		    set, jv_string_sized(rest, sl ? (int)(sl - rest) : (int)rn),
+		    jv_true());
+	}
+	return jv_keys(set);
+}
+
+/* under(dir): the keys below dir with their values. */
+jv
+keys_under(struct tmpl *t, const char *d, size_t dn)
+{
+	jv r = jv_object();
+	size_t i, end, pl;
+
+	for (end = below(t, d, dn, &i, &pl); i < end; i++)
+		r = jv_object_set(
+		    r, jv_copy(t->nk[i].k),
+		    jv_object_get(jv_copy(t->data), jv_copy(t->nk[i].k)));
+	return r;
+}
+
+/* The keys that start with p, in byte order (for gets). */
+jv
+keys_scan(struct tmpl *t, const char *p, size_t n)
+{
+	jv r = jv_array();
+	size_t i;
+
+	for (i = lower_bound(t->rk, t->nkeys, p, n, 0);
+	     i < t->nkeys && t->rk[i].n >= n && !memcmp(t->rk[i].s, p, n); i++)
+		r = jv_array_append(r, jv_copy(t->rk[i].k));
+	return r;
+}
+
+/* Put child, the finished object for directory name, into parent.  When
+ * parent already has that name (a value, or an object from an earlier,
+ * non-adjacent run of keys such as "/a//b"), merge: a value moves to the
+ * name "" inside the directory. */
+static jv
+tree_put(jv parent, jv name, jv child)
+{
+	jv old = jv_object_get(jv_copy(parent), jv_copy(name));
+
+	if (jv_get_kind(old) == JV_KIND_OBJECT) {
+		parent = jv_object_delete(parent, jv_copy(name));
+		child = jv_object_merge(old, child);
+	} else if (jv_is_valid(old)) {
+		child = jv_object_set(child, jv_string(""), old);
+	} else {
+		jv_free(old);
+	}
+	return jv_object_set(parent, name, child);
+}
+
+/* Take directory name out of parent to extend it in place: its object,
+ * or a new one (holding parent's value for name under ""). */
+static jv
+tree_take(jv *parent, jv name)
+{
+	jv old = jv_object_get(jv_copy(*parent), jv_copy(name));
+
+	if (!jv_is_valid(old)) {
+		jv_free(old);
+		jv_free(name);
+		return jv_object();
+	}
+	*parent = jv_object_delete(*parent, name);
+	if (jv_get_kind(old) == JV_KIND_OBJECT)
+		return old;
+	return jv_object_set(jv_object(), jv_string(""), old);
+}
+
+/* The flat object of paths data (borrowed) nested into objects by path
+ * segment, for tree.  The objects of the directories of the current key
+ * are kept open on a stack, so that each is extended in place (a jv
+ * shared with its parent would be copied on every change) and put into
+ * its parent once the sorted keys leave it. */
+jv
+nest(jv data)
+{
+	jv keys = jv_keys(jv_copy(data)), *obj = NULL, *name = NULL;
+	size_t n = 1, cap = 0, *seg = NULL, segcap = 0, ns, d;
+	int i, nk = jv_array_length(jv_copy(keys));
+
+	if (!(obj = malloc(sizeof *obj)) || !(name = malloc(sizeof *name)))
+		goto oom;
+	cap = 1;
+	obj[0] = jv_object();
+	name[0] = jv_null();
+	for (i = 0; i < nk; i++) {
+		jv k = jv_array_get(jv_copy(keys), i);
+		jv v = jv_object_get(jv_copy(data), jv_copy(k));
+		const char *s = jv_string_value(k);
+		size_t len = jv_string_length_bytes(jv_copy(k)), a, b;
+
+		/* seg[2j], seg[2j+1]: offset and length of segment j. */
+		for (ns = 0, a = 0;; ns++) {
+			while (a < len && s[a] == '/')
+				a++;
+			if (a >= len)
+				break;
+			for (b = a; b < len && s[b] != '/'; b++)
+				;
+			if (2 * ns + 2 > segcap) {
+				size_t *ns2 = realloc(seg, (segcap * 2 + 16) *
+							       sizeof *seg);
+
+				if (!ns2) {
+					jv_free(k);
+					jv_free(v);
+					goto oom;
+				}
+				seg = ns2;
+				segcap = segcap * 2 + 16;
+			}
+			seg[2 * ns] = a;
+			seg[2 * ns + 1] = b - a;
+			a = b;
+		}
+		if (ns == 0) {
+			obj[0] = jv_object_set(obj[0], jv_string(""), v);
+			jv_free(k);
+			continue;
+		}
+		/* Keep the open levels that are directories of this key. */
+		for (d = 1; d < n && d < ns; d++)
+			if (jv_string_length_bytes(jv_copy(name[d])) !=
+				(int)seg[2 * d - 1] ||
+			    memcmp(jv_string_value(name[d]), s + seg[2 * d - 2],
+				   seg[2 * d - 1]))
+				break;
+		while (n > d) {
+			n--;
+			obj[n - 1] = tree_put(obj[n - 1], name[n], obj[n]);
+		}
+		for (; n < ns; n++) {
+			if (n >= cap) {
+				jv *o2 = realloc(obj, 2 * cap * sizeof *obj);
+				jv *n2 =
+				    o2 ? realloc(name, 2 * cap * sizeof *name)
+				       : NULL;
+
+				if (o2)
+					obj = o2;
+				if (!n2) {
+					jv_free(k);
+					jv_free(v);
+					goto oom;
+				}
+				name = n2;
+				cap *= 2;
+			}
+			name[n] = jv_string_sized(s + seg[2 * n - 2],
+						  (int)seg[2 * n - 1]);
+			obj[n] = tree_take(&obj[n - 1], jv_copy(name[n]));
+		}
+		{
+			jv leaf = jv_string_sized(s + seg[2 * ns - 2],
+						  (int)seg[2 * ns - 1]);
+			jv old =
+			    jv_object_get(jv_copy(obj[n - 1]), jv_copy(leaf));
+
+			if (jv_get_kind(old) == JV_KIND_OBJECT) {
+				obj[n - 1] =
+				    jv_object_delete(obj[n - 1], jv_copy(leaf));
+				v = jv_object_set(old, jv_string(""), v);
+			} else {
+				jv_free(old);
+			}
+			obj[n - 1] = jv_object_set(obj[n - 1], leaf, v);
+		}
+		jv_free(k);
+	}
+	while (n > 1) {
+		n--;
+		obj[n - 1] = tree_put(obj[n - 1], name[n], obj[n]);
+	}
+	jv_free(name[0]);
+	free(name);
+	free(seg);
+	jv_free(keys);
+	{
+		jv r = obj[0];
+
+		free(obj);
+		return r;
+	}
+oom:
+	for (d = 0; obj && name && d < n; d++) {
+		jv_free(obj[d]);
+		jv_free(name[d]);
+	}
+	free(obj);
+	free(name);
+	free(seg);
+	jv_free(keys);
+	return jv_invalid_with_msg(jv_string("out of memory"));
+}

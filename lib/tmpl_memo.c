@@ -1,0 +1,244 @@
+/* The memo store: what memo(k; f) and {{ memo KEY }} blocks keep under
+ * their key, from one render to the next, until a render does not use
+ * it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmpl_int.h"
+
+/* An entry of the memo table: under (block, key) the outputs of memo()
+ * (block -1) or the text of a {{ memo }} block, the warnings that came
+ * with them, and the render that last used them. */
+struct mentry {
+	struct mentry *next;
+	uint64_t h;
+	long block;
+	jv key, payload, warns;
+	double used;
+};
+
+/* A memo() key whose outputs are being computed, and where its warnings
+ * begin. */
+struct miss {
+	jv key;
+	size_t warns;
+};
+
+/* A hash of v (borrowed) that equal values share, as jv_equal sees
+ * them: the order of an object's keys does not count. */
+static uint64_t
+jhash(jv v)
+{
+	uint64_t h;
+	double d;
+	int i, n;
+
+	switch (jv_get_kind(v)) {
+	case JV_KIND_NUMBER:
+		d = jv_number_value(v);
+		if (d == 0)
+			d = 0; /* -0 and 0 are equal */
+		memcpy(&h, &d, sizeof h);
+		return h * 0x9e3779b97f4a7c15ULL + 5;
+	case JV_KIND_STRING:
+		return jv_string_hash(jv_copy(v)) * 0xff51afd7ed558ccdULL + 6;
+	case JV_KIND_ARRAY:
+		h = 7;
+		n = jv_array_length(jv_copy(v));
+		for (i = 0; i < n; i++) {
+			jv e = jv_array_get(jv_copy(v), i);
+			h = h * 31 + jhash(e);
+			jv_free(e);
+		}
+		return h;
+	case JV_KIND_OBJECT:
+		h = 11;
+		jv_object_foreach(v, k, e)
+		{
+			h += (jv_string_hash(k) + 1) * 0xc4ceb9fe1a85ec53ULL ^
+			     jhash(e);
+			jv_free(e);
+		}
+		return h;
+	default:
+		return (uint64_t)jv_get_kind(v);
+	}
+}
+
+static struct mentry **
+memo_slot(struct tmpl *t, long block, jv key, uint64_t h)
+{
+	struct mentry **e;
+
+	if (!t->mcap)
+		return NULL;
+	for (e = &t->mtab[h & (t->mcap - 1)]; *e; e = &(*e)->next)
+		if ((*e)->h == h && (*e)->block == block &&
+		    jv_equal(jv_copy((*e)->key), jv_copy(key)))
+			return e;
+	return e;
+}
+
+/* The outputs or text kept under (block, key) (key consumed), now used
+ * by this render, their warnings given again; jv_invalid() when none is
+ * kept. */
+static jv
+memo_use(struct tmpl *t, long block, jv key)
+{
+	uint64_t h = jhash(key) + (uint64_t)block;
+	struct mentry **e = memo_slot(t, block, key, h);
+
+	jv_free(key);
+	if (!e || !*e)
+		return jv_invalid();
+	buf_add(&t->warns, jv_string_value((*e)->warns),
+		(size_t)jv_string_length_bytes(jv_copy((*e)->warns)));
+	(*e)->used = t->renders;
+	return jv_copy((*e)->payload);
+}
+
+/* Keep p under (block, key), all consumed, with the warnings given since
+ * offset from. */
+void
+memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from)
+{
+	uint64_t h = jhash(key) + (uint64_t)block;
+	struct mentry **slot, *e;
+
+	if (t->mcount >= t->mcap) {
+		size_t nc = t->mcap ? 2 * t->mcap : 256, i;
+		struct mentry **nt = calloc(nc, sizeof *nt);
+
+		if (nt) {
+			for (i = 0; i < t->mcap; i++)
+				while ((e = t->mtab[i])) {
+					t->mtab[i] = e->next;
+					e->next = nt[e->h & (nc - 1)];
+					nt[e->h & (nc - 1)] = e;
+				}
+			free(t->mtab);
+			t->mtab = nt;
+			t->mcap = nc;
+		}
+	}
+	if (from > t->warns.len)
+		from = t->warns.len;
+	if (!(slot = memo_slot(t, block, key, h)) ||
+	    (!*slot && !(*slot = calloc(1, sizeof **slot)))) {
+		/* Out of memory: not kept, computed again next time. */
+		jv_free(key);
+		jv_free(p);
+		return;
+	}
+	e = *slot;
+	if (e->h == h && e->block == block && jv_is_valid(e->key)) {
+		jv_free(e->payload);
+		jv_free(e->warns);
+		jv_free(key);
+	} else {
+		e->h = h;
+		e->block = block;
+		e->key = key;
+		t->mcount++;
+	}
+	e->payload = p;
+	e->warns = jv_string_sized(t->warns.p ? t->warns.p + from : "",
+				   (int)(t->warns.len - from));
+	e->used = t->renders;
+}
+
+/* memo(k; f) asks for key k here (through debug), then takes the answer
+ * through input: the outputs of f kept for k, or null for a miss. */
+void
+memo_get(struct tmpl *t, jv key)
+{
+	jv p = memo_use(t, -1, jv_copy(key));
+
+	jv_free(t->memo_reply);
+	t->memo_reply = jv_null();
+	if (jv_is_valid(p)) {
+		jv_free(t->memo_reply);
+		t->memo_reply = p;
+		jv_free(key);
+		return;
+	}
+	if (t->nmiss == t->misscap) {
+		size_t nc = t->misscap * 2 + 8;
+		void *nm = realloc(t->miss, nc * sizeof *t->miss);
+
+		if (!nm) {
+			jv_free(key);
+			return;
+		}
+		t->miss = nm;
+		t->misscap = nc;
+	}
+	t->miss[t->nmiss].key = key;
+	t->miss[t->nmiss++].warns = t->warns.len;
+}
+
+/* f's outputs for key, with the warnings f gave since the miss (the
+ * newest miss of that key: memo() calls nest). */
+void
+memo_put(struct tmpl *t, jv key, jv outs)
+{
+	size_t from = t->warns.len, i = t->nmiss;
+
+	while (i > 0 && !jv_equal(jv_copy(t->miss[i - 1].key), jv_copy(key)))
+		i--;
+	if (i > 0) {
+		from = t->miss[i - 1].warns;
+		/* Those above it were left by errors caught on the way. */
+		while (t->nmiss >= i)
+			jv_free(t->miss[--t->nmiss].key);
+	}
+	memo_keep(t, -1, key, outs, from);
+}
+
+/* A {{ memo }} block asks for the text kept under its key: the answer is
+ * true (and the text in block_hit) or false (and the key in block_key,
+ * for the body that follows). */
+void
+block_get(struct tmpl *t, jv b, jv key)
+{
+	jv_free(t->memo_reply);
+	jv_free(t->block_hit);
+	jv_free(t->block_key);
+	t->block_num = (size_t)jv_number_value(b);
+	jv_free(b);
+	t->block_hit = memo_use(t, (long)t->block_num, jv_copy(key));
+	t->block_key = jv_invalid();
+	if (jv_is_valid(t->block_hit)) {
+		jv_free(key);
+		t->memo_reply = jv_true();
+	} else {
+		t->block_key = key;
+		t->memo_reply = jv_false();
+	}
+}
+
+/* Drop what the last render did not use. */
+void
+memo_sweep(struct tmpl *t)
+{
+	struct mentry **e, *dead;
+	size_t i;
+
+	for (i = 0; i < t->mcap; i++)
+		for (e = &t->mtab[i]; *e;) {
+			if ((*e)->used == t->renders) {
+				e = &(*e)->next;
+				continue;
+			}
+			dead = *e;
+			*e = dead->next;
+			jv_free(dead->key);
+			jv_free(dead->payload);
+			jv_free(dead->warns);
+			free(dead);
+			t->mcount--;
+		}
+	while (t->nmiss)
+		jv_free(t->miss[--t->nmiss].key);
+}
