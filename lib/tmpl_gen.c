@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "tmpl_int.h"
+#include "tmpl_marks.h"
 /* The helpers, written in jq (jq 1.6 cannot call C).  The data comes in
  * as [data, ls index, lsdir index, sorted keys, tree or null]; see
  * tmpl_render. */
@@ -121,11 +122,11 @@ gen_node(struct tmpl *t, struct node *n)
 {
 	switch (n->type) {
 	case N_TEXT:
-		return emit(t, "%zu", 2 * n->lit);
+		return emit(t, "%lld", mark_lit(n->lit));
 	case N_EXPR:
 		emit(t, "((");
 		emit_code(t, n->expr);
-		return emit(t, ") | (%zu, .))", 2 * n->expr + 1);
+		return emit(t, ") | (%lld, .))", mark_value(n->expr));
 	case N_RANGE:
 		if (!n->alt) {
 			emit(t, "((");
@@ -154,18 +155,19 @@ gen_node(struct tmpl *t, struct node *n)
 		gen_list(t, n->body);
 		return emit(t, ")");
 	case N_MEMO:
-		/* Ask for the block's text under its key: -(3b+1) says "the
-		 * text kept", else the body comes between -(3b+2) and
-		 * -(3b+3), for the renderer to keep. */
+		/* Ask whether a text is kept for the block's key: if so
+		 * the renderer copies it, else the body comes between two
+		 * marks, for the renderer to keep. */
 		emit(t, "(. as $__md | ((");
 		emit_code(t, n->expr);
 		emit(t,
 		     ")) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
-		     "__c) as $__mh | if $__mh then -%zu else (-%zu, "
+		     "__c) as $__mh | if $__mh then %lld else (%lld, "
 		     "($__md | (",
-		     n->memo, 3 * n->memo + 1, 3 * n->memo + 2);
+		     n->memo, mark_block_kept(n->memo),
+		     mark_block_begin(n->memo));
 		gen_list(t, n->body);
-		return emit(t, ")), -%zu) end)", 3 * n->memo + 3);
+		return emit(t, ")), %lld) end)", mark_block_end(n->memo));
 	}
 	return 0;
 }

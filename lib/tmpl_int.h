@@ -2,13 +2,12 @@
  * API is tmpl.h.
  *
  * A template and its includes are parsed into a small tree of nodes, then
- * translated into ONE jq program: literal text becomes the number 2*i (an
- * index into the literal table), and every substitution emits the marker
- * 2*e+1 (an index into the expression table) followed by each value.  The
- * renderer turns that stream back into text, checking every value against
- * the control-character rule on the way.  One program means one jq
- * compile (jq 1.6 re-parses its builtins at each compile) and lexical
- * scoping of "range ... as $x" variables for free.
+ * translated into ONE jq program, which outputs numbers, the marks of
+ * tmpl_marks.h, that stand for literal text and announce each
+ * substituted value.  The renderer turns that stream back into text,
+ * checking every value against the control-character rule on the way.
+ * One program means one jq compile (jq 1.6 re-parses its builtins at each
+ * compile) and lexical scoping of "range ... as $x" variables for free.
  *
  * The files, in the order a template goes through them:
  *   tmpl_parse.c   text to the tree of nodes; a template's creation and

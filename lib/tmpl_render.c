@@ -9,6 +9,7 @@
 
 #include "jsonw.h"
 #include "tmpl_int.h"
+#include "tmpl_marks.h"
 
 struct open_block {
 	jv key;
@@ -213,17 +214,17 @@ render_error(struct tmpl *t, jv msg, struct tmpl_err *err)
 	return -1;
 }
 
-/* A {{ memo }} marker m = 3b+1 (the text kept: copy it), 3b+2 (the
- * body begins) or 3b+3 (it ended: keep its text and warnings). */
+/* A {{ memo }} block's mark: copy the text kept, or open the body, or
+ * close it and keep its text and warnings. */
 static int
-block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
+block_mark(struct tmpl *t, enum mark m, size_t max_output, struct buf *out,
 	   struct tmpl_err *err)
 {
 	struct open_block *b;
 	int r;
 
-	switch ((m - 1) % 3) {
-	case 0:
+	switch (m) {
+	case MARK_BLOCK_KEPT:
 		if (jv_get_kind(t->block_hit) != JV_KIND_STRING)
 			break;
 		r = put(out, jv_string_value(t->block_hit),
@@ -236,7 +237,7 @@ block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
 					"output larger than %zu bytes",
 					max_output);
 		return r < 0 ? nomem(err) : 0;
-	case 1:
+	case MARK_BLOCK_BEGIN:
 		if (t->nblocks == t->blockcap) {
 			size_t nc = t->blockcap * 2 + 8;
 			void *nb = realloc(t->blocks, nc * sizeof *t->blocks);
@@ -253,7 +254,7 @@ block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
 		b->out = out->len;
 		b->warns = t->warns.len;
 		return 0;
-	default:
+	case MARK_BLOCK_END:
 		if (!t->nblocks)
 			break;
 		b = &t->blocks[--t->nblocks];
@@ -268,6 +269,8 @@ block_mark(struct tmpl *t, size_t m, size_t max_output, struct buf *out,
 			jv_free(b->key);
 		}
 		return 0;
+	default:
+		break;
 	}
 	return rt_error(t, (size_t)-1, err,
 			"internal error: bad program output");
@@ -302,7 +305,7 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	in = jv_array_append(in, tree);
 	jq_start(t->jq, in, 0);
 	while (jv_is_valid(v = jq_next(t->jq))) {
-		double d;
+		enum mark m;
 		size_t i;
 
 		if (expect != (size_t)-1) {
@@ -312,37 +315,30 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 				return -1;
 			continue;
 		}
-		/* Not a value: the program's own numbers, 2*literal or
-		 * 2*expression+1, or minus those of {{ memo }} blocks (see
-		 * gen_node). */
-		d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v)
-						     : -1e300;
+		/* Not a value: a mark. */
+		m = mark_read(v, t->nlits, t->nexprs, t->nmemos, &i);
 		jv_free(v);
-		if (d < 0 && d >= -3.0 * t->nmemos && d == (double)(long)d) {
-			if ((r = block_mark(t, (size_t)-d, max_output, out,
-					    err)) < 0)
-				return -1;
-			continue;
-		}
-		if (d < 0 || d > 2.0 * (t->nlits + t->nexprs))
+		switch (m) {
+		case MARK_BAD:
 			return rt_error(t, (size_t)-1, err,
 					"internal error: bad program output");
-		i = (size_t)d / 2;
-		if ((size_t)d & 1 ? i >= t->nexprs : i >= t->nlits)
-			return rt_error(t, (size_t)-1, err,
-					"internal error: bad program output");
-		if ((size_t)d & 1) {
+		case MARK_VALUE:
 			expect = i;
-			continue;
+			break;
+		case MARK_LIT:
+			r = put(out, t->lits.p + t->litoff[i], t->litlen[i],
+				max_output);
+			if (r > 0)
+				return rt_error(t, (size_t)-1, err,
+						"output larger than %zu bytes",
+						max_output);
+			if (r < 0)
+				return nomem(err);
+			break;
+		default:
+			if (block_mark(t, m, max_output, out, err) < 0)
+				return -1;
 		}
-		r = put(out, t->lits.p + t->litoff[i], t->litlen[i],
-			max_output);
-		if (r > 0)
-			return rt_error(t, (size_t)-1, err,
-					"output larger than %zu bytes",
-					max_output);
-		if (r < 0)
-			return nomem(err);
 	}
 	if (jq_halted(t->jq)) {
 		jv_free(v);

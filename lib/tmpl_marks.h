@@ -1,0 +1,97 @@
+/* The marks: the numbers through which the generated jq program tells the
+ * renderer what it outputs.  The generator (tmpl_gen.c) writes them into
+ * the program as number literals, the renderer (tmpl_render.c) reads them
+ * back from the doubles that jq outputs; both use these functions and no
+ * arithmetic of their own.
+ *
+ * Every output of the program is a mark, or the value a mark announced:
+ *
+ *   2i        literal i: copy that piece of template text;
+ *   2e+1      expression e: the next output is a value of e, to check
+ *             and substitute;
+ *   -(3b+1)   {{ memo }} block b: copy the text kept for its key;
+ *   -(3b+2)   block b's body begins: its text, up to
+ *   -(3b+3)   block b's body end, is to be kept for its key.
+ *
+ * Literals and expressions share the numbers from 0 up, told apart by
+ * parity; blocks take the negative ones, three to a block.  Each mark is
+ * an integer small enough for a double to hold exactly, and the program
+ * can output no other number where a mark is expected: a user value only
+ * ever comes after the 2e+1 of its expression. */
+#ifndef EASYLB_TMPL_MARKS_H
+#define EASYLB_TMPL_MARKS_H
+
+#include <stddef.h>
+
+#include <jv.h>
+
+enum mark {
+	MARK_BAD, /* no mark this program writes */
+	MARK_LIT,
+	MARK_VALUE,
+	MARK_BLOCK_KEPT,
+	MARK_BLOCK_BEGIN,
+	MARK_BLOCK_END,
+};
+
+static inline long long
+mark_lit(size_t lit)
+{
+	return 2 * (long long)lit;
+}
+
+static inline long long
+mark_value(size_t expr)
+{
+	return 2 * (long long)expr + 1;
+}
+
+static inline long long
+mark_block_kept(size_t block)
+{
+	return -(3 * (long long)block + 1);
+}
+
+static inline long long
+mark_block_begin(size_t block)
+{
+	return -(3 * (long long)block + 2);
+}
+
+static inline long long
+mark_block_end(size_t block)
+{
+	return -(3 * (long long)block + 3);
+}
+
+/* Read output v (borrowed) of a program with nlits literals, nexprs
+ * expressions and nblocks {{ memo }} blocks as a mark: its kind, and in
+ * *i the literal, expression or block it names. */
+static inline enum mark
+mark_read(jv v, size_t nlits, size_t nexprs, size_t nblocks, size_t *i)
+{
+	double d;
+	size_t m;
+
+	if (jv_get_kind(v) != JV_KIND_NUMBER)
+		return MARK_BAD;
+	d = jv_number_value(v);
+	/* The range first, so that the conversions are defined. */
+	if (!(d >= -3.0 * nblocks && d <= 2.0 * (nlits + nexprs)) ||
+	    d != (double)(long long)d)
+		return MARK_BAD;
+	if (d < 0) {
+		m = (size_t)-d - 1;
+		*i = m / 3;
+		return m % 3 == 0   ? MARK_BLOCK_KEPT
+		       : m % 3 == 1 ? MARK_BLOCK_BEGIN
+				    : MARK_BLOCK_END;
+	}
+	m = (size_t)d;
+	*i = m / 2;
+	if (m % 2)
+		return *i < nexprs ? MARK_VALUE : MARK_BAD;
+	return *i < nlits ? MARK_LIT : MARK_BAD;
+}
+
+#endif
