@@ -1,12 +1,27 @@
 /* Compilation, and the callbacks of libjq: the error messages of the
- * compile, the warnings and debug messages of a render, and the requests
- * through which the program calls the helpers written in C (answered by
- * tmpl_keys.c and tmpl_memo.c). */
+ * compile, the warnings and debug messages of a render, and the calls
+ * from the program to the helpers that C answers (with tmpl_keys.c and
+ * tmpl_memo.c).
+ *
+ * libjq has no public way to register a C function (its C builtins are a
+ * static table inside the library, in jq 1.6, 1.7 and 1.8 alike), yet
+ * ls, lsdir, under and gets want the keys sorted once per render, in C,
+ * and memo() and {{ memo }} a store that outlives the render.  So the
+ * helpers of ccall_defs call C through the two callbacks that libjq does
+ * offer: __ccall hands its input, a request [tag, arg] or [tag, arg,
+ * arg], out through debug, whose callback (jq_debug_cb, then ccall) puts
+ * the answer in the reply slot t->ccall_reply, and reads the answer back
+ * through input, whose callback (ccall_input_cb) hands the slot over.
+ * jq_next calls the two callbacks one right after the other, so the
+ * answer is ready when input asks for it.  A request that wants no answer
+ * (warn, memo()'s put) goes out through debug alone; any other debug
+ * message is the template's own. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tmpl_int.h"
+
 /* libjq reports compile errors through this callback; keep the first. */
 static void
 jq_err_cb(void *data, jv msg)
@@ -22,22 +37,46 @@ jq_err_cb(void *data, jv msg)
 	jv_free(msg);
 }
 
+/* The helpers that C answers, in jq: each sends a request with the tag
+ * that ccall below knows it by.  The program defines them after __norm,
+ * which ls, lsdir and under use, and before gets, which uses __scan. */
+/* clang-format off */
+const char ccall_defs[] =
+	"def __ccall: debug | input;\n"
+	"def ls($d): ([\"__tmpl_ls\", ($d | __norm)] | __ccall)[];\n"
+	"def lsdir($d): ([\"__tmpl_lsdir\", ($d | __norm)] | __ccall)[];\n"
+	"def under($d): [\"__tmpl_under\", ($d | __norm)] | __ccall;\n"
+	"def __scan($pfx): ([\"__tmpl_scan\", $pfx] | __ccall)[];\n"
+	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
+	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __ccall) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
+	"def __block_kept($b; $k): [\"__tmpl_block\", $b, $k] | __ccall;\n";
+/* clang-format on */
+
+/* input, in __ccall: the answer to the request just made. */
 static jv
-memo_input_cb(jq_state *jq, void *data)
+ccall_input_cb(jq_state *jq, void *data)
 {
 	struct tmpl *t = data;
-	jv r = t->memo_reply;
+	jv r = t->ccall_reply;
 
 	(void)jq;
-	t->memo_reply = jv_invalid();
+	t->ccall_reply = jv_invalid();
 	return r;
 }
 
-/* The requests of the helpers that are written in C: [tag, arg] or
- * [tag, arg, arg] (msg borrowed); the answer goes to memo_reply, for
- * input to hand back.  0 when msg is none of them. */
+/* Put answer r (consumed) in the reply slot; returns 1. */
 static int
-request(struct tmpl *t, const char *tg, int n, jv msg)
+answer(struct tmpl *t, jv r)
+{
+	jv_free(t->ccall_reply);
+	t->ccall_reply = r;
+	return 1;
+}
+
+/* Answer the request msg (borrowed) whose tag is tg and length n; 0 when
+ * msg is none of those of ccall_defs. */
+static int
+ccall(struct tmpl *t, const char *tg, int n, jv msg)
 {
 	jv a = jv_array_get(jv_copy(msg), 1);
 	jv b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
@@ -48,18 +87,14 @@ request(struct tmpl *t, const char *tg, int n, jv msg)
 			? (size_t)jv_string_length_bytes(jv_copy(a))
 			: 0;
 
-	if (n == 2 && !strcmp(tg, "__tmpl_memo")) {
-		memo_get(t, a);
-		return 1;
-	}
+	if (n == 2 && !strcmp(tg, "__tmpl_memo"))
+		return answer(t, memo_get(t, a));
 	if (n == 3 && !strcmp(tg, "__tmpl_memo_put")) {
 		memo_put(t, a, b);
 		return 1;
 	}
-	if (n == 3 && !strcmp(tg, "__tmpl_block")) {
-		block_get(t, a, b);
-		return 1;
-	}
+	if (n == 3 && !strcmp(tg, "__tmpl_block"))
+		return answer(t, block_get(t, a, b));
 	jv_free(b);
 	if (n != 2) {
 		jv_free(a);
@@ -74,15 +109,12 @@ request(struct tmpl *t, const char *tg, int n, jv msg)
 	else if (!strcmp(tg, "__tmpl_scan"))
 		r = keys_scan(t, as, an);
 	jv_free(a);
-	if (!jv_is_valid(r))
-		return 0;
-	jv_free(t->memo_reply);
-	t->memo_reply = r;
-	return 1;
+	return jv_is_valid(r) ? answer(t, r) : 0;
 }
 
-/* warn(msg) and jq's debug land here: kept, one line each, for the
- * caller to show (this library prints nothing); memo()'s requests too. */
+/* debug: the requests of ccall_defs; warn(msg) and the template's own
+ * debug messages, kept one line each for the caller to show (this
+ * library prints nothing). */
 static void
 jq_debug_cb(void *data, jv msg)
 {
@@ -94,7 +126,7 @@ jq_debug_cb(void *data, jv msg)
 	const char *tg =
 	    jv_get_kind(tag) == JV_KIND_STRING ? jv_string_value(tag) : "";
 
-	if (n >= 2 && request(t, tg, n, msg)) {
+	if (n >= 2 && ccall(t, tg, n, msg)) {
 		jv_free(tag);
 		jv_free(msg);
 		return;
@@ -192,7 +224,7 @@ tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
 	}
 	jq_set_error_cb(t->jq, jq_err_cb, t);
 	jq_set_debug_cb(t->jq, jq_debug_cb, t);
-	jq_set_input_cb(t->jq, memo_input_cb, t);
+	jq_set_input_cb(t->jq, ccall_input_cb, t);
 	if (!jq_compile_args(t->jq, t->prog.p, args)) {
 		compile_error(t, err);
 		jq_teardown(&t->jq);

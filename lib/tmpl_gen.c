@@ -10,19 +10,18 @@
 
 #include "tmpl_int.h"
 #include "tmpl_marks.h"
-/* The helpers, written in jq (jq 1.6 cannot call C).  The data comes in
- * as [data, ls index, lsdir index, sorted keys, tree or null]; see
- * tmpl_render. */
+
+/* The helpers written in jq.  Those that C answers (ccall_defs) go
+ * between the two parts: after __norm, which they use, and before gets,
+ * which uses __scan.  The data comes in as [data, tree or null]; see
+ * render. */
 /* clang-format off */
-static const char prelude[] =
+static const char prelude_head[] =
 	".[0] as $root | .[1] as $__tree |\n"
-	"def __c: debug | input;\n"
 	"def __te($n): if type == \"object\" and (has(\"__tmpl\") or has(\"__jq\")) then error(.) else error({__tmpl: $n, msg: .}) end;\n"
 	"def __segs: split(\"/\") | map(select(. != \"\"));\n"
-	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n"
-	"def ls($d): ([\"__tmpl_ls\", ($d | __norm)] | __c)[];\n"
-	"def lsdir($d): ([\"__tmpl_lsdir\", ($d | __norm)] | __c)[];\n"
-	"def under($d): [\"__tmpl_under\", ($d | __norm)] | __c;\n"
+	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n";
+static const char prelude_tail[] =
 	"def exists($k): $root | type == \"object\" and has($k);\n"
 	"def getv($k): if exists($k) then $root[$k] else error(\"getv: no such key: \\($k)\") end;\n"
 	"def getv($k; $d): if exists($k) then $root[$k] else $d end;\n"
@@ -35,11 +34,8 @@ static const char prelude[] =
 	"def __globre: reduce (explode[] | [.] | implode) as $c ({s: \"\", cls: false, esc: false}; if .esc then .s += \"\\\\\" + $c | .esc = false elif $c == \"\\\\\" then .esc = true elif .cls then (if $c == \"]\" then .cls = false | .s += \"]\" elif $c == \"[\" then .s += \"\\\\[\" else .s += $c end) elif $c == \"[\" then .cls = true | .s += \"[\" elif $c == \"*\" then .s += \"[^/]*\" elif $c == \"?\" then .s += \"[^/]\" elif (\"\\\\^$.|+()]{}\" | index($c)) then .s += \"\\\\\" + $c else .s += $c end) | if .cls or .esc then error(\"gets: bad glob pattern\") else \"^\" + .s + \"$\" end;\n"
 	"def __upto($c): (split($c) | .[0]) // \"\";\n"
 	"def __globpfx: __upto(\"*\") | __upto(\"?\") | __upto(\"[\") | __upto(\"\\\\\");\n"
-	"def __scan($pfx): ([\"__tmpl_scan\", $pfx] | __c)[];\n"
 	"def gets($g): ($g | __globpfx) as $pfx | if $pfx == $g then (if exists($g) then $g else empty end) elif $g == $pfx + \"*\" then __scan($pfx) | select(ltrimstr($pfx) | contains(\"/\") | not) else ($g | __globre) as $re | __scan($pfx) | select(test($re)) end | {key: ., value: $root[.]};\n"
 	"def getvs($g): gets($g) | .value;\n"
-	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
-	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __c) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
 	"$root | (\n";
 /* clang-format on */
 
@@ -161,9 +157,8 @@ gen_node(struct tmpl *t, struct node *n)
 		emit(t, "(. as $__md | ((");
 		emit_code(t, n->expr);
 		emit(t,
-		     ")) as $__mk | ([\"__tmpl_block\", %zu, $__mk] | "
-		     "__c) as $__mh | if $__mh then %lld else (%lld, "
-		     "($__md | (",
+		     ")) as $__mk | __block_kept(%zu; $__mk) as $__mh | "
+		     "if $__mh then %lld else (%lld, ($__md | (",
 		     n->memo, mark_block_kept(n->memo),
 		     mark_block_begin(n->memo));
 		gen_list(t, n->body);
@@ -188,11 +183,7 @@ gen_list(struct tmpl *t, struct node *n)
 int
 gen_program(struct tmpl *t)
 {
-	emit(t, "%s", "");
-	if (buf_puts(&t->prog, prelude) < 0)
-		t->nomem = -1;
-	for (const char *c = prelude; *c; c++)
-		t->plines += *c == '\n';
+	emit(t, "%s%s%s", prelude_head, ccall_defs, prelude_tail);
 	gen_list(t, t->root);
 	emit(t, "\n)\n");
 	return t->nomem;

@@ -65,14 +65,15 @@ struct tmpl {
 	struct buf jqerr; /* first message from jq's error callback */
 	int need_tree;	  /* some expression says "tree" */
 	int nomem;
-	/* What memo() and {{ memo }} keep (a hash table of struct mentry),
-	 * the memo() keys being computed in this render, and what jq's
-	 * input hands back next. */
+	/* The answer to the last request of __ccall, for jq's input to
+	 * hand back (tmpl_call.c). */
+	jv ccall_reply;
+	/* What memo() and {{ memo }} keep (a hash table of struct mentry)
+	 * and the memo() keys being computed in this render. */
 	struct mentry **mtab;
 	size_t mcap, mcount;
 	struct miss *miss;
 	size_t nmiss, misscap;
-	jv memo_reply;
 	double renders;
 	size_t nmemos; /* {{ memo }} blocks */
 	/* The render in progress: its data, its keys in byte order and in
@@ -94,6 +95,12 @@ nomem(struct tmpl_err *err)
 	snprintf(err->msg, sizeof err->msg, "out of memory");
 	return -1;
 }
+
+/* tmpl_call.c */
+
+/* The helpers that C answers, in jq, for the program to define after
+ * __norm and before gets. */
+extern const char ccall_defs[];
 
 /* tmpl_gen.c */
 
@@ -120,14 +127,14 @@ jv nest(jv data);
 /* tmpl_memo.c: block -1 is memo(), block b >= 0 the {{ memo }} block
  * numbered b. */
 
-/* memo(k; f)'s lookup of key (consumed): the outputs kept, or null, in
- * t->memo_reply. */
-void memo_get(struct tmpl *t, jv key);
+/* memo(k; f)'s lookup of key (consumed): the answer, a new array of the
+ * outputs kept or null. */
+jv memo_get(struct tmpl *t, jv key);
 /* memo(k; f)'s outputs outs for key, both consumed, kept. */
 void memo_put(struct tmpl *t, jv key, jv outs);
-/* {{ memo }} block b's lookup of key, both consumed: true or false in
- * t->memo_reply, the text in t->block_hit or the key in t->block_key. */
-void block_get(struct tmpl *t, jv b, jv key);
+/* {{ memo }} block b's lookup of key, both consumed: the answer, true
+ * with the text in t->block_hit or false with the key in t->block_key. */
+jv block_get(struct tmpl *t, jv b, jv key);
 /* Keep p under (block, key), both jv consumed, with the warnings given
  * since offset from of t->warns. */
 void memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from);

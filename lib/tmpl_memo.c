@@ -148,20 +148,16 @@ memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from)
 	e->used = t->renders;
 }
 
-/* memo(k; f) asks for key k here (through debug), then takes the answer
- * through input: the outputs of f kept for k, or null for a miss. */
-void
+/* memo(k; f) asks for key k: the outputs of f kept for k, or null for a
+ * miss, k then noted as being computed. */
+jv
 memo_get(struct tmpl *t, jv key)
 {
 	jv p = memo_use(t, -1, jv_copy(key));
 
-	jv_free(t->memo_reply);
-	t->memo_reply = jv_null();
 	if (jv_is_valid(p)) {
-		jv_free(t->memo_reply);
-		t->memo_reply = p;
 		jv_free(key);
-		return;
+		return p;
 	}
 	if (t->nmiss == t->misscap) {
 		size_t nc = t->misscap * 2 + 8;
@@ -169,13 +165,14 @@ memo_get(struct tmpl *t, jv key)
 
 		if (!nm) {
 			jv_free(key);
-			return;
+			return jv_null();
 		}
 		t->miss = nm;
 		t->misscap = nc;
 	}
 	t->miss[t->nmiss].key = key;
 	t->miss[t->nmiss++].warns = t->warns.len;
+	return jv_null();
 }
 
 /* f's outputs for key, with the warnings f gave since the miss (the
@@ -199,10 +196,9 @@ memo_put(struct tmpl *t, jv key, jv outs)
 /* A {{ memo }} block asks for the text kept under its key: the answer is
  * true (and the text in block_hit) or false (and the key in block_key,
  * for the body that follows). */
-void
+jv
 block_get(struct tmpl *t, jv b, jv key)
 {
-	jv_free(t->memo_reply);
 	jv_free(t->block_hit);
 	jv_free(t->block_key);
 	t->block_num = (size_t)jv_number_value(b);
@@ -211,11 +207,10 @@ block_get(struct tmpl *t, jv b, jv key)
 	t->block_key = jv_invalid();
 	if (jv_is_valid(t->block_hit)) {
 		jv_free(key);
-		t->memo_reply = jv_true();
-	} else {
-		t->block_key = key;
-		t->memo_reply = jv_false();
+		return jv_true();
 	}
+	t->block_key = key;
+	return jv_false();
 }
 
 /* Drop what the last render did not use. */

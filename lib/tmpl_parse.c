@@ -852,7 +852,7 @@ tmpl_parse(const char *name, const char *text, size_t len, tmpl_loader *load,
 	memset(err, 0, sizeof *err);
 	if (!(t = calloc(1, sizeof *t)))
 		return nomem(err);
-	t->memo_reply = jv_invalid();
+	t->ccall_reply = jv_invalid();
 	t->data = t->block_key = t->block_hit = jv_invalid();
 	if (!(t->files = malloc(sizeof *t->files)) ||
 	    !(t->files[0] = strdup(name))) {
@@ -888,7 +888,7 @@ tmpl_free(struct tmpl *t)
 	memo_sweep(t);
 	free(t->mtab);
 	free(t->miss);
-	jv_free(t->memo_reply);
+	jv_free(t->ccall_reply);
 	jv_free(t->block_key);
 	jv_free(t->block_hit);
 	free(t->blocks);

@@ -361,8 +361,8 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 
 	t->renders++;
 	r = render(t, data, max_output, out, err);
-	jv_free(t->memo_reply);
-	t->memo_reply = jv_invalid();
+	jv_free(t->ccall_reply);
+	t->ccall_reply = jv_invalid();
 	jv_free(t->block_hit);
 	t->block_hit = jv_invalid();
 	jv_free(t->block_key);
