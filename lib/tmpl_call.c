@@ -94,7 +94,7 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		return 1;
 	}
 	if (n == 3 && !strcmp(tg, "__tmpl_block"))
-		return answer(t, block_get(t, a, b));
+		return answer(t, memo_block_get(t, a, b));
 	jv_free(b);
 	if (n != 2) {
 		jv_free(a);

@@ -122,7 +122,7 @@ jv keys_under(struct tmpl *t, const char *d, size_t dn);
 jv keys_scan(struct tmpl *t, const char *p, size_t n);
 /* tree: data (borrowed, an object) nested by path segment; an invalid jv
  * with a message when out of memory. */
-jv nest(jv data);
+jv keys_tree(jv data);
 
 /* tmpl_memo.c: block -1 is memo(), block b >= 0 the {{ memo }} block
  * numbered b. */
@@ -134,11 +134,13 @@ jv memo_get(struct tmpl *t, jv key);
 void memo_put(struct tmpl *t, jv key, jv outs);
 /* {{ memo }} block b's lookup of key, both consumed: the answer, true
  * with the text in t->block_hit or false with the key in t->block_key. */
-jv block_get(struct tmpl *t, jv b, jv key);
+jv memo_block_get(struct tmpl *t, jv b, jv key);
 /* Keep p under (block, key), both jv consumed, with the warnings given
  * since offset from of t->warns. */
 void memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from);
 /* Forget what the render numbered t->renders did not use. */
 void memo_sweep(struct tmpl *t);
+/* Forget everything, and release the store. */
+void memo_free(struct tmpl *t);
 
 #endif

@@ -260,7 +260,7 @@ tree_take(jv *parent, jv name)
  * shared with its parent would be copied on every change) and put into
  * its parent once the sorted keys leave it. */
 jv
-nest(jv data)
+keys_tree(jv data)
 {
 	jv keys = jv_keys(jv_copy(data)), *obj = NULL, *name = NULL;
 	size_t n = 1, cap = 0, *seg = NULL, segcap = 0, ns, d;

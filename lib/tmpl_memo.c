@@ -197,7 +197,7 @@ memo_put(struct tmpl *t, jv key, jv outs)
  * true (and the text in block_hit) or false (and the key in block_key,
  * for the body that follows). */
 jv
-block_get(struct tmpl *t, jv b, jv key)
+memo_block_get(struct tmpl *t, jv b, jv key)
 {
 	jv_free(t->block_hit);
 	jv_free(t->block_key);
@@ -236,4 +236,13 @@ memo_sweep(struct tmpl *t)
 		}
 	while (t->nmiss)
 		jv_free(t->miss[--t->nmiss].key);
+}
+
+void
+memo_free(struct tmpl *t)
+{
+	t->renders = -1; /* nothing was used by it: all goes */
+	memo_sweep(t);
+	free(t->mtab);
+	free(t->miss);
 }

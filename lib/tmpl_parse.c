@@ -884,10 +884,7 @@ tmpl_free(struct tmpl *t)
 		return;
 	if (t->jq)
 		jq_teardown(&t->jq);
-	t->renders = -1; /* nothing was used by it: all goes */
-	memo_sweep(t);
-	free(t->mtab);
-	free(t->miss);
+	memo_free(t);
 	jv_free(t->ccall_reply);
 	jv_free(t->block_key);
 	jv_free(t->block_hit);

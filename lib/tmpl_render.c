@@ -294,7 +294,7 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	}
 	tree = jv_null();
 	if (t->need_tree && jv_get_kind(data) == JV_KIND_OBJECT)
-		tree = nest(data);
+		tree = keys_tree(data);
 	if (!jv_is_valid(tree)) {
 		jv_free(tree);
 		jv_free(data);
