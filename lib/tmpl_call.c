@@ -93,8 +93,19 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		memo_put(t, a, b);
 		return 1;
 	}
-	if (n == 3 && !strcmp(tg, "__tmpl_block"))
+	if (n == 3 && !strcmp(tg, "__tmpl_block")) {
+		/* (a template could forge one: only a block of its own) */
+		double d =
+		    jv_get_kind(a) == JV_KIND_NUMBER ? jv_number_value(a) : -1;
+
+		if (d < 0 || d >= (double)t->nmemos || d != (size_t)d) {
+			jv_free(a);
+			jv_free(b);
+			return answer(t, jv_invalid_with_msg(jv_string(
+					     "__tmpl_block: no such block")));
+		}
 		return answer(t, memo_block_get(t, a, b));
+	}
 	jv_free(b);
 	if (n != 2) {
 		jv_free(a);

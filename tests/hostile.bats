@@ -441,3 +441,18 @@ ${W}/services/easy-lb-stats: service name is reserved; skipped" ]
 	[ "$output" = "" ]
 	[[ "$stderr" == *"malformed watch stream"* ]]
 }
+
+@test "H37 a template that forges the engine's own requests: a runtime error, no crash" {
+	printf 'a{{ ["__tmpl_block", "x", 1] | __ccall }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl -o "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:5: runtime error: __tmpl_block: no such block" ]
+	[ ! -e "$BATS_TEST_TMPDIR/out" ]
+	# through debug, past the engine's own helper, it is only a message
+	printf 'a{{ ["__tmpl_block", -5, 1] | debug | length }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
+	[ "$status" -eq 0 ]
+	[ "$output" = "a3b" ]
+	[ "$stderr" = "" ]
+}
