@@ -100,15 +100,23 @@ serves() { # NAME: the balancer reaches NAME within a few requests
 say "requests are balanced over web1 and web2"
 show 4
 
+# applied WHAT: the balancer has logged a change like WHAT as done (a
+# server serves before hap-reload has checked and said so).
+applied() {
+	grep -q "easy-lb: revision [0-9]*: $1" "$tmp/balancer.log"
+}
+
 say "adding web3 live (applied through haproxy's runtime API)"
 register web3
 until_ok 10 serves web3
+until_ok 10 applied 'runtime: +1 -0'
 show 6
 
 say "removing web1 live (its registration process ends, the lease is revoked)"
 # shellcheck disable=SC2154
 kill -TERM "$reg_web1"
 until_ok 10 sh -c "! { $(for _ in 1 2 3 4 5 6; do printf 'curl -s %s/; ' "$url"; done) } | grep -q '^web1 '"
+until_ok 10 applied 'runtime: +0 -1'
 show 4
 
 say "what the balancer did (its log; haproxy's access log is in $tmp/access.log)"
