@@ -318,6 +318,35 @@ now_ms(void)
 }
 
 void
+backoff_init(struct backoff *b, long long min, long long max)
+{
+	b->min = min;
+	b->max = max < min ? min : max;
+	b->next = min;
+}
+
+long long
+backoff_next(struct backoff *b)
+{
+	long long now = b->next;
+
+	b->next = b->next > b->max / 2 ? b->max : b->next * 2;
+	return now;
+}
+
+long long
+backoff_peek(const struct backoff *b)
+{
+	return b->next;
+}
+
+void
+backoff_reset(struct backoff *b)
+{
+	b->next = b->min;
+}
+
+void
 pace_init(struct pace *p, long long debounce, long long maxwait)
 {
 	p->debounce = debounce;

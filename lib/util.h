@@ -62,6 +62,18 @@ int write_scratch(const char *path, const void *data, size_t len, char *err,
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
 
+/* Pauses that grow, for retries and polls: the first is min ms, each one
+ * after twice the last, up to max; a success starts again from min. */
+struct backoff {
+	long long min, max, next;
+};
+void backoff_init(struct backoff *b, long long min, long long max);
+/* The pause to make now, in ms; the one after will be longer. */
+long long backoff_next(struct backoff *b);
+/* The pause backoff_next would give, without taking it. */
+long long backoff_peek(const struct backoff *b);
+void backoff_reset(struct backoff *b);
+
 /* Pacing of a stream of batches into outputs (a line, a render): the
  * first batch after a quiet spell (no output for debounce ms) is due at
  * once; the batches that follow it closely are due together once none

@@ -93,8 +93,9 @@ static int
 keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 		long long ttl, char **id)
 {
-	long long every = ttl * 1000 / 3, wait = 0, backoff = 100;
+	long long every = ttl * 1000 / 3, wait = 0;
 	int st, alive, sig, warned = 0, registered = *id != NULL;
+	struct backoff retry;
 	struct sigaction sa;
 
 	if (pipe2(sigpipe_, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -106,6 +107,9 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 	sigaction(SIGHUP, &sa, NULL);
 	if (every < 200)
 		every = 200;
+	/* Retry quickly at first, never slower than the renewal period, so
+	 * a short outage does not cost the lease. */
+	backoff_init(&retry, 100, every);
 	for (;;) {
 		if ((sig = wait_signal(wait)))
 			break;
@@ -128,7 +132,7 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 				warnmsg("%s: etcd reachable again (%s)", key,
 					etcd_endpoint(e));
 			warned = 0;
-			backoff = 100;
+			backoff_reset(&retry);
 			wait = every;
 			continue;
 		}
@@ -137,10 +141,7 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 		if (!warned)
 			warnmsg("%s: %s; retrying", key, err);
 		warned = 1;
-		/* Retry quickly at first, never slower than the renewal
-		 * period, so a short outage does not cost the lease. */
-		wait = backoff;
-		backoff = backoff * 2 > every ? every : backoff * 2;
+		wait = backoff_next(&retry);
 	}
 	if (!registered || !*id)
 		return EXIT_OK;

@@ -255,15 +255,14 @@ pause_ms(long long ms)
 /* A start that failed: a permanent refusal ends the tool, anything else
  * is said once and tried again after a backoff. */
 static void
-start_failed(struct watch *w, int st, long long *backoff)
+start_failed(struct watch *w, int st, struct backoff *retry)
 {
 	if (st == ETCD_EBAD)
 		etcd_tool_die(st, w->key, w->err);
 	if (!w->outage)
 		warnmsg("%s: %s; retrying", w->key, w->err);
 	w->outage = 1;
-	pause_ms(*backoff);
-	*backoff = *backoff * 2 > 5000 ? 5000 : *backoff * 2;
+	pause_ms(backoff_next(retry));
 }
 
 int
@@ -288,7 +287,8 @@ main(int argc, char *argv[])
 	struct watch w;
 	struct etcd_watch_cb cb;
 	const char *errstr;
-	long long rev = 0, compact, backoff = 100, cur;
+	long long rev = 0, compact, cur, pause;
+	struct backoff retry;
 	int c, st, maxset = 0, snap = 0;
 	long long debounce = 0, maxwait = 0;
 
@@ -359,6 +359,7 @@ main(int argc, char *argv[])
 	 * must see EPIPE instead of dying silently. */
 	signal(SIGPIPE, SIG_IGN);
 	w.e = etcd_tool_open(&eo, &conf);
+	backoff_init(&retry, 100, 5000);
 
 	/* --snapshot: the state first, then what changes after it. */
 	while (snap) {
@@ -372,7 +373,7 @@ main(int argc, char *argv[])
 			rev = 0;
 			continue;
 		}
-		start_failed(&w, st, &backoff);
+		start_failed(&w, st, &retry);
 	}
 	/* Start from an exact revision, so that resuming is exact too. */
 	while (!snap && !rev) {
@@ -384,7 +385,7 @@ main(int argc, char *argv[])
 			w.next = cur + 1;
 			break;
 		}
-		start_failed(&w, st, &backoff);
+		start_failed(&w, st, &retry);
 	}
 	if (rev && !snap)
 		w.next = rev;
@@ -412,13 +413,15 @@ main(int argc, char *argv[])
 		if (w.pending)
 			emit_rev(&w, w.pending);
 		if (w.next > before)
-			backoff = 100;
+			backoff_reset(&retry);
 		if (!w.outage)
 			warnmsg("%s: %s; retrying from revision %lld", w.key,
 				w.err, w.next);
 		w.outage = 1;
-		pause_ms(backoff + random() % (backoff / 2 + 1));
-		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		/* (up to half as long again: watchers that lost the same
+		 * member do not all come back at once) */
+		pause = backoff_next(&retry);
+		pause_ms(pause + random() % (pause / 2 + 1));
 	}
 	buf_free(&w.line);
 	buf_free(&w.out);

@@ -174,16 +174,16 @@ print_warnings(const char *w, const char *old)
 struct follow {
 	const char *out, *name;
 	size_t maxout;
-	struct pace pace;   /* when the changes waiting are rendered */
-	long long rev;	    /* of the last record applied */
-	long long line;	    /* input lines read */
-	int progress;	    /* the input has progress records */
-	int dirty;	    /* changes not rendered yet */
-	int boundary;	    /* the changes end on a whole batch */
-	int rendered;	    /* OUT was written once */
-	long long retry_at; /* OUT could not be written: when to try again */
-	long long retry_ms; /* and the wait after the next failure */
-	int ending;	    /* the input ended: this render is the last */
+	struct pace pace;     /* when the changes waiting are rendered */
+	long long rev;	      /* of the last record applied */
+	long long line;	      /* input lines read */
+	int progress;	      /* the input has progress records */
+	int dirty;	      /* changes not rendered yet */
+	int boundary;	      /* the changes end on a whole batch */
+	int rendered;	      /* OUT was written once */
+	long long retry_at;   /* OUT could not be written: when to try again */
+	struct backoff retry; /* the waits between those tries */
+	int ending;	      /* the input ended: this render is the last */
 	int timings;
 };
 
@@ -278,17 +278,16 @@ render_out(struct follow *f)
 				  &changed, err, sizeof err) < 0) {
 		/* A full disk, say: the render is not lost, it is written
 		 * again later (every 8 s at most), input or not. */
+		long long wait = backoff_next(&f->retry);
+
 		if (f->ending)
 			warnmsg("%s", err);
 		else
-			warnmsg("%s; trying again in %lld s", err,
-				f->retry_ms / 1000);
+			warnmsg("%s; trying again in %lld s", err, wait / 1000);
 		f->dirty = f->boundary = 1;
-		f->retry_at = now_ms() + f->retry_ms;
-		if (f->retry_ms < 8000)
-			f->retry_ms *= 2;
+		f->retry_at = now_ms() + wait;
 	} else {
-		f->retry_ms = 1000;
+		backoff_reset(&f->retry);
 		if ((changed || !f->rendered) &&
 		    (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF)) {
 			if (errno == EPIPE)
@@ -505,7 +504,7 @@ main(int argc, char *argv[])
 		f.name = dname;
 		f.maxout = (size_t)maxout;
 		pace_init(&f.pace, debounce, 0);
-		f.retry_ms = 1000;
+		backoff_init(&f.retry, 1000, 8000);
 		f.timings = timings;
 		if (strcmp(datapath, "-") &&
 		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)
