@@ -318,6 +318,15 @@ now_ms(void)
 }
 
 void
+sleep_ms(long long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void
 backoff_init(struct backoff *b, long long min, long long max)
 {
 	b->min = min;

@@ -61,6 +61,8 @@ int write_scratch(const char *path, const void *data, size_t len, char *err,
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
+/* Sleep ms milliseconds, through signals that interrupt it. */
+void sleep_ms(long long ms);
 
 /* Pauses that grow, for retries and polls: the first is min ms, each one
  * after twice the last, up to max; a success starts again from min. */

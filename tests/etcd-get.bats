@@ -132,3 +132,30 @@ lines' ]
 	run_split etcd-get --version
 	[ "$output" = "etcd-get 0.1.0" ]
 }
+
+@test "etcd-get --wait: while etcd is down it says why once and waits; once up, it reads" {
+	local dir="$TESTTMP/etcd-late" c p pid rc=0
+	mkdir -p "$dir"
+	c=$(free_port)
+	p=$(free_port)
+	echo "$c $p" >"$dir/ports"
+	etcd-get -e "http://127.0.0.1:$c" --wait --revision \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_until 5 grep -q "waiting for etcd" "$BATS_TEST_TMPDIR/err"
+	etcd_start late
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	[[ "$(cat "$BATS_TEST_TMPDIR/out")" =~ ^[0-9]+$ ]]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/err")" -eq 2 ]
+	[[ "$(sed -n 1p "$BATS_TEST_TMPDIR/err")" == "etcd-get: revision: http://127.0.0.1:$c: cannot connect: "?*"; waiting for etcd" ]]
+	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/err")" = "etcd-get: etcd is up (http://127.0.0.1:$c)" ]
+}
+
+@test "etcd-get --wait: a refusal still ends it at once, with exit 100" {
+	run_split timeout 5 etcd-get --wait --rev 999999999 "$(K w)"
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "etcd-get: $(K w): $ETCDCTL_ENDPOINTS: HTTP 400: "?* ]]
+	[[ "$stderr" != *"waiting for etcd"* ]]
+}

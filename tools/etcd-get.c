@@ -11,44 +11,97 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N]\n"
+	fprintf(f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N] "
+		   "[--wait]\n"
 		   "       " ETCD_USAGE "\n"
 		   "       KEY|PREFIX\n"
-		   "       etcd-get --revision [-p]\n"
+		   "       etcd-get --revision [-p] [--wait]\n"
 		   "       " ETCD_USAGE "\n"
 		   "       [KEY|PREFIX]\n");
 	exit(code);
 }
 
-struct prefix_out {
-	struct buf out;
-	int first, b64;
+/* What is read: the revision only, every key under a prefix, or one
+ * key; and what came back. */
+struct get {
+	struct etcd *e;
+	const char *key; /* NULL: the whole store (--revision alone) */
+	int revonly, prefix, b64;
+	long long rev, page;
+	long long atrev;
+	struct buf out; /* -p: the whole object; else the value */
+	int first;	/* -p: no member yet */
+	int found;	/* the key exists */
 };
 
 static int
 add_member(void *arg, const struct etcd_kv *kv)
 {
-	struct prefix_out *p = arg;
+	struct get *g = arg;
 
-	if (etcd_tool_member(&p->out, kv, p->b64, &p->first) < 0)
+	if (etcd_tool_member(&g->out, kv, g->b64, &g->first) < 0)
 		die(EXIT_TEMP, "out of memory");
 	return 0;
 }
 
-struct one_out {
-	struct buf val;
-	int found;
-};
-
 static int
 keep_value(void *arg, const struct etcd_kv *kv)
 {
-	struct one_out *o = arg;
+	struct get *g = arg;
 
-	o->found = 1;
-	if (buf_add(&o->val, kv->value, kv->vlen) < 0)
+	g->found = 1;
+	if (buf_add(&g->out, kv->value, kv->vlen) < 0)
 		die(EXIT_TEMP, "out of memory");
 	return 0;
+}
+
+/* Read once: an ETCD_* status, err filled when it is not ETCD_OK. */
+static int
+get_once(struct get *g, char *err, size_t errlen)
+{
+	const char *k = g->key ? g->key : "";
+	size_t klen = strlen(k);
+
+	g->out.len = 0;
+	g->first = 1;
+	g->found = 0;
+	/* Asked through the key the caller may read, if one is given: a
+	 * user limited to a prefix may not read "\0". */
+	if (g->revonly)
+		return etcd_revision(g->e, k, klen, g->prefix, &g->atrev, err,
+				     errlen);
+	/* The whole object is built before anything is written: a failure
+	 * half way must not leave half a document. */
+	if (g->prefix && buf_add(&g->out, "{", 1) < 0)
+		die(EXIT_TEMP, "out of memory");
+	return etcd_range_each(
+	    g->e, k, klen, g->prefix, g->rev, g->prefix ? g->page : 0,
+	    &g->atrev, g->prefix ? add_member : keep_value, g, err, errlen);
+}
+
+/* Read, and with --wait read again while etcd cannot be reached: each
+ * new reason said once, tries 1, 2, 4, 8, then every 16 s apart; once
+ * it answers, that is said too.  A refusal ends it at once. */
+static void
+get(struct get *g, int wait)
+{
+	char err[ETCD_ERRLEN], said[ETCD_ERRLEN] = "";
+	const char *what = g->revonly ? "revision" : g->key;
+	struct backoff retry;
+	int st;
+
+	backoff_init(&retry, 1000, 16000);
+	while ((st = get_once(g, err, sizeof err)) == ETCD_ETEMP && wait) {
+		if (strcmp(err, said)) {
+			warnmsg("%s: %s; waiting for etcd", what, err);
+			snprintf(said, sizeof said, "%s", err);
+		}
+		sleep_ms(backoff_next(&retry));
+	}
+	if (st != ETCD_OK)
+		etcd_tool_die(st, what, err);
+	if (*said)
+		warnmsg("etcd is up (%s)", etcd_endpoint(g->e));
 }
 
 int
@@ -60,6 +113,7 @@ main(int argc, char *argv[])
 	    {"revision", no_argument, 0, 'R'},
 	    {"base64", no_argument, 0, 'b'},
 	    {"page", required_argument, 0, 'P'},
+	    {"wait", no_argument, 0, 'w'},
 	    {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},
 	    ETCD_LONGOPTS,
@@ -67,12 +121,11 @@ main(int argc, char *argv[])
 	};
 	struct etcd_opts eo = {0};
 	struct etcd_conf conf;
-	struct etcd *e;
-	char err[ETCD_ERRLEN];
-	long long rev = 0, atrev, page = 10000;
+	struct get g = {0};
 	const char *errstr;
-	int c, prefix = 0, revonly = 0, b64 = 0, st;
+	int c, wait = 0;
 
+	g.page = 10000;
 	setprogname(argv[0]);
 	argv[0] = (char *)getprogname_(); /* for getopt's messages */
 	while ((c = getopt_long(argc, argv, "be:hpr:", longopts, NULL)) != -1) {
@@ -80,23 +133,27 @@ main(int argc, char *argv[])
 			continue;
 		switch (c) {
 		case 'b':
-			b64 = 1;
+			g.b64 = 1;
 			break;
 		case 'h':
 			usage(stdout, EXIT_OK);
 		case 'p':
-			prefix = 1;
+			g.prefix = 1;
 			break;
 		case 'P':
-			if (parse_ll(optarg, 1, 100000, &page, &errstr) < 0)
+			if (parse_ll(optarg, 1, 100000, &g.page, &errstr) < 0)
 				die(EXIT_BAD, "--page %s: %s", optarg, errstr);
 			break;
 		case 'r':
-			if (parse_ll(optarg, 1, (1LL << 53), &rev, &errstr) < 0)
+			if (parse_ll(optarg, 1, (1LL << 53), &g.rev, &errstr) <
+			    0)
 				die(EXIT_BAD, "--rev %s: %s", optarg, errstr);
 			break;
 		case 'R':
-			revonly = 1;
+			g.revonly = 1;
+			break;
+		case 'w':
+			wait = 1;
 			break;
 		case 'V':
 			puts("etcd-get " VERSION);
@@ -107,56 +164,23 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (revonly ? argc > 1 : argc != 1)
+	if (g.revonly ? argc > 1 : argc != 1)
 		usage(stderr, EXIT_BAD);
-	if (!revonly && !prefix && !*argv[0])
+	if (!g.revonly && !g.prefix && !*argv[0])
 		die(EXIT_BAD, "empty key");
 
-	e = etcd_tool_open(&eo, &conf);
-	if (revonly) {
-		/* Asked through the key the caller may read, if one is
-		 * given: a user limited to a prefix may not read "\0". */
-		st = argc ? etcd_revision(e, argv[0], strlen(argv[0]), prefix,
-					  &atrev, err, sizeof err)
-			  : etcd_revision(e, "", 0, prefix, &atrev, err,
-					  sizeof err);
-		if (st != ETCD_OK)
-			etcd_tool_die(st, "revision", err);
-		printf("%lld\n", atrev);
-	} else if (prefix) {
-		/* The whole object is built before anything is written: a
-		 * failure half way must not leave half a document. */
-		struct prefix_out p = {{0}, 1, b64};
-
-		if (buf_add(&p.out, "{", 1) < 0)
-			die(EXIT_TEMP, "out of memory");
-		st = etcd_range_each(e, argv[0], strlen(argv[0]), 1, rev, page,
-				     &atrev, add_member, &p, err, sizeof err);
-		if (st != ETCD_OK)
-			etcd_tool_die(st, argv[0], err);
-		if (buf_add(&p.out, "}\n", 2) < 0)
-			die(EXIT_TEMP, "out of memory");
-		fwrite(p.out.p, 1, p.out.len, stdout);
-		buf_free(&p.out);
-	} else {
-		struct one_out o = {{0}, 0};
-
-		st = etcd_range_each(e, argv[0], strlen(argv[0]), 0, rev, 0,
-				     &atrev, keep_value, &o, err, sizeof err);
-		if (st != ETCD_OK)
-			etcd_tool_die(st, argv[0], err);
-		if (o.found)
-			fwrite(o.val.p, 1, o.val.len, stdout);
-		buf_free(&o.val);
-		if (!o.found) {
-			etcd_free(e);
-			etcd_conf_free(&conf);
-			fshut_stdout();
-			return EXIT_NO;
-		}
-	}
-	etcd_free(e);
+	g.key = argc ? argv[0] : NULL;
+	g.e = etcd_tool_open(&eo, &conf);
+	get(&g, wait);
+	if (g.revonly)
+		printf("%lld\n", g.atrev);
+	else if (g.prefix && buf_add(&g.out, "}\n", 2) < 0)
+		die(EXIT_TEMP, "out of memory");
+	if (!g.revonly && (g.prefix || g.found))
+		fwrite(g.out.p, 1, g.out.len, stdout);
+	buf_free(&g.out);
+	etcd_free(g.e);
 	etcd_conf_free(&conf);
 	fshut_stdout();
-	return EXIT_OK;
+	return g.revonly || g.prefix || g.found ? EXIT_OK : EXIT_NO;
 }

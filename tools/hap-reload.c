@@ -47,15 +47,6 @@ pathwith(const char *suffix)
 	return p;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Take the lock beside CONFIG, waiting at most --timeout. */
 static int
 lock_config(void)
