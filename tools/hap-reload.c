@@ -369,14 +369,24 @@ reload(long *worker, char *why, size_t wlen)
 	return -1;
 }
 
-/* One runtime API command; the reply, newline-trimmed, in r. */
-static int rt(long long deadline, struct buf *r, char *why, size_t wlen,
-	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A runtime update's conversation with the runtime API: its commands
+ * share one deadline and one reply buffer, and a failure's reason goes
+ * to why. */
+struct rtconv {
+	long long deadline;
+	struct buf r;
+	char *why;
+	size_t wlen;
+};
+
+/* One runtime API command; the reply, newline-trimmed, in c->r. */
+static int rt(struct rtconv *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
-rt(long long deadline, struct buf *r, char *why, size_t wlen, const char *fmt,
-   ...)
+rt(struct rtconv *c, const char *fmt, ...)
 {
+	struct buf *r = &c->r;
 	char cmd[4096], err[256];
 	va_list ap;
 	int n;
@@ -385,14 +395,14 @@ rt(long long deadline, struct buf *r, char *why, size_t wlen, const char *fmt,
 	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(cmd)) {
-		snprintf(why, wlen, "command too long");
+		snprintf(c->why, c->wlen, "command too long");
 		return -1;
 	}
 	r->len = 0;
 	if (r->p)
 		r->p[0] = '\0';
-	if (hap_command(runtime, cmd, deadline, r, err, sizeof(err)) < 0) {
-		snprintf(why, wlen, "%s", err);
+	if (hap_command(runtime, cmd, c->deadline, r, err, sizeof(err)) < 0) {
+		snprintf(c->why, c->wlen, "%s", err);
 		return -1;
 	}
 	while (r->len && (r->p[r->len - 1] == '\n' || r->p[r->len - 1] == ' '))
@@ -402,23 +412,21 @@ rt(long long deadline, struct buf *r, char *why, size_t wlen, const char *fmt,
 
 /* A command whose success is an empty reply (or one holding ok). */
 static int
-rt_ok(long long deadline, struct buf *r, char *why, size_t wlen, const char *ok,
-      const char *cmd)
+rt_ok(struct rtconv *c, const char *ok, const char *cmd)
 {
-	if (rt(deadline, r, why, wlen, "%s", cmd) < 0)
+	if (rt(c, "%s", cmd) < 0)
 		return -1;
-	if (r->len == 0 && !ok)
+	if (c->r.len == 0 && !ok)
 		return 0;
-	if (ok && r->len && strstr(r->p, ok))
+	if (ok && c->r.len && strstr(c->r.p, ok))
 		return 0;
-	snprintf(why, wlen, "%.200s: %.200s", cmd,
-		 r->len ? r->p : "(no reply)");
+	snprintf(c->why, c->wlen, "%.200s: %.200s", cmd,
+		 c->r.len ? c->r.p : "(no reply)");
 	return -1;
 }
 
 static int
-add_server(const struct hapcfg_op *op, long long deadline, struct buf *r,
-	   char *why, size_t wlen)
+add_server(struct rtconv *rc, const struct hapcfg_op *op)
 {
 	struct buf c = {0};
 	int ret = -1;
@@ -428,18 +436,18 @@ add_server(const struct hapcfg_op *op, long long deadline, struct buf *r,
 		       op->server, v6 ? "[" : "", op->addr, v6 ? "]" : "",
 		       op->port, *op->args ? " " : "", op->args) < 0)
 		die(EXIT_TEMP, "out of memory");
-	if (rt_ok(deadline, r, why, wlen, "New server registered", c.p) < 0)
+	if (rt_ok(rc, "New server registered", c.p) < 0)
 		goto out;
 	c.len = 0;
 	if (op->check) {
 		buf_printf(&c, "enable health %s/%s", op->backend, op->server);
-		if (rt_ok(deadline, r, why, wlen, NULL, c.p) < 0)
+		if (rt_ok(rc, NULL, c.p) < 0)
 			goto out;
 		c.len = 0;
 	}
 	if (op->agent) {
 		buf_printf(&c, "enable agent %s/%s", op->backend, op->server);
-		if (rt_ok(deadline, r, why, wlen, NULL, c.p) < 0)
+		if (rt_ok(rc, NULL, c.p) < 0)
 			goto out;
 		c.len = 0;
 	}
@@ -447,7 +455,7 @@ add_server(const struct hapcfg_op *op, long long deadline, struct buf *r,
 	if (!op->disabled) {
 		buf_printf(&c, "set server %s/%s state ready", op->backend,
 			   op->server);
-		if (rt_ok(deadline, r, why, wlen, NULL, c.p) < 0)
+		if (rt_ok(rc, NULL, c.p) < 0)
 			goto out;
 	}
 	ret = 0;
@@ -458,14 +466,13 @@ out:
 
 /* Current sessions plus queued requests of be/srv, -1 when unknown. */
 static long
-server_load(const char *be, const char *srv, long long deadline, struct buf *r)
+server_load(struct rtconv *c, const char *be, const char *srv)
 {
-	char why[256];
 	long load = -1;
 
-	if (rt(deadline, r, why, sizeof(why), "show stat %s 4 -1", be) < 0)
+	if (rt(c, "show stat %s 4 -1", be) < 0)
 		return -1;
-	for (char *l = r->p; l && *l;) {
+	for (char *l = c->r.p; l && *l;) {
 		char *e = strchr(l, '\n'), *f[5];
 		size_t n = 0;
 		if (e)
@@ -484,22 +491,21 @@ server_load(const char *be, const char *srv, long long deadline, struct buf *r)
 }
 
 static int
-del_servers(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
-	    char *why, size_t wlen)
+del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 {
 	long long drain_until = now_ms() + timeout_ms / 2;
 	char cmd[1024];
 	size_t i;
 
-	if (drain_until > deadline)
-		drain_until = deadline;
+	if (drain_until > c->deadline)
+		drain_until = c->deadline;
 	for (i = 0; i < pl->nops; i++) {
 		const struct hapcfg_op *op = &pl->ops[i];
 		if (op->kind != HAPCFG_DEL)
 			continue;
 		snprintf(cmd, sizeof(cmd), "set server %s/%s state drain",
 			 op->backend, op->server);
-		if (rt_ok(deadline, r, why, wlen, NULL, cmd) < 0)
+		if (rt_ok(c, NULL, cmd) < 0)
 			return -1;
 	}
 	/* Let the sessions in flight finish, for a bounded time. */
@@ -508,7 +514,7 @@ del_servers(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
 		if (op->kind != HAPCFG_DEL)
 			continue;
 		while (now_ms() < drain_until &&
-		       server_load(op->backend, op->server, deadline, r) > 0)
+		       server_load(c, op->backend, op->server) > 0)
 			sleep_ms(5);
 	}
 	for (i = 0; i < pl->nops; i++) {
@@ -517,18 +523,18 @@ del_servers(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
 			continue;
 		snprintf(cmd, sizeof(cmd), "set server %s/%s state maint",
 			 op->backend, op->server);
-		if (rt_ok(deadline, r, why, wlen, NULL, cmd) < 0)
+		if (rt_ok(c, NULL, cmd) < 0)
 			return -1;
 		snprintf(cmd, sizeof(cmd), "shutdown sessions server %s/%s",
 			 op->backend, op->server);
-		if (rt_ok(deadline, r, why, wlen, NULL, cmd) < 0)
+		if (rt_ok(c, NULL, cmd) < 0)
 			return -1;
 		snprintf(cmd, sizeof(cmd), "del server %s/%s", op->backend,
 			 op->server);
 		/* Sessions just shut down may take a moment to let go. */
-		while (rt_ok(deadline, r, why, wlen, "Server deleted", cmd) <
-		       0) {
-			if (!strstr(why, "connections") || now_ms() >= deadline)
+		while (rt_ok(c, "Server deleted", cmd) < 0) {
+			if (!strstr(c->why, "connections") ||
+			    now_ms() >= c->deadline)
 				return -1;
 			sleep_ms(5);
 		}
@@ -598,8 +604,8 @@ same_servers(const char *be, const struct hapcfg_want *w, size_t nw,
  * "show servers state" says so, -1 with why when it still does not at
  * the settle deadline (asked again after 1, 2, 4... 50 ms). */
 static int
-verify_backend(const char *be, const struct hapcfg_want *w, size_t nw,
-	       long long deadline, struct buf *r, char *why, size_t wlen)
+verify_backend(struct rtconv *c, const char *be, const struct hapcfg_want *w,
+	       size_t nw)
 {
 	long long settle = now_ms() + SETTLE_MS;
 	struct hap_srvstate *st;
@@ -608,16 +614,16 @@ verify_backend(const char *be, const struct hapcfg_want *w, size_t nw,
 	size_t n;
 	int ret;
 
-	if (settle > deadline)
-		settle = deadline;
+	if (settle > c->deadline)
+		settle = c->deadline;
 	for (;;) {
-		if (rt(deadline, r, why, wlen, "show servers state %s", be) < 0)
+		if (rt(c, "show servers state %s", be) < 0)
 			return -1;
-		if (hap_parse_servers_state(r->p ? r->p : "", &st, &n, err,
+		if (hap_parse_servers_state(c->r.p ? c->r.p : "", &st, &n, err,
 					    sizeof(err)) < 0)
-			return seterr(why, wlen, "show servers state %s: %s",
-				      be, err);
-		ret = same_servers(be, w, nw, st, n, why, wlen);
+			return seterr(c->why, c->wlen,
+				      "show servers state %s: %s", be, err);
+		ret = same_servers(be, w, nw, st, n, c->why, c->wlen);
 		hap_srvstate_free(st, n);
 		if (ret == 0 || now_ms() + pause > settle)
 			return ret;
@@ -632,8 +638,7 @@ verify_backend(const char *be, const struct hapcfg_want *w, size_t nw,
  * whole list can hold 100,000 servers; the plan lists each backend's
  * servers together.) */
 static int
-verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
-       char *why, size_t wlen)
+verify(struct rtconv *c, const struct hapcfg_plan *pl)
 {
 	size_t i, end;
 
@@ -644,8 +649,7 @@ verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
 		     end < pl->nwant && !strcmp(pl->want[end].backend, be);
 		     end++)
 			;
-		if (verify_backend(be, &pl->want[i], end - i, deadline, r, why,
-				   wlen) < 0)
+		if (verify_backend(c, be, &pl->want[i], end - i) < 0)
 			return -1;
 	}
 	return 0;
@@ -654,8 +658,7 @@ verify(const struct hapcfg_plan *pl, long long deadline, struct buf *r,
 static int
 apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 {
-	long long deadline = now_ms() + timeout_ms;
-	struct buf r = {0};
+	struct rtconv c = {now_ms() + timeout_ms, {0}, why, wlen};
 	char cmd[1024];
 	int ret = -1;
 	size_t i;
@@ -663,7 +666,7 @@ apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 	/* New servers first, so that capacity only grows until the end. */
 	for (i = 0; i < pl->nops; i++)
 		if (pl->ops[i].kind == HAPCFG_ADD && !pl->ops[i].replace &&
-		    add_server(&pl->ops[i], deadline, &r, why, wlen) < 0)
+		    add_server(&c, &pl->ops[i]) < 0)
 			goto out;
 	for (i = 0; i < pl->nops; i++) {
 		const struct hapcfg_op *op = &pl->ops[i];
@@ -677,24 +680,24 @@ apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 				snprintf(cmd, sizeof(cmd),
 					 "set server %s/%s addr %s",
 					 op->backend, op->server, op->addr);
-			if (rt_ok(deadline, &r, why, wlen, "change", cmd) < 0)
+			if (rt_ok(&c, "change", cmd) < 0)
 				goto out;
 		} else if (op->kind == HAPCFG_WEIGHT) {
 			snprintf(cmd, sizeof(cmd), "set weight %s/%s %ld",
 				 op->backend, op->server, op->weight);
-			if (rt_ok(deadline, &r, why, wlen, NULL, cmd) < 0)
+			if (rt_ok(&c, NULL, cmd) < 0)
 				goto out;
 		}
 	}
-	if (del_servers(pl, deadline, &r, why, wlen) < 0)
+	if (del_servers(&c, pl) < 0)
 		goto out;
 	for (i = 0; i < pl->nops; i++)
 		if (pl->ops[i].kind == HAPCFG_ADD && pl->ops[i].replace &&
-		    add_server(&pl->ops[i], deadline, &r, why, wlen) < 0)
+		    add_server(&c, &pl->ops[i]) < 0)
 			goto out;
-	ret = verify(pl, deadline, &r, why, wlen);
+	ret = verify(&c, pl);
 out:
-	buf_free(&r);
+	buf_free(&c.r);
 	return ret;
 }
 
