@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "hapcfg.h"
 #include "haproxy.h"
 #include "tool.h"
@@ -47,6 +48,14 @@ pathwith(const char *suffix)
 	return p;
 }
 
+static int
+locked(void *fd)
+{
+	if (flock(*(int *)fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	return errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+}
+
 /* Take the lock beside CONFIG, waiting at most --timeout. */
 static int
 lock_config(void)
@@ -57,15 +66,15 @@ lock_config(void)
 
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		dieerr(EXIT_TEMP, "%s", path);
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			dieerr(EXIT_TEMP, "%s: flock", path);
-		if (now_ms() >= deadline)
-			die(EXIT_TEMP,
-			    "%s: another hap-reload still holds the lock after "
-			    "%lld s",
-			    path, timeout_ms / 1000);
-		sleep_ms(10);
+	switch (deadline_wait(deadline, locked, &fd)) {
+	case DEADLINE_HELD:
+		break;
+	case DEADLINE_FAILED:
+		dieerr(EXIT_TEMP, "%s: flock", path);
+	case DEADLINE_PASSED:
+		die(EXIT_TEMP,
+		    "%s: another hap-reload still holds the lock after %lld s",
+		    path, timeout_ms / 1000);
 	}
 	free(path);
 	return fd;
@@ -90,27 +99,39 @@ read_pidfile(void)
 	return (long)v;
 }
 
-/* "show proc" on the master CLI, retried until deadline: while the master
- * re-executes itself it accepts connections and closes them unanswered. */
+/* A "show proc" on the master CLI: its answer, or why there is none. */
+struct procq {
+	long long deadline;
+	struct hap_proc *p;
+	char *err;
+	size_t errlen;
+};
+
+/* One "show proc": 1 answered, 0 not (while the master re-executes
+ * itself it accepts connections and closes them unanswered). */
+static int
+proc_answered(void *arg)
+{
+	struct procq *q = arg;
+	struct buf r = {0};
+	int ok;
+
+	ok = hap_command(master, "show proc", q->deadline, &r, q->err,
+			 q->errlen) == 0 &&
+	     hap_parse_proc(r.p ? r.p : "", q->p, q->err, q->errlen) == 0;
+	buf_free(&r);
+	return ok;
+}
+
+/* "show proc" on the master CLI, asked until deadline. */
 static int
 show_proc(long long deadline, struct hap_proc *p, char *err, size_t errlen)
 {
-	struct buf r = {0};
+	struct procq q = {deadline, p, err, errlen};
 
-	for (;;) {
-		r.len = 0;
-		if (hap_command(master, "show proc", deadline, &r, err,
-				errlen) == 0 &&
-		    hap_parse_proc(r.p ? r.p : "", p, err, errlen) == 0) {
-			buf_free(&r);
-			return 0;
-		}
-		if (now_ms() + 10 >= deadline) {
-			buf_free(&r);
-			return -1;
-		}
-		sleep_ms(10);
-	}
+	if (deadline_wait(deadline, proc_answered, &q) != DEADLINE_HELD)
+		return -1;
+	return 0;
 }
 
 /* The master's pid, to validate in its working directory: relative paths
@@ -490,9 +511,50 @@ server_load(struct rtconv *c, const char *be, const char *srv)
 	return load;
 }
 
+/* The servers a plan removes, emptied one after the other: ops[i] is the
+ * first that may still have sessions or a queue. */
+struct drain {
+	struct rtconv *c;
+	const struct hapcfg_plan *pl;
+	size_t i;
+};
+
+static int
+drained(void *arg)
+{
+	struct drain *d = arg;
+
+	for (; d->i < d->pl->nops; d->i++) {
+		const struct hapcfg_op *op = &d->pl->ops[d->i];
+		if (op->kind == HAPCFG_DEL &&
+		    server_load(d->c, op->backend, op->server) > 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* One "del server", which fails while the sessions just shut down have
+ * not let go of the server yet. */
+struct deletion {
+	struct rtconv *c;
+	const char *cmd;
+};
+
+static int
+deleted(void *arg)
+{
+	struct deletion *d = arg;
+
+	if (rt_ok(d->c, "Server deleted", d->cmd) == 0)
+		return 1;
+	return strstr(d->c->why, "connections") ? 0 : -1;
+}
+
 static int
 del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 {
+	struct drain d = {c, pl, 0};
+	struct deletion dl = {c, NULL};
 	long long drain_until = now_ms() + timeout_ms / 2;
 	char cmd[1024];
 	size_t i;
@@ -509,14 +571,7 @@ del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 			return -1;
 	}
 	/* Let the sessions in flight finish, for a bounded time. */
-	for (i = 0; i < pl->nops; i++) {
-		const struct hapcfg_op *op = &pl->ops[i];
-		if (op->kind != HAPCFG_DEL)
-			continue;
-		while (now_ms() < drain_until &&
-		       server_load(c, op->backend, op->server) > 0)
-			sleep_ms(5);
-	}
+	deadline_wait(drain_until, drained, &d);
 	for (i = 0; i < pl->nops; i++) {
 		const struct hapcfg_op *op = &pl->ops[i];
 		if (op->kind != HAPCFG_DEL)
@@ -531,13 +586,9 @@ del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 			return -1;
 		snprintf(cmd, sizeof(cmd), "del server %s/%s", op->backend,
 			 op->server);
-		/* Sessions just shut down may take a moment to let go. */
-		while (rt_ok(c, "Server deleted", cmd) < 0) {
-			if (!strstr(c->why, "connections") ||
-			    now_ms() >= c->deadline)
-				return -1;
-			sleep_ms(5);
-		}
+		dl.cmd = cmd;
+		if (deadline_wait(c->deadline, deleted, &dl) != DEADLINE_HELD)
+			return -1;
 	}
 	return 0;
 }
@@ -600,37 +651,48 @@ same_servers(const char *be, const struct hapcfg_want *w, size_t nw,
  * (about 0.1 ms, 4 ms seen under load; never with nbthread 1). */
 #define SETTLE_MS 2000
 
+/* The servers running in one backend, to compare with the ones wanted. */
+struct settle {
+	struct rtconv *c;
+	const char *be;
+	const struct hapcfg_want *w;
+	size_t nw;
+};
+
+static int
+settled(void *arg)
+{
+	struct settle *s = arg;
+	struct rtconv *c = s->c;
+	struct hap_srvstate *st;
+	char err[256];
+	size_t n;
+	int ret;
+
+	if (rt(c, "show servers state %s", s->be) < 0)
+		return -1;
+	if (hap_parse_servers_state(c->r.p ? c->r.p : "", &st, &n, err,
+				    sizeof(err)) < 0)
+		return seterr(c->why, c->wlen, "show servers state %s: %s",
+			      s->be, err);
+	ret = same_servers(s->be, s->w, s->nw, st, n, c->why, c->wlen);
+	hap_srvstate_free(st, n);
+	return ret == 0;
+}
+
 /* The running servers of backend be must be exactly w[0..nw): 0 once
- * "show servers state" says so, -1 with why when it still does not at
- * the settle deadline (asked again after 1, 2, 4... 50 ms). */
+ * "show servers state" says so, -1 with why when it still does not by
+ * the settle deadline. */
 static int
 verify_backend(struct rtconv *c, const char *be, const struct hapcfg_want *w,
 	       size_t nw)
 {
 	long long settle = now_ms() + SETTLE_MS;
-	struct hap_srvstate *st;
-	long pause = 1;
-	char err[256];
-	size_t n;
-	int ret;
+	struct settle s = {c, be, w, nw};
 
 	if (settle > c->deadline)
 		settle = c->deadline;
-	for (;;) {
-		if (rt(c, "show servers state %s", be) < 0)
-			return -1;
-		if (hap_parse_servers_state(c->r.p ? c->r.p : "", &st, &n, err,
-					    sizeof(err)) < 0)
-			return seterr(c->why, c->wlen,
-				      "show servers state %s: %s", be, err);
-		ret = same_servers(be, w, nw, st, n, c->why, c->wlen);
-		hap_srvstate_free(st, n);
-		if (ret == 0 || now_ms() + pause > settle)
-			return ret;
-		sleep_ms(pause);
-		if (pause < 50)
-			pause *= 2;
-	}
+	return deadline_wait(settle, settled, &s) == DEADLINE_HELD ? 0 : -1;
 }
 
 /* The running servers of every backend the plan touched must be exactly
