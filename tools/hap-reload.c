@@ -295,99 +295,146 @@ children(long ppid, long *out, size_t max)
 	return n;
 }
 
-/* Reload haproxy and wait for the proof that it worked: a new worker and
- * no new failed reload.  Returns 0 with *worker set, -1 with why when the
- * reload failed, -2 with why when it could not even be asked for. */
+/* What confirms a reload through the master CLI: a worker that was not
+ * in before, and no more failed reloads than before. */
+struct newworker {
+	long long deadline;
+	const struct hap_proc *before;
+	long worker;
+	char *why;
+	size_t wlen;
+};
+
 static int
-reload(long *worker, char *why, size_t wlen)
+master_confirms(void *arg)
 {
-	long long deadline = now_ms() + timeout_ms;
+	struct newworker *w = arg;
+	struct hap_proc now;
 	char err[256];
+	struct procq q = {w->deadline, &now, err, sizeof(err)};
 
-	*worker = 0;
-	if (master) {
-		struct hap_proc before, now;
-		struct buf r = {0};
-
-		if (show_proc(deadline, &before, err, sizeof(err)) < 0) {
-			snprintf(why, wlen, "master CLI: %s", err);
-			return -2;
-		}
-		if (hap_command(master, "reload", deadline, &r, err,
-				sizeof(err)) < 0) {
-			hap_proc_free(&before);
-			buf_free(&r);
-			snprintf(why, wlen, "master CLI: %s", err);
-			return -1;
-		}
-		/* 2.7 and later answer; 2.6 closes without a word. */
-		if (r.p && strstr(r.p, "Success=0")) {
-			char a[200];
-			first_alert(r.p, a, sizeof(a));
-			snprintf(why, wlen, "reload failed: %s", a);
-			hap_proc_free(&before);
-			buf_free(&r);
-			return -1;
-		}
-		buf_free(&r);
-		for (;;) {
-			if (show_proc(deadline, &now, err, sizeof(err)) < 0)
-				break;
-			if (before.failed >= 0 && now.failed > before.failed) {
-				snprintf(why, wlen,
-					 "reload failed (haproxy counts %ld "
-					 "failed reloads); the old worker "
-					 "keeps serving",
-					 now.failed);
-				hap_proc_free(&now);
-				hap_proc_free(&before);
-				return -1;
-			}
-			*worker = hap_proc_new_worker(&now, &before);
-			hap_proc_free(&now);
-			if (*worker) {
-				hap_proc_free(&before);
-				return 0;
-			}
-			if (now_ms() + 10 >= deadline)
-				break;
-			sleep_ms(10);
-		}
-		hap_proc_free(&before);
-		snprintf(why, wlen, "no new worker within %lld s",
-			 timeout_ms / 1000);
+	if (!proc_answered(&q))
+		return 0;
+	if (w->before->failed >= 0 && now.failed > w->before->failed) {
+		snprintf(w->why, w->wlen,
+			 "reload failed (haproxy counts %ld failed reloads); "
+			 "the old worker keeps serving",
+			 now.failed);
+		hap_proc_free(&now);
 		return -1;
 	}
-	long mpid = read_pidfile(), old[256], cur[256];
-	size_t nold, ncur;
+	w->worker = hap_proc_new_worker(&now, w->before);
+	hap_proc_free(&now);
+	return w->worker != 0;
+}
 
-	if (mpid <= 0) {
+/* Reload through the master CLI's "reload", confirmed by "show proc".
+ * Returns as reload does. */
+static int
+reload_master(long long deadline, long *worker, char *why, size_t wlen)
+{
+	struct hap_proc before;
+	struct newworker w = {deadline, &before, 0, why, wlen};
+	struct buf r = {0};
+	char err[256];
+	int ret = -1;
+
+	if (show_proc(deadline, &before, err, sizeof(err)) < 0) {
+		snprintf(why, wlen, "master CLI: %s", err);
+		return -2;
+	}
+	if (hap_command(master, "reload", deadline, &r, err, sizeof(err)) < 0) {
+		snprintf(why, wlen, "master CLI: %s", err);
+	} else if (r.p && strstr(r.p, "Success=0")) {
+		/* 2.7 and later answer; 2.6 closes without a word. */
+		char a[200];
+		first_alert(r.p, a, sizeof(a));
+		snprintf(why, wlen, "reload failed: %s", a);
+	} else {
+		switch (deadline_wait(deadline, master_confirms, &w)) {
+		case DEADLINE_HELD:
+			*worker = w.worker;
+			ret = 0;
+			break;
+		case DEADLINE_FAILED:
+			break;
+		case DEADLINE_PASSED:
+			snprintf(why, wlen, "no new worker within %lld s",
+				 timeout_ms / 1000);
+			break;
+		}
+	}
+	buf_free(&r);
+	hap_proc_free(&before);
+	return ret;
+}
+
+/* What confirms a reload by signal: a child of the master that was not in
+ * old[0..nold). */
+struct newchild {
+	long master, old[256], worker;
+	size_t nold;
+};
+
+static int
+new_child(void *arg)
+{
+	struct newchild *c = arg;
+	long cur[256];
+	size_t ncur = children(c->master, cur, 256);
+
+	for (size_t i = 0; i < ncur; i++) {
+		size_t j;
+		for (j = 0; j < c->nold && c->old[j] != cur[i]; j++)
+			;
+		if (j == c->nold) {
+			c->worker = cur[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Reload with SIGUSR2 to the master in the pidfile, confirmed by a new
+ * child in /proc.  Returns as reload does. */
+static int
+reload_signal(long long deadline, long *worker, char *why, size_t wlen)
+{
+	struct newchild c = {.master = read_pidfile()};
+
+	if (c.master <= 0) {
 		snprintf(why, wlen, "%s: no master pid", pidfile);
 		return -2;
 	}
-	nold = children(mpid, old, 256);
-	if (kill(mpid, SIGUSR2) < 0) {
-		snprintf(why, wlen, "kill -USR2 %ld: %s", mpid,
+	c.nold = children(c.master, c.old, 256);
+	if (kill(c.master, SIGUSR2) < 0) {
+		snprintf(why, wlen, "kill -USR2 %ld: %s", c.master,
 			 strerror(errno));
 		return -2;
 	}
 	/* Without the master CLI a failed reload shows only as the absence
 	 * of a new worker: it takes the whole timeout to notice. */
-	while (now_ms() < deadline) {
-		ncur = children(mpid, cur, 256);
-		for (size_t i = 0; i < ncur; i++) {
-			size_t j;
-			for (j = 0; j < nold && old[j] != cur[i]; j++)
-				;
-			if (j == nold) {
-				*worker = cur[i];
-				return 0;
-			}
-		}
-		sleep_ms(10);
+	if (deadline_wait(deadline, new_child, &c) != DEADLINE_HELD) {
+		snprintf(why, wlen, "no new worker within %lld s",
+			 timeout_ms / 1000);
+		return -1;
 	}
-	snprintf(why, wlen, "no new worker within %lld s", timeout_ms / 1000);
-	return -1;
+	*worker = c.worker;
+	return 0;
+}
+
+/* Reload haproxy, through the master CLI when there is one, and wait for
+ * the proof that it worked.  Returns 0 with *worker set, -1 with why when
+ * the reload failed, -2 with why when it could not even be asked for. */
+static int
+reload(long *worker, char *why, size_t wlen)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	*worker = 0;
+	if (master)
+		return reload_master(deadline, worker, why, wlen);
+	return reload_signal(deadline, worker, why, wlen);
 }
 
 /* A runtime update's conversation with the runtime API: its commands
