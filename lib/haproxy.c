@@ -1,7 +1,10 @@
 /* haproxy unix-socket client and reply parsers: see haproxy.h. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -315,4 +318,92 @@ hap_srvstate_free(struct hap_srvstate *s, size_t n)
 		free(s[i].fqdn);
 	}
 	free(s);
+}
+
+void
+hap_first_alert(const char *text, char *out, size_t outlen)
+{
+	const char *l = strstr(text, "[ALERT]");
+	const char *s, *e;
+
+	snprintf(out, outlen, "haproxy -c failed");
+	if (!l)
+		return;
+	e = l + strcspn(l, "\n");
+	s = strstr(l, ") : ");
+	s = s && s < e ? s + 4 : l;
+	snprintf(out, outlen, "%.*s", (int)(e - s), s);
+}
+
+long
+hap_parse_stat_load(const char *text, const char *be, const char *srv)
+{
+	char *copy, *line, *save = NULL;
+	long load = -1;
+
+	if (!(copy = strdup(text)))
+		return -1;
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[5];
+		size_t n = 0;
+		/* pxname,svname,qcur,qmax,scur,... */
+		for (char *p = line; n < 5 && p; n++) {
+			f[n] = p;
+			if ((p = strchr(p, ',')))
+				*p++ = '\0';
+		}
+		if (n == 5 && !strcmp(f[0], be) && !strcmp(f[1], srv))
+			load = atol(f[2]) + atol(f[4]);
+	}
+	free(copy);
+	return load;
+}
+
+long
+hap_read_pidfile(const char *path)
+{
+	struct buf b = {0};
+	char err[256];
+	long pid = 0;
+
+	if (read_file(path, &b, err, sizeof(err)) == 0) {
+		b.p[strcspn(b.p, "\r\n")] = '\0';
+		if (num(b.p, &pid) < 0)
+			pid = 0;
+	}
+	buf_free(&b);
+	return pid;
+}
+
+size_t
+hap_children(long ppid, long *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char path[300], line[512], *p;
+		long cpid, pp;
+		FILE *f;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		/* pid (comm) state ppid: comm may hold anything. */
+		if (!p || !(p = strrchr(line, ')')))
+			continue;
+		if (sscanf(line, "%ld", &cpid) == 1 &&
+		    sscanf(p + 1, " %*c %ld", &pp) == 1 && pp == ppid)
+			out[n++] = cpid;
+	}
+	closedir(d);
+	return n;
 }

@@ -1,6 +1,7 @@
 /* A client for haproxy's unix sockets: the runtime API (stats socket) and
- * the master CLI, plus parsers for the replies a reload tool reads.  No
- * output, no exits, no global state. */
+ * the master CLI, plus parsers for the replies a reload tool reads, and
+ * what it reads of haproxy's processes outside them (the pidfile, /proc).
+ * No output, no exits, no global state. */
 #ifndef EASYLB_HAPROXY_H
 #define EASYLB_HAPROXY_H
 
@@ -52,5 +53,24 @@ void hap_srvstate_free(struct hap_srvstate *s, size_t n);
 /* The admin state bit of a server put into maintenance by hand (or added
  * at run time and not yet made ready). */
 #define HAP_ADMF_FMAINT 0x01
+
+/* The first "[ALERT]" line of haproxy's output (borrowed: what "haproxy
+ * -c" printed, or the master CLI's answer to "reload") without its
+ * "[ALERT]    (pid) : " prefix, into out (outlen bytes); "haproxy -c
+ * failed" when there is none. */
+void hap_first_alert(const char *text, char *out, size_t outlen);
+
+/* The current sessions plus queued requests of server be/srv in a "show
+ * stat" reply (borrowed), -1 when it is not there. */
+long hap_parse_stat_load(const char *text, const char *be, const char *srv);
+
+/* The pid in haproxy's pidfile at path (the master's, in master-worker
+ * mode), 0 when there is none. */
+long hap_read_pidfile(const char *path);
+
+/* The children of process ppid, from /proc (without the master CLI, the
+ * way to see a master's workers): at most max of them into out; returns
+ * how many. */
+size_t hap_children(long ppid, long *out, size_t max);
 
 #endif

@@ -2,8 +2,6 @@
  * and apply it to a running master-worker haproxy, through the runtime API
  * when only servers changed, else by a confirmed reload, rolling back to
  * the previous configuration when the reload fails. */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -80,25 +78,6 @@ lock_config(void)
 	return fd;
 }
 
-static long
-read_pidfile(void)
-{
-	struct buf b = {0};
-	char err[256];
-	long long v;
-	const char *es;
-
-	if (read_file(pidfile, &b, err, sizeof(err)) < 0) {
-		buf_free(&b);
-		return 0;
-	}
-	b.p[strcspn(b.p, "\r\n")] = '\0';
-	if (parse_ll(b.p, 1, 0x7fffffff, &v, &es) < 0)
-		v = 0;
-	buf_free(&b);
-	return (long)v;
-}
-
 /* A "show proc" on the master CLI: its answer, or why there is none. */
 struct procq {
 	long long deadline;
@@ -143,7 +122,7 @@ master_pid(void)
 	char err[256];
 	long pid;
 
-	if (pidfile && (pid = read_pidfile()) > 0)
+	if (pidfile && (pid = hap_read_pidfile(pidfile)) > 0)
 		return pid;
 	if (master && show_proc(now_ms() + 500, &p, err, sizeof(err)) == 0) {
 		pid = p.master_pid;
@@ -151,23 +130,6 @@ master_pid(void)
 		return pid;
 	}
 	return 0;
-}
-
-/* The first line of haproxy's diagnostics worth quoting, without the
- * "[ALERT]    (pid) : " prefix. */
-static void
-first_alert(const char *text, char *out, size_t outlen)
-{
-	const char *l = strstr(text, "[ALERT]");
-	const char *s, *e;
-
-	snprintf(out, outlen, "haproxy -c failed");
-	if (!l)
-		return;
-	e = l + strcspn(l, "\n");
-	s = strstr(l, ") : ");
-	s = s && s < e ? s + 4 : l;
-	snprintf(out, outlen, "%.*s", (int)(e - s), s);
 }
 
 /* A "$HAPROXY -c -f path" running, its diagnostics on fd. */
@@ -262,39 +224,6 @@ validate(const char *path, struct buf *diag)
 	return validate_wait(&c, diag);
 }
 
-/* Children of pid, from /proc (the pidfile-only way to see workers). */
-static size_t
-children(long ppid, long *out, size_t max)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) && n < max) {
-		char path[300], line[512], *p;
-		long cpid, pp;
-		FILE *f;
-
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (!(f = fopen(path, "re")))
-			continue;
-		p = fgets(line, sizeof(line), f);
-		fclose(f);
-		/* pid (comm) state ppid: comm may hold anything. */
-		if (!p || !(p = strrchr(line, ')')))
-			continue;
-		if (sscanf(line, "%ld", &cpid) == 1 &&
-		    sscanf(p + 1, " %*c %ld", &pp) == 1 && pp == ppid)
-			out[n++] = cpid;
-	}
-	closedir(d);
-	return n;
-}
-
 /* What confirms a reload through the master CLI: a worker that was not
  * in before, and no more failed reloads than before. */
 struct newworker {
@@ -348,7 +277,7 @@ reload_master(long long deadline, long *worker, char *why, size_t wlen)
 	} else if (r.p && strstr(r.p, "Success=0")) {
 		/* 2.7 and later answer; 2.6 closes without a word. */
 		char a[200];
-		first_alert(r.p, a, sizeof(a));
+		hap_first_alert(r.p, a, sizeof(a));
 		snprintf(why, wlen, "reload failed: %s", a);
 	} else {
 		switch (deadline_wait(deadline, master_confirms, &w)) {
@@ -381,7 +310,7 @@ new_child(void *arg)
 {
 	struct newchild *c = arg;
 	long cur[256];
-	size_t ncur = children(c->master, cur, 256);
+	size_t ncur = hap_children(c->master, cur, 256);
 
 	for (size_t i = 0; i < ncur; i++) {
 		size_t j;
@@ -400,13 +329,13 @@ new_child(void *arg)
 static int
 reload_signal(long long deadline, long *worker, char *why, size_t wlen)
 {
-	struct newchild c = {.master = read_pidfile()};
+	struct newchild c = {.master = hap_read_pidfile(pidfile)};
 
 	if (c.master <= 0) {
 		snprintf(why, wlen, "%s: no master pid", pidfile);
 		return -2;
 	}
-	c.nold = children(c.master, c.old, 256);
+	c.nold = hap_children(c.master, c.old, 256);
 	if (kill(c.master, SIGUSR2) < 0) {
 		snprintf(why, wlen, "kill -USR2 %ld: %s", c.master,
 			 strerror(errno));
@@ -536,26 +465,9 @@ out:
 static long
 server_load(struct rtconv *c, const char *be, const char *srv)
 {
-	long load = -1;
-
 	if (rt(c, "show stat %s 4 -1", be) < 0)
 		return -1;
-	for (char *l = c->r.p; l && *l;) {
-		char *e = strchr(l, '\n'), *f[5];
-		size_t n = 0;
-		if (e)
-			*e = '\0';
-		/* pxname,svname,qcur,qmax,scur,... */
-		for (char *p = l; n < 5 && p; n++) {
-			f[n] = p;
-			if ((p = strchr(p, ',')))
-				*p++ = '\0';
-		}
-		if (n == 5 && !strcmp(f[0], be) && !strcmp(f[1], srv))
-			load = atol(f[2]) + atol(f[4]);
-		l = e ? e + 1 : NULL;
-	}
-	return load;
+	return hap_parse_stat_load(c->r.p ? c->r.p : "", be, srv);
 }
 
 /* The servers a plan removes, emptied one after the other: ops[i] is the
@@ -820,7 +732,7 @@ reject(const char *candidate, const char *rejected, const char *newfile,
 		dieerr(EXIT_TEMP, "rename %s", candidate);
 	if (diag->p)
 		fputs(diag->p, stderr);
-	first_alert(diag->p ? diag->p : "", a, alen);
+	hap_first_alert(diag->p ? diag->p : "", a, alen);
 	warnmsg("%s rejected, kept as %s",
 		strcmp(newfile, "-") ? newfile : "stdin", rejected);
 }
