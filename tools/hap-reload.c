@@ -376,12 +376,18 @@ struct rtconv {
 	size_t wlen;
 };
 
-/* One runtime API command; the reply, newline-trimmed, in c->r. */
-static int rt(struct rtconv *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* What rt's ok may be besides a string the reply must hold. */
+#define RT_ANY NULL /* any reply, for the caller to read */
+#define RT_EMPTY "" /* none: the command's success is silent */
+
+/* One runtime API command, formatted from fmt; the reply, trimmed of its
+ * final newlines, in c->r.  Returns 0 when the reply is what ok says, -1
+ * with why in c->why. */
+static int rt(struct rtconv *c, const char *ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
-rt(struct rtconv *c, const char *fmt, ...)
+rt(struct rtconv *c, const char *ok, const char *fmt, ...)
 {
 	struct buf *r = &c->r;
 	char cmd[4096], err[256];
@@ -391,81 +397,45 @@ rt(struct rtconv *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(cmd)) {
-		snprintf(c->why, c->wlen, "command too long");
-		return -1;
-	}
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return seterr(c->why, c->wlen, "command too long");
 	r->len = 0;
 	if (r->p)
 		r->p[0] = '\0';
-	if (hap_command(runtime, cmd, c->deadline, r, err, sizeof(err)) < 0) {
-		snprintf(c->why, c->wlen, "%s", err);
-		return -1;
-	}
+	if (hap_command(runtime, cmd, c->deadline, r, err, sizeof(err)) < 0)
+		return seterr(c->why, c->wlen, "%s", err);
 	while (r->len && (r->p[r->len - 1] == '\n' || r->p[r->len - 1] == ' '))
 		r->p[--r->len] = '\0';
-	return 0;
+	if (!ok || (*ok ? r->len && strstr(r->p, ok) : r->len == 0))
+		return 0;
+	return seterr(c->why, c->wlen, "%.200s: %.200s", cmd,
+		      r->len ? r->p : "(no reply)");
 }
 
-/* A command whose success is an empty reply (or one holding ok). */
+/* A server added at run time starts in maintenance, checks off. */
 static int
-rt_ok(struct rtconv *c, const char *ok, const char *cmd)
+add_server(struct rtconv *c, const struct hapcfg_op *op)
 {
-	if (rt(c, "%s", cmd) < 0)
-		return -1;
-	if (c->r.len == 0 && !ok)
-		return 0;
-	if (ok && c->r.len && strstr(c->r.p, ok))
-		return 0;
-	snprintf(c->why, c->wlen, "%.200s: %.200s", cmd,
-		 c->r.len ? c->r.p : "(no reply)");
-	return -1;
-}
-
-static int
-add_server(struct rtconv *rc, const struct hapcfg_op *op)
-{
-	struct buf c = {0};
-	int ret = -1;
+	const char *be = op->backend, *srv = op->server;
 	int v6 = strchr(op->addr, ':') != NULL;
 
-	if (buf_printf(&c, "add server %s/%s %s%s%s:%s%s%s", op->backend,
-		       op->server, v6 ? "[" : "", op->addr, v6 ? "]" : "",
-		       op->port, *op->args ? " " : "", op->args) < 0)
-		die(EXIT_TEMP, "out of memory");
-	if (rt_ok(rc, "New server registered", c.p) < 0)
-		goto out;
-	c.len = 0;
-	if (op->check) {
-		buf_printf(&c, "enable health %s/%s", op->backend, op->server);
-		if (rt_ok(rc, NULL, c.p) < 0)
-			goto out;
-		c.len = 0;
-	}
-	if (op->agent) {
-		buf_printf(&c, "enable agent %s/%s", op->backend, op->server);
-		if (rt_ok(rc, NULL, c.p) < 0)
-			goto out;
-		c.len = 0;
-	}
-	/* A server added at run time starts in maintenance. */
-	if (!op->disabled) {
-		buf_printf(&c, "set server %s/%s state ready", op->backend,
-			   op->server);
-		if (rt_ok(rc, NULL, c.p) < 0)
-			goto out;
-	}
-	ret = 0;
-out:
-	buf_free(&c);
-	return ret;
+	if (rt(c, "New server registered", "add server %s/%s %s%s%s:%s%s%s", be,
+	       srv, v6 ? "[" : "", op->addr, v6 ? "]" : "", op->port,
+	       *op->args ? " " : "", op->args) < 0 ||
+	    (op->check &&
+	     rt(c, RT_EMPTY, "enable health %s/%s", be, srv) < 0) ||
+	    (op->agent && rt(c, RT_EMPTY, "enable agent %s/%s", be, srv) < 0) ||
+	    (!op->disabled &&
+	     rt(c, RT_EMPTY, "set server %s/%s state ready", be, srv) < 0))
+		return -1;
+	return 0;
 }
 
 /* Current sessions plus queued requests of be/srv, -1 when unknown. */
 static long
 server_load(struct rtconv *c, const char *be, const char *srv)
 {
-	if (rt(c, "show stat %s 4 -1", be) < 0)
+	if (rt(c, RT_ANY, "show stat %s 4 -1", be) < 0)
 		return -1;
 	return hap_parse_stat_load(c->r.p ? c->r.p : "", be, srv);
 }
@@ -496,7 +466,7 @@ drained(void *arg)
  * not let go of the server yet. */
 struct deletion {
 	struct rtconv *c;
-	const char *cmd;
+	const struct hapcfg_op *op;
 };
 
 static int
@@ -504,7 +474,8 @@ deleted(void *arg)
 {
 	struct deletion *d = arg;
 
-	if (rt_ok(d->c, "Server deleted", d->cmd) == 0)
+	if (rt(d->c, "Server deleted", "del server %s/%s", d->op->backend,
+	       d->op->server) == 0)
 		return 1;
 	return strstr(d->c->why, "connections") ? 0 : -1;
 }
@@ -515,7 +486,6 @@ del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 	struct drain d = {c, pl, 0};
 	struct deletion dl = {c, NULL};
 	long long drain_until = now_ms() + timeout_ms / 2;
-	char cmd[1024];
 	size_t i;
 
 	if (drain_until > c->deadline)
@@ -524,9 +494,8 @@ del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 		const struct hapcfg_op *op = &pl->ops[i];
 		if (op->kind != HAPCFG_DEL)
 			continue;
-		snprintf(cmd, sizeof(cmd), "set server %s/%s state drain",
-			 op->backend, op->server);
-		if (rt_ok(c, NULL, cmd) < 0)
+		if (rt(c, RT_EMPTY, "set server %s/%s state drain", op->backend,
+		       op->server) < 0)
 			return -1;
 	}
 	/* Let the sessions in flight finish, for a bounded time. */
@@ -535,17 +504,12 @@ del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 		const struct hapcfg_op *op = &pl->ops[i];
 		if (op->kind != HAPCFG_DEL)
 			continue;
-		snprintf(cmd, sizeof(cmd), "set server %s/%s state maint",
-			 op->backend, op->server);
-		if (rt_ok(c, NULL, cmd) < 0)
+		if (rt(c, RT_EMPTY, "set server %s/%s state maint", op->backend,
+		       op->server) < 0 ||
+		    rt(c, RT_EMPTY, "shutdown sessions server %s/%s",
+		       op->backend, op->server) < 0)
 			return -1;
-		snprintf(cmd, sizeof(cmd), "shutdown sessions server %s/%s",
-			 op->backend, op->server);
-		if (rt_ok(c, NULL, cmd) < 0)
-			return -1;
-		snprintf(cmd, sizeof(cmd), "del server %s/%s", op->backend,
-			 op->server);
-		dl.cmd = cmd;
+		dl.op = op;
 		if (deadline_wait(c->deadline, deleted, &dl) != DEADLINE_HELD)
 			return -1;
 	}
@@ -628,7 +592,7 @@ settled(void *arg)
 	size_t n;
 	int ret;
 
-	if (rt(c, "show servers state %s", s->be) < 0)
+	if (rt(c, RT_ANY, "show servers state %s", s->be) < 0)
 		return -1;
 	if (hap_parse_servers_state(c->r.p ? c->r.p : "", &st, &n, err,
 				    sizeof(err)) < 0)
@@ -680,7 +644,6 @@ static int
 apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 {
 	struct rtconv c = {now_ms() + timeout_ms, {0}, why, wlen};
-	char cmd[1024];
 	int ret = -1;
 	size_t i;
 
@@ -691,24 +654,15 @@ apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 			goto out;
 	for (i = 0; i < pl->nops; i++) {
 		const struct hapcfg_op *op = &pl->ops[i];
-		if (op->kind == HAPCFG_ADDR) {
-			if (op->port)
-				snprintf(cmd, sizeof(cmd),
-					 "set server %s/%s addr %s port %s",
-					 op->backend, op->server, op->addr,
-					 op->port);
-			else
-				snprintf(cmd, sizeof(cmd),
-					 "set server %s/%s addr %s",
-					 op->backend, op->server, op->addr);
-			if (rt_ok(&c, "change", cmd) < 0)
-				goto out;
-		} else if (op->kind == HAPCFG_WEIGHT) {
-			snprintf(cmd, sizeof(cmd), "set weight %s/%s %ld",
-				 op->backend, op->server, op->weight);
-			if (rt_ok(&c, NULL, cmd) < 0)
-				goto out;
-		}
+		if (op->kind == HAPCFG_ADDR &&
+		    rt(&c, "change", "set server %s/%s addr %s%s%s",
+		       op->backend, op->server, op->addr,
+		       op->port ? " port " : "", op->port ? op->port : "") < 0)
+			goto out;
+		if (op->kind == HAPCFG_WEIGHT &&
+		    rt(&c, RT_EMPTY, "set weight %s/%s %ld", op->backend,
+		       op->server, op->weight) < 0)
+			goto out;
 	}
 	if (del_servers(&c, pl) < 0)
 		goto out;
