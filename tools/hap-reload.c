@@ -1,7 +1,8 @@
 /* hap-reload: validate a new haproxy configuration, install it atomically
  * and apply it to a running master-worker haproxy, through the runtime API
  * when only servers changed, else by a confirmed reload, rolling back to
- * the previous configuration when the reload fails. */
+ * the previous configuration when the reload fails.  Its steps, numbered
+ * as hap-reload(1) numbers them, are the functions just before main. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "deadline.h"
@@ -215,15 +215,6 @@ validate_wait(struct check *c, struct buf *diag)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
-static int
-validate(const char *path, struct buf *diag)
-{
-	struct check c;
-
-	validate_start(path, &c);
-	return validate_wait(&c, diag);
-}
-
 /* What confirms a reload through the master CLI: a worker that was not
  * in before, and no more failed reloads than before. */
 struct newworker {
@@ -235,7 +226,7 @@ struct newworker {
 };
 
 static int
-master_confirms(void *arg)
+has_new_worker(void *arg)
 {
 	struct newworker *w = arg;
 	struct hap_proc now;
@@ -257,13 +248,28 @@ master_confirms(void *arg)
 	return w->worker != 0;
 }
 
+/* The proof of a reload through the master CLI: 0 with *worker set, or
+ * -1 with why. */
+static int
+confirm_master(long long deadline, const struct hap_proc *before, long *worker,
+	       char *why, size_t wlen)
+{
+	struct newworker w = {deadline, before, 0, why, wlen};
+	enum deadline_end end = deadline_wait(deadline, has_new_worker, &w);
+
+	if (end == DEADLINE_PASSED)
+		snprintf(why, wlen, "no new worker within %lld s",
+			 timeout_ms / 1000);
+	*worker = w.worker;
+	return end == DEADLINE_HELD ? 0 : -1;
+}
+
 /* Reload through the master CLI's "reload", confirmed by "show proc".
  * Returns as reload does. */
 static int
 reload_master(long long deadline, long *worker, char *why, size_t wlen)
 {
 	struct hap_proc before;
-	struct newworker w = {deadline, &before, 0, why, wlen};
 	struct buf r = {0};
 	char err[256];
 	int ret = -1;
@@ -280,18 +286,7 @@ reload_master(long long deadline, long *worker, char *why, size_t wlen)
 		hap_first_alert(r.p, a, sizeof(a));
 		snprintf(why, wlen, "reload failed: %s", a);
 	} else {
-		switch (deadline_wait(deadline, master_confirms, &w)) {
-		case DEADLINE_HELD:
-			*worker = w.worker;
-			ret = 0;
-			break;
-		case DEADLINE_FAILED:
-			break;
-		case DEADLINE_PASSED:
-			snprintf(why, wlen, "no new worker within %lld s",
-				 timeout_ms / 1000);
-			break;
-		}
+		ret = confirm_master(deadline, &before, worker, why, wlen);
 	}
 	buf_free(&r);
 	hap_proc_free(&before);
@@ -306,7 +301,7 @@ struct newchild {
 };
 
 static int
-new_child(void *arg)
+has_new_child(void *arg)
 {
 	struct newchild *c = arg;
 	long cur[256];
@@ -321,6 +316,22 @@ new_child(void *arg)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/* The proof of a reload by signal: 0 with *worker set, or -1 with why.
+ * Without the master CLI a failed reload shows only as the absence of a
+ * new worker: it takes the whole timeout to notice. */
+static int
+confirm_signal(long long deadline, struct newchild *c, long *worker, char *why,
+	       size_t wlen)
+{
+	if (deadline_wait(deadline, has_new_child, c) != DEADLINE_HELD) {
+		snprintf(why, wlen, "no new worker within %lld s",
+			 timeout_ms / 1000);
+		return -1;
+	}
+	*worker = c->worker;
 	return 0;
 }
 
@@ -341,15 +352,7 @@ reload_signal(long long deadline, long *worker, char *why, size_t wlen)
 			 strerror(errno));
 		return -2;
 	}
-	/* Without the master CLI a failed reload shows only as the absence
-	 * of a new worker: it takes the whole timeout to notice. */
-	if (deadline_wait(deadline, new_child, &c) != DEADLINE_HELD) {
-		snprintf(why, wlen, "no new worker within %lld s",
-			 timeout_ms / 1000);
-		return -1;
-	}
-	*worker = c.worker;
-	return 0;
+	return confirm_signal(deadline, &c, worker, why, wlen);
 }
 
 /* Reload haproxy, through the master CLI when there is one, and wait for
@@ -380,9 +383,9 @@ struct rtconv {
 #define RT_ANY NULL /* any reply, for the caller to read */
 #define RT_EMPTY "" /* none: the command's success is silent */
 
-/* One runtime API command, formatted from fmt; the reply, trimmed of its
- * final newlines, in c->r.  Returns 0 when the reply is what ok says, -1
- * with why in c->why. */
+/* One runtime API command, formatted from fmt; the reply, without the
+ * newlines and blanks that end it, in c->r.  Returns 0 when the reply is what
+ * ok says, -1 with why in c->why. */
 static int rt(struct rtconv *c, const char *ok, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -607,8 +610,8 @@ settled(void *arg)
  * "show servers state" says so, -1 with why when it still does not by
  * the settle deadline. */
 static int
-verify_backend(struct rtconv *c, const char *be, const struct hapcfg_want *w,
-	       size_t nw)
+confirm_backend(struct rtconv *c, const char *be, const struct hapcfg_want *w,
+		size_t nw)
 {
 	long long settle = now_ms() + SETTLE_MS;
 	struct settle s = {c, be, w, nw};
@@ -623,7 +626,7 @@ verify_backend(struct rtconv *c, const char *be, const struct hapcfg_want *w,
  * whole list can hold 100,000 servers; the plan lists each backend's
  * servers together.) */
 static int
-verify(struct rtconv *c, const struct hapcfg_plan *pl)
+confirm_runtime(struct rtconv *c, const struct hapcfg_plan *pl)
 {
 	size_t i, end;
 
@@ -634,12 +637,14 @@ verify(struct rtconv *c, const struct hapcfg_plan *pl)
 		     end < pl->nwant && !strcmp(pl->want[end].backend, be);
 		     end++)
 			;
-		if (verify_backend(c, be, &pl->want[i], end - i) < 0)
+		if (confirm_backend(c, be, &pl->want[i], end - i) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+/* A runtime change: the plan's commands, then the proof that they took.
+ * 0, or -1 with why. */
 static int
 apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 {
@@ -670,25 +675,10 @@ apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
 		if (pl->ops[i].kind == HAPCFG_ADD && pl->ops[i].replace &&
 		    add_server(&c, &pl->ops[i]) < 0)
 			goto out;
-	ret = verify(&c, pl);
+	ret = confirm_runtime(&c, pl);
 out:
 	buf_free(&c.r);
 	return ret;
-}
-
-/* The candidate haproxy refused: kept as rejected, haproxy's diagnostics
- * on stderr, the reason worth quoting in a. */
-static void
-reject(const char *candidate, const char *rejected, const char *newfile,
-       const struct buf *diag, char *a, size_t alen)
-{
-	if (rename(candidate, rejected) < 0)
-		dieerr(EXIT_TEMP, "rename %s", candidate);
-	if (diag->p)
-		fputs(diag->p, stderr);
-	hap_first_alert(diag->p ? diag->p : "", a, alen);
-	warnmsg("%s rejected, kept as %s",
-		strcmp(newfile, "-") ? newfile : "stdin", rejected);
 }
 
 static void
@@ -702,6 +692,219 @@ install(const char *path, const struct buf *b)
 		die(EXIT_TEMP, "%s", err);
 }
 
+/* One run: the files it reads and writes, the lock it holds and the plan
+ * from the old configuration to the new.  run_init sets every field
+ * before any step runs; run_free alone releases them. */
+struct run {
+	const char *newfile; /* NEWFILE, "-" for stdin */
+	int check;	     /* --check: stop once validated */
+	/* Beside CONFIG: the candidate (not CONFIG.new: a renderer may be
+	 * writing NEWFILE there), the last file refused, the one before. */
+	char *candidate, *rejected, *prev;
+	int lockfd;		 /* CONFIG.lock, held; -1 under --check */
+	int have_old;		 /* CONFIG exists: old holds it */
+	struct buf old, new;	 /* CONFIG and NEWFILE */
+	struct buf diag;	 /* what haproxy -c said */
+	struct hapcfg_plan plan; /* old to new; empty under --check */
+	int fast;		 /* a runtime change, made while validating */
+	int applied;		 /* ... and it went through */
+	char why[512];		 /* why the runtime change or reload failed */
+};
+
+static void
+run_init(struct run *r, const char *newfile, int check)
+{
+	memset(r, 0, sizeof(*r));
+	r->newfile = newfile;
+	r->check = check;
+	r->candidate = pathwith(".checking");
+	r->rejected = pathwith(".rejected");
+	r->prev = pathwith(".prev");
+	r->lockfd = -1;
+}
+
+static void
+run_free(struct run *r)
+{
+	free(r->candidate);
+	free(r->rejected);
+	free(r->prev);
+	if (r->lockfd >= 0)
+		close(r->lockfd);
+	buf_free(&r->old);
+	buf_free(&r->new);
+	buf_free(&r->diag);
+	hapcfg_plan_free(&r->plan);
+}
+
+/* Step 1: read NEWFILE, then CONFIG under the lock, plan the change and
+ * write the candidate.  Returns 0, or 1 when NEWFILE is CONFIG byte for
+ * byte. */
+static int
+prepare(struct run *r)
+{
+	char err[512];
+
+	if (read_file(r->newfile, &r->new, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	if (!r->check)
+		r->lockfd = lock_config();
+	r->have_old = access(config, F_OK) == 0;
+	if (r->have_old && read_file(config, &r->old, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	if (r->have_old && r->old.len == r->new.len &&
+	    (!r->new.len || !memcmp(r->old.p, r->new.p, r->new.len)))
+		return 1;
+	if (!r->check &&
+	    hapcfg_diff(r->old.p ? r->old.p : "", r->old.len, r->new.p,
+			r->new.len, &r->plan, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	r->fast = !r->check && r->have_old && runtime && r->plan.runtime &&
+		  r->plan.nops > 0;
+	/* Validate a copy beside CONFIG, in the running haproxy's working
+	 * directory, so relative paths mean what they will mean. */
+	if (write_scratch(r->candidate, r->new.p ? r->new.p : "", r->new.len,
+			  err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	return 0;
+}
+
+/* Step 2: haproxy -c on the candidate.  When only server lines changed,
+ * haproxy's runtime parser checks each line as it is added: the change
+ * (step 4) goes live while haproxy -c checks the whole file beside it.
+ * The file is installed only once it passed (0); refuse undoes the change
+ * when it did not (-1). */
+static int
+validate(struct run *r)
+{
+	struct check c;
+
+	validate_start(r->candidate, &c);
+	if (r->fast)
+		r->applied =
+		    apply_runtime(&r->plan, r->why, sizeof(r->why)) == 0;
+	if (validate_wait(&c, &r->diag) != 0)
+		return -1;
+	unlink(r->candidate);
+	return 0;
+}
+
+/* haproxy -c refused the candidate: it is kept as CONFIG.rejected with
+ * haproxy's diagnostics on stderr, and a runtime change is undone by a
+ * reload of the file still installed.  Returns the exit status. */
+static int
+refuse(struct run *r)
+{
+	const char *diag = r->diag.p ? r->diag.p : "";
+	char a[300], err[512];
+	long worker;
+
+	if (rename(r->candidate, r->rejected) < 0)
+		dieerr(EXIT_TEMP, "rename %s", r->candidate);
+	fputs(diag, stderr);
+	hap_first_alert(diag, a, sizeof(a));
+	warnmsg("%s rejected, kept as %s",
+		strcmp(r->newfile, "-") ? r->newfile : "stdin", r->rejected);
+	if (r->fast && reload(&worker, err, sizeof(err)) < 0)
+		die(EXIT_TEMP,
+		    "rejected: %s, and the reload that was to undo its runtime "
+		    "change failed: %s",
+		    a, err);
+	printf("rejected: %s%s\n", a,
+	       r->fast ? " (its runtime change undone by a reload)" : "");
+	return EXIT_NO;
+}
+
+/* Step 3: CONFIG.prev gets the old file, CONFIG the new one. */
+static void
+install_new(struct run *r)
+{
+	if (r->have_old)
+		install(r->prev, &r->old);
+	install(config, &r->new);
+}
+
+/* Step 6: the reload of the new file failed (how: -1, or -2 when it
+ * could not even be asked for; why in r->why): the old file goes back.
+ * Returns the exit status once haproxy serves it again. */
+static int
+roll_back(struct run *r, int how)
+{
+	char err[512];
+	long worker;
+
+	if (how == -2) {
+		/* Nothing was reloaded: the file goes back to what runs. */
+		if (r->have_old)
+			install(config, &r->old);
+		else
+			unlink(config);
+		die(EXIT_TEMP, "%s; %s left as it was, nothing reloaded",
+		    r->why, config);
+	}
+	if (!r->have_old)
+		die(EXIT_TEMP, "%s, and there is no previous %s to restore",
+		    r->why, config);
+	install(r->rejected, &r->new);
+	install(config, &r->old);
+	warnmsg("%s; restored the previous %s, kept the new one as %s", r->why,
+		config, r->rejected);
+	if (reload(&worker, err, sizeof(err)) < 0)
+		die(EXIT_TEMP,
+		    "ROLLBACK FAILED: %s; haproxy may be left with neither "
+		    "configuration",
+		    err);
+	printf("rolled back: %s\n", r->why);
+	return EXIT_NO;
+}
+
+/* Steps 4 and 5: haproxy serves the installed file, through the runtime
+ * change made during step 2, else by a confirmed reload.  Returns the
+ * exit status. */
+static int
+apply(struct run *r)
+{
+	long worker;
+	int how;
+
+	if (r->have_old && r->plan.runtime && r->plan.nops == 0) {
+		/* Comments or blanks only: the file is all there is to it. */
+		puts("runtime: +0 -0 ~0 servers");
+		return EXIT_OK;
+	}
+	if (r->fast && r->applied) {
+		printf("runtime: +%u -%u ~%u servers\n", r->plan.nadd,
+		       r->plan.ndel, r->plan.nchg);
+		return EXIT_OK;
+	}
+	if (r->fast)
+		/* The file is installed: a reload makes the running state
+		 * whatever it is now agree with it. */
+		warnmsg("runtime update failed, reloading: %s", r->why);
+	if ((how = reload(&worker, r->why, sizeof(r->why))) < 0)
+		return roll_back(r, how);
+	printf("reloaded (worker %ld)\n", worker);
+	return EXIT_OK;
+}
+
+/* The steps of hap-reload(1), in order; returns the exit status. */
+static int
+steps(struct run *r)
+{
+	if (prepare(r) != 0) {
+		puts("unchanged");
+		return EXIT_OK;
+	}
+	if (validate(r) != 0)
+		return refuse(r);
+	if (r->check) {
+		puts("valid");
+		return EXIT_OK;
+	}
+	install_new(r);
+	return apply(r);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -712,15 +915,10 @@ main(int argc, char *argv[])
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct buf old = {0}, new = {0}, diag = {0};
-	struct hapcfg_plan plan;
-	char err[512], why[512];
 	const char *newfile = "-", *es;
-	char *candidate, *rejected, *prevpath;
-	int c, r, ret = EXIT_OK, check = 0, have_old, lockfd = -1;
-	int fast, applied = 0, valid;
+	int c, ret, check = 0;
+	struct run run;
 	long long v;
-	long worker;
 
 	setprogname(argv[0]);
 	argv[0] = (char *)getprogname_(); /* for getopt's messages */
@@ -771,126 +969,9 @@ main(int argc, char *argv[])
 		warnmsg("-S or -p is needed to apply a configuration");
 		usage();
 	}
-	if (read_file(newfile, &new, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-	/* (not CONFIG.new: a renderer may be writing NEWFILE there) */
-	candidate = pathwith(".checking");
-	rejected = pathwith(".rejected");
-	prevpath = pathwith(".prev");
-
-	if (!check)
-		lockfd = lock_config();
-	have_old = access(config, F_OK) == 0;
-	if (have_old && read_file(config, &old, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-	if (have_old && old.len == new.len &&
-	    (!new.len || !memcmp(old.p, new.p, new.len))) {
-		puts("unchanged");
-		goto done;
-	}
-
-	if (!check && hapcfg_diff(old.p ? old.p : "", old.len, new.p, new.len,
-				  &plan, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-	fast = !check && have_old && runtime && plan.runtime && plan.nops > 0;
-
-	/* Validate a copy beside CONFIG, in the running haproxy's working
-	 * directory, so relative paths mean what they will mean. */
-	if (write_scratch(candidate, new.p ? new.p : "", new.len, err,
-			  sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-	if (fast) {
-		/* Only server lines changed, and haproxy's runtime parser
-		 * checks each line as it is added: the change goes live
-		 * while haproxy -c checks the whole file beside it.  The
-		 * file is installed only once it passed; a failed check
-		 * undoes the change by reloading the file still installed. */
-		struct check c;
-
-		validate_start(candidate, &c);
-		applied = apply_runtime(&plan, why, sizeof(why)) == 0;
-		valid = validate_wait(&c, &diag) == 0;
-	} else {
-		valid = validate(candidate, &diag) == 0;
-	}
-	if (!valid) {
-		char a[300];
-
-		reject(candidate, rejected, newfile, &diag, a, sizeof(a));
-		if (fast && reload(&worker, err, sizeof(err)) < 0)
-			die(EXIT_TEMP,
-			    "rejected: %s, and the reload that was to undo its "
-			    "runtime change failed: %s",
-			    a, err);
-		printf("rejected: %s%s\n", a,
-		       fast ? " (its runtime change undone by a reload)" : "");
-		ret = EXIT_NO;
-		if (!check)
-			hapcfg_plan_free(&plan);
-		goto done;
-	}
-	unlink(candidate);
-	if (check) {
-		puts("valid");
-		goto done;
-	}
-
-	if (have_old)
-		install(prevpath, &old);
-	install(config, &new);
-	if (have_old && plan.runtime && plan.nops == 0) {
-		/* Comments or blanks only: the file is all there is to it. */
-		puts("runtime: +0 -0 ~0 servers");
-		hapcfg_plan_free(&plan);
-		goto done;
-	}
-	if (fast && applied) {
-		printf("runtime: +%u -%u ~%u servers\n", plan.nadd, plan.ndel,
-		       plan.nchg);
-		hapcfg_plan_free(&plan);
-		goto done;
-	}
-	if (fast)
-		/* The file is installed: a reload makes the running state
-		 * whatever it is now agree with it. */
-		warnmsg("runtime update failed, reloading: %s", why);
-	hapcfg_plan_free(&plan);
-	if ((r = reload(&worker, why, sizeof(why))) == 0) {
-		printf("reloaded (worker %ld)\n", worker);
-		goto done;
-	}
-	if (r == -2) {
-		/* Nothing was reloaded: the file goes back to what runs. */
-		if (have_old)
-			install(config, &old);
-		else
-			unlink(config);
-		die(EXIT_TEMP, "%s; %s left as it was, nothing reloaded", why,
-		    config);
-	}
-	if (!have_old)
-		die(EXIT_TEMP, "%s, and there is no previous %s to restore",
-		    why, config);
-	install(rejected, &new);
-	install(config, &old);
-	warnmsg("%s; restored the previous %s, kept the new one as %s", why,
-		config, rejected);
-	if (reload(&worker, err, sizeof(err)) < 0)
-		die(EXIT_TEMP,
-		    "ROLLBACK FAILED: %s; haproxy may be left with neither "
-		    "configuration",
-		    err);
-	printf("rolled back: %s\n", why);
-	ret = EXIT_NO;
-done:
+	run_init(&run, newfile, check);
+	ret = steps(&run);
 	fshut_stdout();
-	buf_free(&old);
-	buf_free(&new);
-	buf_free(&diag);
-	free(candidate);
-	free(rejected);
-	free(prevpath);
-	if (lockfd >= 0)
-		close(lockfd);
+	run_free(&run);
 	return ret;
 }
