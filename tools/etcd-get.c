@@ -126,8 +126,7 @@ main(int argc, char *argv[])
 	int c, wait = 0;
 
 	g.page = 10000;
-	setprogname(argv[0]);
-	argv[0] = (char *)getprogname_(); /* for getopt's messages */
+	tool_init(argv);
 	while ((c = getopt_long(argc, argv, "be:hpr:", longopts, NULL)) != -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)
 			continue;

@@ -198,8 +198,7 @@ main(int argc, char *argv[])
 	char *id = NULL;
 	int c, del = 0, prefix = 0, keep = 0, st, code = EXIT_OK;
 
-	setprogname(argv[0]);
-	argv[0] = (char *)getprogname_(); /* for getopt's messages */
+	tool_init(argv);
 	while ((c = getopt_long(argc, argv, "de:hkpt:", longopts, NULL)) !=
 	       -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)

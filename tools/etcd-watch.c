@@ -292,8 +292,7 @@ main(int argc, char *argv[])
 	int c, st, maxset = 0, snap = 0;
 	long long debounce = 0, maxwait = 0;
 
-	setprogname(argv[0]);
-	argv[0] = (char *)getprogname_(); /* for getopt's messages */
+	tool_init(argv);
 	memset(&w, 0, sizeof w);
 	while ((c = getopt_long(argc, argv, "e:hpr:", longopts, NULL)) != -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)
@@ -355,9 +354,6 @@ main(int argc, char *argv[])
 	w.klen = strlen(w.key);
 	if (!w.klen && !w.prefix)
 		die(EXIT_BAD, "empty key");
-	/* libcurl ignores SIGPIPE only during transfers; our own writes
-	 * must see EPIPE instead of dying silently. */
-	signal(SIGPIPE, SIG_IGN);
 	w.e = etcd_tool_open(&eo, &conf);
 	backoff_init(&retry, 100, 5000);
 

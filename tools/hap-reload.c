@@ -24,7 +24,7 @@
 
 static const char usage_line[] =
     "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] "
-    "[-p PIDFILE] [--check] [--timeout SECONDS] NEWFILE\n";
+    "[-p PIDFILE] [--check] [--retry] [--timeout SECONDS] NEWFILE\n";
 
 static const char *config, *master, *runtime, *pidfile;
 static long long timeout_ms = 10000;
@@ -905,23 +905,33 @@ steps(struct run *r)
 	return apply(r);
 }
 
+/* One run of the steps, its output written: the exit status. */
+static int
+one_run(void *r)
+{
+	int ret = steps(r);
+
+	fshut_stdout();
+	return ret;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 	    {"check", no_argument, NULL, 'c'},
+	    {"retry", no_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *newfile = "-", *es;
-	int c, ret, check = 0;
+	int c, ret, check = 0, again = 0;
 	struct run run;
 	long long v;
 
-	setprogname(argv[0]);
-	argv[0] = (char *)getprogname_(); /* for getopt's messages */
+	tool_init(argv);
 	while ((c = getopt_long(argc, argv, "f:hp:S:s:", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
@@ -930,6 +940,9 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			config = optarg;
+			break;
+		case 'r':
+			again = 1;
 			break;
 		case 'h':
 			fputs(usage_line, stdout);
@@ -969,9 +982,11 @@ main(int argc, char *argv[])
 		warnmsg("-S or -p is needed to apply a configuration");
 		usage();
 	}
+	/* A run is never cut short: haproxy must not be left with one file
+	 * installed and another serving. */
+	tool_defer_stop();
 	run_init(&run, newfile, check);
-	ret = steps(&run);
-	fshut_stdout();
+	ret = again ? tool_retry(one_run, &run, 1000, 8000) : one_run(&run);
 	run_free(&run);
 	return ret;
 }

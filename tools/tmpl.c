@@ -338,8 +338,6 @@ follow(struct follow *f, int fd)
 	size_t start = 0;
 	int eof = 0;
 
-	/* A reader of stdout that goes away ends us, quietly. */
-	signal(SIGPIPE, SIG_IGN);
 	while (!eof) {
 		struct pollfd p[2] = {{fd, POLLIN, 0}, {1, 0, 0}};
 		long long wait = due_in(f);
@@ -419,8 +417,7 @@ main(int argc, char *argv[])
 	int c, timings = 0, changed, r, follow_mode = 0, dset = 0;
 	long long debounce = 0;
 
-	setprogname(argv[0]);
-	argv[0] = (char *)getprogname_(); /* for getopt's messages */
+	tool_init(argv);
 	st.args = jv_object();
 	st.data = jv_invalid();
 	atexit(cleanup);

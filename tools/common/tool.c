@@ -4,17 +4,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tool.h"
 
 static const char *progname = "easy-lb";
 
 void
-setprogname(const char *argv0)
+tool_init(char **argv)
 {
-	const char *s = strrchr(argv0, '/');
+	const char *s = strrchr(argv[0], '/');
 
-	progname = s ? s + 1 : argv0;
+	progname = s ? s + 1 : argv[0];
+	argv[0] = (char *)progname;
+	signal(SIGPIPE, SIG_IGN);
 }
 
 const char *
@@ -110,8 +115,63 @@ void
 fshut_stdout(void)
 {
 	if (fflush(stdout) == EOF || ferror(stdout)) {
+		/* The reader went away: how a pipeline ends early. */
 		if (errno == EPIPE)
-			exit(EXIT_TEMP);
+			exit(EXIT_OK);
 		dieerr(EXIT_TEMP, "write error on stdout");
+	}
+}
+
+volatile sig_atomic_t tool_stopping;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	tool_stopping = 1;
+}
+
+void
+tool_defer_stop(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int
+tool_retry(int (*fn)(void *), void *arg, long long min, long long max)
+{
+	struct backoff pause;
+	struct timespec ts;
+	long long ms;
+	int st, rc;
+	pid_t pid;
+
+	backoff_init(&pause, min, max);
+	for (;;) {
+		fflush(stdout);
+		if ((pid = fork()) < 0)
+			dieerr(EXIT_TEMP, "fork");
+		if (pid == 0)
+			exit(fn(arg));
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				dieerr(EXIT_TEMP, "waitpid");
+		rc = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP;
+		if (rc != EXIT_TEMP || tool_stopping)
+			return rc;
+		ms = backoff_next(&pause);
+		warnmsg("trying again in %lld s", ms / 1000);
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = ms % 1000 * 1000000L;
+		/* (a signal ends the wait, and the retries) */
+		if (nanosleep(&ts, NULL) < 0 && tool_stopping)
+			return rc;
 	}
 }

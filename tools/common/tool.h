@@ -5,9 +5,15 @@
 #ifndef EASYLB_TOOL_H
 #define EASYLB_TOOL_H
 
+#include <signal.h>
+
 #include "util.h"
 
-void setprogname(const char *argv0);
+/* First thing in main: the tool's name for its messages (and getopt's,
+ * in argv[0]), and SIGPIPE ignored: a write to a reader that went away
+ * fails with EPIPE, which ends the tool quietly (see fshut_stdout), and
+ * libcurl ignores SIGPIPE only during its transfers anyway. */
+void tool_init(char **argv);
 const char *getprogname_(void);
 void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warnerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -19,8 +25,20 @@ void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
-/* Write stdout out and die with EXIT_TEMP if that failed (a closed pipe
- * included); called at exit by tools that print data. */
+/* Write stdout out, called at exit by tools that print data.  The one
+ * rule of the suite: a reader that went away (EPIPE) ends the tool
+ * quietly with EXIT_OK; any other write error dies with EXIT_TEMP. */
 void fshut_stdout(void);
+
+/* For a tool whose work must not be cut short: from now on TERM, INT and
+ * HUP only set tool_stopping, which the tool reads at points where
+ * stopping is safe. */
+extern volatile sig_atomic_t tool_stopping;
+void tool_defer_stop(void);
+/* Run fn(arg), an exit status, in a child process; while that is
+ * EXIT_TEMP (worth retrying), say so and run it again after min ms, then
+ * twice as long each time up to max, unless tool_stopping.  Returns the
+ * last status. */
+int tool_retry(int (*fn)(void *), void *arg, long long min, long long max);
 
 #endif
