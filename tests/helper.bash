@@ -208,18 +208,30 @@ refute() {
 	fi
 }
 
-# lb_procs: the pids of this balancer's processes still running (its
-# haproxy, etcd-watch and tmpl), known by their files in $EASY_LB_RUN,
-# whatever other balancer runs on the machine.
+# lb_procs: the pids of this balancer's processes still running (boot.sh,
+# its haproxy, the watcher's etcd-watch, tmpl and hap-reload), known by
+# their files in $EASY_LB_RUN or by the EASY_LB_BALANCER boot.sh gives
+# them, whatever other balancer runs on the machine.
 lb_procs() {
 	local p
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" != "$BASHPID" ] || continue
 		if grep -qaF -- "$EASY_LB_RUN/" "$p/cmdline" 2>/dev/null ||
-			readlink "$p/fd/1" 2>/dev/null | grep -qF -- "$EASY_LB_RUN/"; then
+			tr '\0' '\n' 2>/dev/null <"$p/environ" |
+			grep -qxF -- "EASY_LB_BALANCER=$EASY_LB_RUN"; then
 			echo "${p#/proc/}"
 		fi
 	done
+}
+
+# lb_proc NAME: the pid of this balancer's process whose program is NAME
+# (etcd-watch, tmpl): one of lb_procs.
+lb_proc() {
+	local p
+	for p in $(lb_procs); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p" && return 0
+	done
+	return 1
 }
 
 # lb_gone: none of them is left (those that are, on stderr).

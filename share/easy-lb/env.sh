@@ -64,26 +64,3 @@ PIDFILE=$EASY_LB_RUN/haproxy.pid
 log() {
 	echo "easy-lb: $*" >&2
 }
-
-# render REV: read the prefix at revision REV (the newest state when that
-# fails, e.g. compacted) and render the template into $CFG.new.  Nothing
-# is rendered from a failed read: an empty config is never produced.
-# etcd-get's messages are kept in memory, not in a file beside the data:
-# on a full disk they would be lost with the data, and they say why.
-render() {
-	_data=$EASY_LB_RUN/data.json
-	if ! _err=$(etcd-get -p --rev "$1" "$ETCD_PREFIX/" 2>&1 >"$_data.tmp"); then
-		if ! _err=$(etcd-get -p "$ETCD_PREFIX/" 2>&1 >"$_data.tmp"); then
-			rm -f "$_data.tmp"
-			log "revision $1: etcd-get -p $ETCD_PREFIX/ >$_data.tmp failed: $_err"
-			return 111
-		fi
-	fi
-	[ -z "$_err" ] || printf '%s\n' "$_err" >&2
-	mv -f "$_data.tmp" "$_data"
-	tmpl -d "$_data" -o "$CFG.new" "$TEMPLATE" || {
-		_rc=$?
-		log "revision $1: template $TEMPLATE failed (exit $_rc)"
-		return "$_rc"
-	}
-}

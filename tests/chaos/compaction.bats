@@ -16,7 +16,8 @@ setup_file() {
 
 teardown() {
 	# never leave the watch stopped: teardown could not end it
-	[ -f "$EASY_LB_RUN/etcd-watch.pid" ] && kill -CONT "$(watch_pid)" 2>/dev/null
+	local w
+	w=$(watch_pid) && kill -CONT "$w" 2>/dev/null
 	[ -f "$TESTTMP/fwd-etcd.pid" ] && fwd_up etcd
 	:
 }

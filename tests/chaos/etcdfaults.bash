@@ -290,7 +290,7 @@ fwds_stop() {
 
 # watch_pid: the running balancer's etcd-watch.
 watch_pid() {
-	cat "$EASY_LB_RUN/etcd-watch.pid"
+	lb_proc etcd-watch
 }
 
 # watchers URL: how many watchers the member at URL serves, as its own
