@@ -85,19 +85,20 @@ cstrdup(struct ctx *c, const char *s)
 	return s ? cstrndup(c, s, strlen(s)) : NULL;
 }
 
-/* Append v to the array *a of *n pointers. */
+/* Append v (size bytes) to the array *arr (a pointer to its first
+ * element) of *n elements. */
 static void
 push(struct ctx *c, void *arr, size_t *n, size_t size, const void *v)
 {
-	char **a = arr;
-	char *p = realloc(*a, (*n + 1) * size);
+	char *p;
 
-	if (!p) {
+	memcpy(&p, arr, sizeof(p));
+	if (!(p = array_grow(p, *n, size))) {
 		c->oom = 1;
 		return;
 	}
 	memcpy(p + *n * size, v, size);
-	*a = p;
+	memcpy(arr, &p, sizeof(p));
 	(*n)++;
 }
 

@@ -197,7 +197,7 @@ hap_parse_proc(const char *text, struct hap_proc *p, char *err, size_t errlen)
 			void *np;
 			if (num(f[0], &w.pid) < 0 || num(f[2], &w.reloads) < 0)
 				continue;
-			np = realloc(p->workers, (p->nworkers + 1) * sizeof(w));
+			np = array_grow(p->workers, p->nworkers, sizeof(w));
 			if (!np) {
 				free(copy);
 				hap_proc_free(p);
@@ -273,7 +273,7 @@ hap_parse_servers_state(const char *text, struct hap_srvstate **out,
 		if (nf < 19 || !version)
 			goto bad;
 		struct hap_srvstate s = {0};
-		void *np = realloc(v, (n + 1) * sizeof(s));
+		void *np = array_grow(v, n, sizeof(s));
 		if (!np)
 			goto oom;
 		v = np;

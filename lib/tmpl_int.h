@@ -73,7 +73,7 @@ struct tmpl {
 	struct mentry **mtab;
 	size_t mcap, mcount;
 	struct miss *miss;
-	size_t nmiss, misscap;
+	size_t nmiss;
 	double renders;
 	size_t nmemos; /* {{ memo }} blocks */
 	/* The render in progress: its data, its keys in byte order and in
@@ -83,7 +83,7 @@ struct tmpl {
 	struct kref *rk, *nk;
 	size_t nkeys;
 	struct open_block *blocks;
-	size_t nblocks, blockcap;
+	size_t nblocks;
 	jv block_key, block_hit;
 	size_t block_num;
 };

@@ -263,14 +263,26 @@ jv
 keys_tree(jv data)
 {
 	jv keys = jv_keys(jv_copy(data)), *obj = NULL, *name = NULL;
-	size_t n = 1, cap = 0, *seg = NULL, segcap = 0, ns, d;
+	size_t n = 0, *seg = NULL, maxlen = 0, maxseg, ns, d;
 	int i, nk = jv_array_length(jv_copy(keys));
 
-	if (!(obj = malloc(sizeof *obj)) || !(name = malloc(sizeof *name)))
+	/* A key of len bytes has at most len / 2 + 1 segments: the arrays
+	 * are sized once, for the longest key. */
+	for (i = 0; i < nk; i++) {
+		jv k = jv_array_get(jv_copy(keys), i);
+		size_t len = (size_t)jv_string_length_bytes(k);
+
+		if (len > maxlen)
+			maxlen = len;
+	}
+	maxseg = maxlen / 2 + 2;
+	if (!(obj = malloc(maxseg * sizeof *obj)) ||
+	    !(name = malloc(maxseg * sizeof *name)) ||
+	    !(seg = malloc(2 * maxseg * sizeof *seg)))
 		goto oom;
-	cap = 1;
 	obj[0] = jv_object();
 	name[0] = jv_null();
+	n = 1;
 	for (i = 0; i < nk; i++) {
 		jv k = jv_array_get(jv_copy(keys), i);
 		jv v = jv_object_get(jv_copy(data), jv_copy(k));
@@ -285,18 +297,6 @@ keys_tree(jv data)
 				break;
 			for (b = a; b < len && s[b] != '/'; b++)
 				;
-			if (2 * ns + 2 > segcap) {
-				size_t *ns2 = realloc(seg, (segcap * 2 + 16) *
-							       sizeof *seg);
-
-				if (!ns2) {
-					jv_free(k);
-					jv_free(v);
-					goto oom;
-				}
-				seg = ns2;
-				segcap = segcap * 2 + 16;
-			}
 			seg[2 * ns] = a;
 			seg[2 * ns + 1] = b - a;
 			a = b;
@@ -318,22 +318,6 @@ keys_tree(jv data)
 			obj[n - 1] = tree_put(obj[n - 1], name[n], obj[n]);
 		}
 		for (; n < ns; n++) {
-			if (n >= cap) {
-				jv *o2 = realloc(obj, 2 * cap * sizeof *obj);
-				jv *n2 =
-				    o2 ? realloc(name, 2 * cap * sizeof *name)
-				       : NULL;
-
-				if (o2)
-					obj = o2;
-				if (!n2) {
-					jv_free(k);
-					jv_free(v);
-					goto oom;
-				}
-				name = n2;
-				cap *= 2;
-			}
 			name[n] = jv_string_sized(s + seg[2 * n - 2],
 						  (int)seg[2 * n - 1]);
 			obj[n] = tree_take(&obj[n - 1], jv_copy(name[n]));
@@ -370,7 +354,7 @@ keys_tree(jv data)
 		return r;
 	}
 oom:
-	for (d = 0; obj && name && d < n; d++) {
+	for (d = 0; d < n; d++) {
 		jv_free(obj[d]);
 		jv_free(name[d]);
 	}

@@ -159,16 +159,14 @@ memo_get(struct tmpl *t, jv key)
 		jv_free(key);
 		return p;
 	}
-	if (t->nmiss == t->misscap) {
-		size_t nc = t->misscap * 2 + 8;
-		void *nm = realloc(t->miss, nc * sizeof *t->miss);
+	{
+		void *nm = array_grow(t->miss, t->nmiss, sizeof *t->miss);
 
 		if (!nm) {
 			jv_free(key);
 			return jv_null();
 		}
 		t->miss = nm;
-		t->misscap = nc;
 	}
 	t->miss[t->nmiss].key = key;
 	t->miss[t->nmiss++].warns = t->warns.len;

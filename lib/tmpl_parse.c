@@ -35,16 +35,6 @@ enum term { T_EOF, T_END, T_ELSE, T_ELSEIF };
 static int parse_list(struct parser *p, struct node **head, enum term *term,
 		      size_t cond[2]);
 
-static void *
-grow(void *ptr, size_t n, size_t size)
-{
-	/* Make room for element n of an array of n elements whose capacity
-	 * doubles each time n reaches a power of two. */
-	if (n & (n - 1))
-		return ptr;
-	return realloc(ptr, (n ? n * 2 : 1) * size);
-}
-
 /* Advance the line/column counter to off.  Columns count characters, not
  * UTF-8 continuation bytes. */
 static void
@@ -297,10 +287,10 @@ add_lit(struct parser *p, const char *s, size_t n, size_t *idx)
 	struct tmpl *t = p->t;
 	size_t *a, *b;
 
-	if (!(a = grow(t->litoff, t->nlits, sizeof *a)))
+	if (!(a = array_grow(t->litoff, t->nlits, sizeof *a)))
 		return nomem(p->err);
 	t->litoff = a;
-	if (!(b = grow(t->litlen, t->nlits, sizeof *b)))
+	if (!(b = array_grow(t->litlen, t->nlits, sizeof *b)))
 		return nomem(p->err);
 	t->litlen = b;
 	t->litoff[t->nlits] = t->lits.len;
@@ -318,7 +308,7 @@ add_expr(struct parser *p, size_t off, size_t n, int raw, size_t *idx)
 	struct tmpl *t = p->t;
 	struct expr *e;
 
-	if (!(e = grow(t->exprs, t->nexprs, sizeof *e)))
+	if (!(e = array_grow(t->exprs, t->nexprs, sizeof *e)))
 		return nomem(p->err);
 	t->exprs = e;
 	e = &t->exprs[t->nexprs];
@@ -612,7 +602,7 @@ parse_include(struct parser *p, size_t off, size_t end, struct node **out)
 		free(path);
 		return synerr(p, off, "includes nested too deeply");
 	}
-	if (!(f = grow(t->files, t->nfiles, sizeof *f))) {
+	if (!(f = array_grow(t->files, t->nfiles, sizeof *f))) {
 		free(path);
 		return nomem(p->err);
 	}
@@ -854,7 +844,7 @@ tmpl_parse(const char *name, const char *text, size_t len, tmpl_loader *load,
 		return nomem(err);
 	t->ccall_reply = jv_invalid();
 	t->data = t->block_key = t->block_hit = jv_invalid();
-	if (!(t->files = malloc(sizeof *t->files)) ||
+	if (!(t->files = array_grow(NULL, 0, sizeof *t->files)) ||
 	    !(t->files[0] = strdup(name))) {
 		tmpl_free(t);
 		return nomem(err);

@@ -220,7 +220,7 @@ static int
 block_mark(struct tmpl *t, enum mark m, size_t max_output, struct buf *out,
 	   struct tmpl_err *err)
 {
-	struct open_block *b;
+	struct open_block *b, *nb;
 	int r;
 
 	switch (m) {
@@ -238,15 +238,10 @@ block_mark(struct tmpl *t, enum mark m, size_t max_output, struct buf *out,
 					max_output);
 		return r < 0 ? nomem(err) : 0;
 	case MARK_BLOCK_BEGIN:
-		if (t->nblocks == t->blockcap) {
-			size_t nc = t->blockcap * 2 + 8;
-			void *nb = realloc(t->blocks, nc * sizeof *t->blocks);
-
-			if (!nb)
-				return nomem(err);
-			t->blocks = nb;
-			t->blockcap = nc;
-		}
+		if (!(nb =
+			  array_grow(t->blocks, t->nblocks, sizeof *t->blocks)))
+			return nomem(err);
+		t->blocks = nb;
 		b = &t->blocks[t->nblocks++];
 		b->key = t->block_key;
 		b->num = t->block_num;

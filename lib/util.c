@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,19 @@ buf_add(struct buf *b, const void *p, size_t n)
 	b->len += n;
 	b->p[b->len] = '\0';
 	return 0;
+}
+
+void *
+array_grow(void *p, size_t n, size_t size)
+{
+	size_t cap;
+
+	if (n < 8 ? n != 0 : (n & (n - 1)) != 0)
+		return p;
+	cap = n < 8 ? 8 : 2 * n;
+	if (size && cap > SIZE_MAX / size)
+		return NULL;
+	return realloc(p, cap * size);
 }
 
 int

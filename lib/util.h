@@ -39,6 +39,13 @@ void buf_free(struct buf *b);
 int parse_ll(const char *s, long long min, long long max, long long *out,
 	     const char **errstr);
 
+/* Room for element n of the array p of n elements of size bytes, whose
+ * capacity follows from n: 8, then 16, 32 ... as it reaches each.  The
+ * one way the library's arrays grow, one element at a time (bytes go
+ * in a struct buf).  Returns the array, moved or not, or NULL when out
+ * of memory, p untouched. */
+void *array_grow(void *p, size_t n, size_t size);
+
 /* Read a whole file descriptor into b; -1 with errno set on failure. */
 int read_all(int fd, struct buf *b);
 /* Read a whole file ("-" is stdin); -1 with err filled on failure. */
