@@ -1,3 +1,5 @@
+/* Standard base64 (RFC 4648, with padding), as etcd's JSON gateway uses
+ * for keys and values: encoding and a strict decoder. */
 #include <string.h>
 
 #include "b64.h"

@@ -151,10 +151,10 @@ etcd_http_why(const char *url, long status, const struct buf *body, int *code,
 		snprintf(out, outlen, "%s: HTTP %ld: %s", url, status,
 			 jv_string_value(m));
 	else if (status == 404)
-		snprintf(out, outlen,
-			 "%s: HTTP 404: not an etcd v3 endpoint (etcd 3.4 or "
-			 "later expected)",
-			 url);
+		snprintf(
+		    out, outlen,
+		    "%s: HTTP 404: not an etcd v3 endpoint (etcd 3.4 or later expected)",
+		    url);
 	else
 		snprintf(out, outlen, "%s: HTTP %ld: %.200s", url, status,
 			 body->p ? body->p : "");
@@ -174,7 +174,7 @@ etcd_post_on(struct etcd *e, CURL *h, size_t ep, const char *path,
 	CURLcode rc;
 	int code;
 
-	snprintf(url, sizeof url, "%s%s", e->c->endpoints[ep], path);
+	snprintf(url, sizeof(url), "%s%s", e->c->endpoints[ep], path);
 	hd = etcd_setup(e, h, url, body, with_token);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, e->c->command_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, etcd_collect);
@@ -186,7 +186,7 @@ etcd_post_on(struct etcd *e, CURL *h, size_t ep, const char *path,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 
-	snprintf(url, sizeof url, "%s", e->c->endpoints[ep]);
+	snprintf(url, sizeof(url), "%s", e->c->endpoints[ep]);
 	if (rc != CURLE_OK) {
 		etcd_curl_why(h, rc, cerr, url, why, whylen);
 		buf_free(&out);
@@ -301,7 +301,7 @@ etcd_new(const struct etcd_conf *c, char *err, size_t errlen)
 		}
 		inited = 1;
 	}
-	if (!(e = calloc(1, sizeof *e)) || !(e->h = curl_easy_init())) {
+	if (!(e = calloc(1, sizeof(*e))) || !(e->h = curl_easy_init())) {
 		free(e);
 		seterr(err, errlen, "cannot initialise libcurl");
 		return NULL;
@@ -356,7 +356,7 @@ etcd_call_body(struct etcd *e, const char *path, const char *body, jv *resp,
 	for (i = 0; i < e->c->nendpoints; i++) {
 		ep = (e->cur + i) % e->c->nendpoints;
 		if (e->c->user && !e->token) {
-			st = etcd_authenticate(e, ep, why, sizeof why);
+			st = etcd_authenticate(e, ep, why, sizeof(why));
 			if (st == ETCD_EBAD) {
 				etcd_add_why(err, errlen, why);
 				break;
@@ -368,7 +368,7 @@ etcd_call_body(struct etcd *e, const char *path, const char *body, jv *resp,
 		}
 	again:
 		r = etcd_post_on(e, e->h, ep, path, body, 1, resp, raw, why,
-				 sizeof why, &st);
+				 sizeof(why), &st);
 		if (r == TRY_OK) {
 			e->cur = ep;
 			err[0] = '\0';
@@ -377,7 +377,7 @@ etcd_call_body(struct etcd *e, const char *path, const char *body, jv *resp,
 		/* An expired token: authenticate again, once. */
 		if (r == TRY_AUTH && e->c->user && !reauthed) {
 			reauthed = 1;
-			st = etcd_authenticate(e, ep, why, sizeof why);
+			st = etcd_authenticate(e, ep, why, sizeof(why));
 			if (st == ETCD_OK)
 				goto again;
 		}

@@ -53,10 +53,10 @@ add_endpoint(struct etcd_conf *c, const char *s, size_t n, int tls, char *err,
 	if (!memmem(s, n, "://", 3))
 		scheme = tls ? "https://" : "http://";
 	else if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
-		return seterr(err, errlen,
-			      "endpoint %.*s: only http:// and https:// are "
-			      "supported",
-			      (int)n, s);
+		return seterr(
+		    err, errlen,
+		    "endpoint %.*s: only http:// and https:// are supported",
+		    (int)n, s);
 	if (!(u = malloc(strlen(scheme) + n + 1)))
 		return seterr(err, errlen, "out of memory");
 	sprintf(u, "%s%.*s", scheme, (int)n, s);
@@ -94,5 +94,5 @@ etcd_conf_free(struct etcd_conf *c)
 	free(c->cacert);
 	free(c->cert);
 	free(c->key);
-	memset(c, 0, sizeof *c);
+	memset(c, 0, sizeof(*c));
 }

@@ -99,7 +99,7 @@ b64_field(jv obj, const char *field, char **out, size_t *outlen)
 int
 etcd_kv_decode(jv kv, struct etcd_kv *out)
 {
-	memset(out, 0, sizeof *out);
+	memset(out, 0, sizeof(*out));
 	if (jv_get_kind(kv) != JV_KIND_OBJECT ||
 	    b64_field(kv, "key", &out->key, &out->klen) < 0 ||
 	    b64_field(kv, "value", &out->value, &out->vlen) < 0) {
@@ -180,11 +180,11 @@ peek_reply(const struct buf *raw, long long *rev, char **next, size_t *nlen)
 
 	if (!p || !memmem(p, raw->len, "\"more\":true", 11))
 		return -1;
-	if (!(q = memmem(p, raw->len, rk, sizeof rk - 1)))
+	if (!(q = memmem(p, raw->len, rk, sizeof(rk) - 1)))
 		return -1;
-	*rev = strtoll(q + sizeof rk - 1, NULL, 10);
-	for (q = p; (q = memmem(q, end - q, kk, sizeof kk - 1)); q++)
-		k = q + sizeof kk - 1;
+	*rev = strtoll(q + sizeof(rk) - 1, NULL, 10);
+	for (q = p; (q = memmem(q, end - q, kk, sizeof(kk) - 1)); q++)
+		k = q + sizeof(kk) - 1;
 	if (!k || !(q = memchr(k, '"', end - k)))
 		return -1;
 	n = q - k;
@@ -231,12 +231,12 @@ static int
 fetch_start(struct etcd *e, struct fetch *f, const char *next, size_t nlen,
 	    jv end, long page, long long rev)
 {
-	memset(f, 0, sizeof *f);
+	memset(f, 0, sizeof(*f));
 	if (!e->h2 && !(e->h2 = curl_easy_init()))
 		return -1;
 	f->e = e;
 	f->h = e->h2;
-	snprintf(f->url, sizeof f->url, "%s/v3/kv/range", etcd_endpoint(e));
+	snprintf(f->url, sizeof(f->url), "%s/v3/kv/range", etcd_endpoint(e));
 	if (!(f->body = range_body(next, nlen, end, page, rev)))
 		return -1;
 	if (pthread_create(&f->t, NULL, fetch_run, f)) {

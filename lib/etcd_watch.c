@@ -36,7 +36,7 @@ wmsg(struct wstate *w, jv msg)
 		jv m;
 
 		etcd_grpc_status(msg, &m);
-		snprintf(w->why, sizeof w->why, "%s: watch error: %s", ep,
+		snprintf(w->why, sizeof(w->why), "%s: watch error: %s", ep,
 			 jv_get_kind(m) == JV_KIND_STRING ? jv_string_value(m)
 							  : "?");
 		jv_free(m);
@@ -49,7 +49,7 @@ wmsg(struct wstate *w, jv msg)
 	res = etcd_field(msg, "result");
 	jv_free(msg);
 	if (jv_get_kind(res) != JV_KIND_OBJECT) {
-		snprintf(w->why, sizeof w->why,
+		snprintf(w->why, sizeof(w->why),
 			 "%s: malformed watch message (no result)", ep);
 		jv_free(res);
 		w->status = ETCD_ETEMP;
@@ -61,17 +61,17 @@ wmsg(struct wstate *w, jv msg)
 
 		w->compact = etcd_int(res, "compact_revision");
 		if (w->compact > 0) {
-			snprintf(w->why, sizeof w->why,
-				 "%s: watch start compacted (compact "
-				 "revision %lld)",
-				 ep, w->compact);
+			snprintf(
+			    w->why, sizeof(w->why),
+			    "%s: watch start compacted (compact revision %lld)",
+			    ep, w->compact);
 			w->status = ETCD_ECOMPACTED;
 		} else {
 			const char *why = jv_get_kind(r) == JV_KIND_STRING
 					      ? jv_string_value(r)
 					      : "no reason given";
 
-			snprintf(w->why, sizeof w->why,
+			snprintf(w->why, sizeof(w->why),
 				 "%s: watch canceled: %s", ep, why);
 			/* Auth problems arrive as a cancel, not as 401. */
 			if (strstr(why, "invalid auth token")) {
@@ -123,7 +123,7 @@ wfeed(char *data, size_t size, size_t n, void *arg)
 	if (jv_invalid_has_msg(jv_copy(v))) {
 		jv m = jv_invalid_get_msg(v);
 
-		snprintf(w->why, sizeof w->why,
+		snprintf(w->why, sizeof(w->why),
 			 "%s: malformed watch stream: %s", etcd_endpoint(w->e),
 			 jv_string_value(m));
 		jv_free(m);
@@ -134,7 +134,7 @@ wfeed(char *data, size_t size, size_t n, void *arg)
 	/* jq 1.6 stops without a message at some bytes (0x1e, its record
 	 * separator) with input left over; feeding more would abort. */
 	if (jv_parser_remaining(w->p)) {
-		snprintf(w->why, sizeof w->why,
+		snprintf(w->why, sizeof(w->why),
 			 "%s: malformed watch stream: unexpected byte",
 			 etcd_endpoint(w->e));
 		w->status = ETCD_ETEMP;
@@ -164,7 +164,7 @@ probe(struct etcd *e, size_t ep, char *why, size_t whylen)
 	if (!e->h2 && !(e->h2 = curl_easy_init()))
 		return ETCD_OK;
 	r = etcd_post_on(e, e->h2, ep, "/v3/maintenance/status", "{}", 0, &resp,
-			 NULL, pwhy, sizeof pwhy, &st);
+			 NULL, pwhy, sizeof(pwhy), &st);
 	if (r == TRY_OK)
 		jv_free(resp);
 	if (r != TRY_NEXT)
@@ -189,7 +189,7 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 	long timeout;
 	long long quiet;
 
-	memset(w, 0, sizeof *w);
+	memset(w, 0, sizeof(*w));
 	w->e = e;
 	w->cb = cb;
 	w->status = ETCD_OK;
@@ -198,10 +198,10 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 	if (!(w->p = jv_parser_new(0)) || !(m = curl_multi_init())) {
 		if (w->p)
 			jv_parser_free(w->p);
-		snprintf(w->why, sizeof w->why, "out of memory");
+		snprintf(w->why, sizeof(w->why), "out of memory");
 		return ETCD_ETEMP;
 	}
-	snprintf(url, sizeof url, "%s/v3/watch", e->c->endpoints[ep]);
+	snprintf(url, sizeof(url), "%s/v3/watch", e->c->endpoints[ep]);
 	hd = etcd_setup(e, e->h, url, body, 1);
 	curl_easy_setopt(e->h, CURLOPT_WRITEFUNCTION, wfeed);
 	curl_easy_setopt(e->h, CURLOPT_WRITEDATA, w);
@@ -222,7 +222,7 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 			break;
 		}
 		if ((quiet = now_ms() - w->rx_ms) >= WATCH_SILENCE_MS) {
-			if (probe(e, ep, w->why, sizeof w->why) != ETCD_OK) {
+			if (probe(e, ep, w->why, sizeof(w->why)) != ETCD_OK) {
 				w->status = ETCD_ETEMP;
 				break;
 			}
@@ -260,12 +260,12 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 		buf_free(&w->errbody);
 		return w->status;
 	}
-	snprintf(url, sizeof url, "%s", e->c->endpoints[ep]);
+	snprintf(url, sizeof(url), "%s", e->c->endpoints[ep]);
 	if (w->http && w->http != 200) {
 		int code;
 
 		etcd_http_why(url, w->http, &w->errbody, &code, w->why,
-			      sizeof w->why);
+			      sizeof(w->why));
 		buf_free(&w->errbody);
 		if (w->http == 401 || code == 16) {
 			w->refused = 1;
@@ -276,9 +276,9 @@ watch_once(struct etcd *e, size_t ep, const char *body,
 			   : ETCD_EBAD;
 	}
 	if (rc != CURLE_OK)
-		etcd_curl_why(e->h, rc, cerr, url, w->why, sizeof w->why);
+		etcd_curl_why(e->h, rc, cerr, url, w->why, sizeof(w->why));
 	else
-		snprintf(w->why, sizeof w->why, "%s: watch stream ended", url);
+		snprintf(w->why, sizeof(w->why), "%s: watch stream ended", url);
 	return ETCD_ETEMP;
 }
 
@@ -309,7 +309,7 @@ etcd_watch(struct etcd *e, const char *key, size_t klen, int prefix,
 	for (i = 0; i < e->c->nendpoints; i++) {
 		ep = (e->cur + i) % e->c->nendpoints;
 		if (e->c->user && !e->token) {
-			st = etcd_authenticate(e, ep, why, sizeof why);
+			st = etcd_authenticate(e, ep, why, sizeof(why));
 			if (st != ETCD_OK) {
 				etcd_add_why(err, errlen, why);
 				if (st == ETCD_EBAD)
@@ -322,7 +322,7 @@ etcd_watch(struct etcd *e, const char *key, size_t klen, int prefix,
 		if (w.refused) {
 			if (e->c->user && !reauthed) {
 				reauthed = 1;
-				st = etcd_authenticate(e, ep, why, sizeof why);
+				st = etcd_authenticate(e, ep, why, sizeof(why));
 				if (st == ETCD_OK)
 					goto again;
 				etcd_add_why(err, errlen, why);

@@ -105,7 +105,9 @@ push(struct ctx *c, void *arr, size_t *n, size_t size, const void *v)
 static void
 freewords(char **w, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i;
+
+	for (i = 0; i < n; i++)
 		free(w[i]);
 	free(w);
 }
@@ -113,8 +115,10 @@ freewords(char **w, size_t n)
 static int
 iskind(const char *w)
 {
+	size_t i;
+
 	/* (the first letters first: most lines are "server ...") */
-	for (size_t i = 0; kinds[i]; i++)
+	for (i = 0; kinds[i]; i++)
 		if (kinds[i][0] == w[0] && !strcmp(w, kinds[i]))
 			return 1;
 	return 0;
@@ -128,7 +132,7 @@ static void
 splitline(struct ctx *c, const char *s, size_t len, struct line *l, int *plain)
 {
 	size_t i = 0, start;
-	char q;
+	char q, *w;
 
 	l->w = NULL;
 	l->n = 0;
@@ -159,8 +163,7 @@ splitline(struct ctx *c, const char *s, size_t len, struct line *l, int *plain)
 			}
 			i++;
 		}
-		char *w = cstrndup(c, s + start, i - start);
-		if (!w)
+		if (!(w = cstrndup(c, s + start, i - start)))
 			return;
 		push(c, &l->w, &l->n, sizeof(char *), &w);
 	}
@@ -169,7 +172,9 @@ splitline(struct ctx *c, const char *s, size_t len, struct line *l, int *plain)
 static void
 joinwords(struct ctx *c, struct buf *b, char **w, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i;
+
+	for (i = 0; i < n; i++) {
 		if ((i && buf_add(b, " ", 1) < 0) || buf_puts(b, w[i]) < 0)
 			c->oom = 1;
 	}
@@ -186,14 +191,16 @@ isproxy(const struct section *s)
 static void
 addline(struct ctx *c, struct section *s, struct line *l, int plain)
 {
+	size_t i;
+
 	if (isproxy(s) && !strcmp(l->w[0], "server") && l->n >= 3) {
 		struct server v = {0};
 		v.name = l->w[1];
 		v.addrword = l->w[2];
 		v.plain = plain;
-		for (size_t i = 3; i < l->n; i++)
+		for (i = 3; i < l->n; i++)
 			push(c, &v.opts, &v.nopts, sizeof(char *), &l->w[i]);
-		for (size_t i = 0; i < s->nsrv; i++)
+		for (i = 0; i < s->nsrv; i++)
 			if (!strcmp(s->srv[i].name, v.name))
 				s->dupsrv = 1;
 		free(l->w[0]);
@@ -202,7 +209,7 @@ addline(struct ctx *c, struct section *s, struct line *l, int plain)
 		return;
 	}
 	if (!strcmp(l->w[0], "default-server"))
-		for (size_t i = 1; i < l->n; i++) {
+		for (i = 1; i < l->n; i++) {
 			char *w = cstrdup(c, l->w[i]);
 			if (w)
 				push(c, &s->defsrv, &s->ndefsrv, sizeof(char *),
@@ -305,7 +312,9 @@ parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
 static void
 freecfg(struct cfg *cfg)
 {
-	for (size_t i = 0; i < cfg->nsec; i++) {
+	size_t i, j;
+
+	for (i = 0; i < cfg->nsec; i++) {
 		struct section *s = &cfg->sec[i];
 		free(s->kind);
 		free(s->name);
@@ -313,7 +322,7 @@ freecfg(struct cfg *cfg)
 		free(s->balance);
 		buf_free(&s->body);
 		freewords(s->defsrv, s->ndefsrv);
-		for (size_t j = 0; j < s->nsrv; j++) {
+		for (j = 0; j < s->nsrv; j++) {
 			free(s->srv[j].name);
 			free(s->srv[j].addrword);
 			freewords(s->srv[j].opts, s->srv[j].nopts);
@@ -328,9 +337,10 @@ freecfg(struct cfg *cfg)
 static const struct section *
 defaults_of(const struct cfg *cfg, size_t i)
 {
+	size_t j;
 	const struct section *s = &cfg->sec[i];
 
-	for (size_t j = i; j-- > 0;) {
+	for (j = i; j-- > 0;) {
 		const struct section *d = &cfg->sec[j];
 		if (strcmp(d->kind, "defaults"))
 			continue;
@@ -395,13 +405,15 @@ hapcfg_split_addr(const char *word, char **host, char **port)
 static long
 weightof(char **a, size_t na, char **b, size_t nb)
 {
+	int k;
+	size_t i;
 	long long w = 1, v;
 	const char *es;
 
-	for (int k = 0; k < 2; k++) {
+	for (k = 0; k < 2; k++) {
 		char **x = k ? b : a;
 		size_t n = k ? nb : na;
-		for (size_t i = 0; i + 1 < n; i++)
+		for (i = 0; i + 1 < n; i++)
 			if (!strcmp(x[i], "weight") &&
 			    parse_ll(x[i + 1], 0, 256, &v, &es) == 0)
 				w = v;
@@ -415,12 +427,14 @@ static int
 flagof(char **a, size_t na, char **b, size_t nb, const char *on,
        const char *off)
 {
+	int k;
+	size_t i;
 	int f = 0;
 
-	for (int k = 0; k < 2; k++) {
+	for (k = 0; k < 2; k++) {
 		char **x = k ? b : a;
 		size_t n = k ? nb : na;
-		for (size_t i = 0; i < n; i++) {
+		for (i = 0; i < n; i++) {
 			if (!strcmp(x[i], on))
 				f = 1;
 			else if (off && !strcmp(x[i], off))
@@ -453,7 +467,9 @@ same_but_weight(const struct server *a, const struct server *b)
 static const struct server *
 findsrv(const struct section *s, const char *name)
 {
-	for (size_t i = 0; i < s->nsrv; i++)
+	size_t i;
+
+	for (i = 0; i < s->nsrv; i++)
 		if (!strcmp(s->srv[i].name, name))
 			return &s->srv[i];
 	return NULL;
@@ -484,12 +500,14 @@ addop(struct ctx *c, struct hapcfg_plan *p, const struct hapcfg_op *op)
 static char *
 joinargs(struct ctx *c, char **a, size_t na, char **b, size_t nb)
 {
+	int k;
+	size_t i;
 	struct buf out = {0};
 
-	for (int k = 0; k < 2; k++) {
+	for (k = 0; k < 2; k++) {
 		char **x = k ? b : a;
 		size_t n = k ? nb : na;
-		for (size_t i = 0; i < n; i++)
+		for (i = 0; i < n; i++)
 			if ((out.len && buf_add(&out, " ", 1) < 0) ||
 			    buf_puts(&out, x[i]) < 0)
 				c->oom = 1;
@@ -550,6 +568,7 @@ static void
 diff_proxy(struct ctx *c, struct hapcfg_plan *p, const struct cfg *oc,
 	   const struct cfg *nc, size_t idx)
 {
+	size_t k, i;
 	const struct section *os = &oc->sec[idx], *ns = &nc->sec[idx];
 	const struct section *d = defaults_of(nc, idx);
 	size_t before = p->nops, na = 0;
@@ -559,13 +578,15 @@ diff_proxy(struct ctx *c, struct hapcfg_plan *p, const struct cfg *oc,
 	/* haproxy 2.6 does not apply default-server lines to servers added
 	 * at run time, so their options are spelt out: the defaults
 	 * section's first, the backend's next, the server's own last. */
-	for (size_t k = 0; d && k < d->ndefsrv; k++)
+	for (k = 0; d && k < d->ndefsrv; k++)
 		push(c, &all, &na, sizeof(char *), &d->defsrv[k]);
-	for (size_t k = 0; k < ns->ndefsrv; k++)
+	for (k = 0; k < ns->ndefsrv; k++)
 		push(c, &all, &na, sizeof(char *), &ns->defsrv[k]);
-	for (size_t i = 0; i < ns->nsrv; i++) {
+	for (i = 0; i < ns->nsrv; i++) {
 		const struct server *nv = &ns->srv[i];
 		const struct server *ov = findsrv(os, nv->name);
+		int chg = 0;
+
 		if (!nv->plain) {
 			norun(p, "%s/%s: quoted or escaped words", ns->name,
 			      nv->name);
@@ -589,7 +610,6 @@ diff_proxy(struct ctx *c, struct hapcfg_plan *p, const struct cfg *oc,
 			p->nchg++;
 			continue;
 		}
-		int chg = 0;
 		if (strcmp(ov->addrword, nv->addrword)) {
 			struct hapcfg_op op = {.kind = HAPCFG_ADDR};
 			int r =
@@ -617,7 +637,7 @@ diff_proxy(struct ctx *c, struct hapcfg_plan *p, const struct cfg *oc,
 		}
 		p->nchg += chg;
 	}
-	for (size_t i = 0; i < os->nsrv; i++)
+	for (i = 0; i < os->nsrv; i++)
 		if (!findsrv(ns, os->srv[i].name)) {
 			plan_del(c, p, ns, &os->srv[i], 0);
 			p->ndel++;
@@ -632,14 +652,14 @@ diff_proxy(struct ctx *c, struct hapcfg_plan *p, const struct cfg *oc,
 			  : (d && d->balance ? d->balance : "roundrobin");
 	/* An address change alone works with any algorithm; anything that
 	 * changes the set of servers or their weights needs a dynamic one. */
-	for (size_t i = before; i < p->nops; i++)
+	for (i = before; i < p->nops; i++)
 		if (p->ops[i].kind != HAPCFG_ADDR &&
 		    !hapcfg_dynamic_balance(bal)) {
 			norun(p, "backend %s: balance %s is not dynamic",
 			      ns->name, bal);
 			goto done;
 		}
-	for (size_t i = 0; i < ns->nsrv; i++) {
+	for (i = 0; i < ns->nsrv; i++) {
 		const struct server *v = &ns->srv[i];
 		struct hapcfg_want w = {0};
 		int r = hapcfg_split_addr(v->addrword, &w.addr, &w.port);
@@ -667,6 +687,7 @@ int
 hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	    struct hapcfg_plan *p, char *err, size_t errlen)
 {
+	size_t i;
 	struct ctx c = {0};
 	struct cfg oc, nc;
 
@@ -682,7 +703,7 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	no = sections_at(&c, old, oldlen, &oat);
 	nn = sections_at(&c, new, newlen, &nat);
 	if (no && no == nn && (skip = calloc(nn, 1))) {
-		for (size_t i = 0; i < nn; i++) {
+		for (i = 0; i < nn; i++) {
 			size_t oe = i + 1 < no ? oat[i + 1] : oldlen;
 			size_t ne = i + 1 < nn ? nat[i + 1] : newlen;
 			size_t w = nat[i];
@@ -712,7 +733,7 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	}
 	if (oc.nsec != nc.nsec)
 		norun(p, "sections added or removed");
-	for (size_t i = 0; p->runtime && i < nc.nsec; i++) {
+	for (i = 0; p->runtime && i < nc.nsec; i++) {
 		const struct section *os = &oc.sec[i], *ns = &nc.sec[i];
 		if (strcmp(os->kind, ns->kind) || strcmp(os->name, ns->name)) {
 			norun(p, "sections added, removed or renamed");
@@ -753,7 +774,9 @@ out:
 void
 hapcfg_plan_free(struct hapcfg_plan *p)
 {
-	for (size_t i = 0; i < p->nops; i++) {
+	size_t i;
+
+	for (i = 0; i < p->nops; i++) {
 		free(p->ops[i].backend);
 		free(p->ops[i].server);
 		free(p->ops[i].addr);
@@ -761,7 +784,7 @@ hapcfg_plan_free(struct hapcfg_plan *p)
 		free(p->ops[i].args);
 	}
 	free(p->ops);
-	for (size_t i = 0; i < p->nwant; i++) {
+	for (i = 0; i < p->nwant; i++) {
 		free(p->want[i].backend);
 		free(p->want[i].server);
 		free(p->want[i].addr);

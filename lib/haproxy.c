@@ -226,9 +226,10 @@ hap_proc_free(struct hap_proc *p)
 long
 hap_proc_new_worker(const struct hap_proc *now, const struct hap_proc *old)
 {
+	size_t i;
 	long best = 0, bestreloads = -1;
 
-	for (size_t i = 0; i < now->nworkers; i++) {
+	for (i = 0; i < now->nworkers; i++) {
 		size_t j;
 		for (j = 0; j < old->nworkers; j++)
 			if (old->workers[j].pid == now->workers[i].pid)
@@ -248,7 +249,7 @@ hap_parse_servers_state(const char *text, struct hap_srvstate **out,
 			size_t *nout, char *err, size_t errlen)
 {
 	char *copy, *line, *save = NULL, *f[32];
-	struct hap_srvstate *v = NULL;
+	struct hap_srvstate *v = NULL, s, *np;
 	size_t n = 0, nf;
 	int version = 0;
 
@@ -272,9 +273,8 @@ hap_parse_servers_state(const char *text, struct hap_srvstate **out,
 		 * srv_port(18) */
 		if (nf < 19 || !version)
 			goto bad;
-		struct hap_srvstate s = {0};
-		void *np = array_grow(v, n, sizeof(s));
-		if (!np)
+		memset(&s, 0, sizeof(s));
+		if (!(np = array_grow(v, n, sizeof(s))))
 			goto oom;
 		v = np;
 		if (num(f[5], &s.op_state) < 0 ||
@@ -311,7 +311,9 @@ bad:
 void
 hap_srvstate_free(struct hap_srvstate *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i;
+
+	for (i = 0; i < n; i++) {
 		free(s[i].backend);
 		free(s[i].server);
 		free(s[i].addr);
@@ -338,6 +340,7 @@ hap_first_alert(const char *text, char *out, size_t outlen)
 long
 hap_parse_stat_load(const char *text, const char *be, const char *srv)
 {
+	char *p;
 	char *copy, *line, *save = NULL;
 	long load = -1;
 
@@ -348,7 +351,7 @@ hap_parse_stat_load(const char *text, const char *be, const char *srv)
 		char *f[5];
 		size_t n = 0;
 		/* pxname,svname,qcur,qmax,scur,... */
-		for (char *p = line; n < 5 && p; n++) {
+		for (p = line; n < 5 && p; n++) {
 			f[n] = p;
 			if ((p = strchr(p, ',')))
 				*p++ = '\0';

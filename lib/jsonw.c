@@ -1,3 +1,5 @@
+/* Writing JSON text directly, for outputs too large to build as jv:
+ * UTF-8 validation, string literals, and bytes shown to a human. */
 #include <stdio.h>
 #include <string.h>
 
@@ -110,7 +112,7 @@ show_bytes(struct buf *b, const char *s, size_t n, size_t max)
 		} else if (c == '\t') {
 			strcpy(t, "\\t");
 		} else {
-			snprintf(t, sizeof t, "\\x%02x", c);
+			snprintf(t, sizeof(t), "\\x%02x", c);
 		}
 		if (buf_puts(b, t) < 0)
 			return -1;

@@ -281,10 +281,9 @@ rec_left(const struct rec *r, int i, struct buf *msg)
 		    b64_decode(s, n, raw, &rawlen) == 0)
 			rec_left_msg(msg, (const char *)raw, rawlen, 1);
 		else
-			buf_printf(msg,
-				   "key (base64) %s is not valid base64; "
-				   "left out",
-				   s);
+			buf_printf(
+			    msg,
+			    "key (base64) %s is not valid base64; left out", s);
 		free(raw);
 		jv_free(kb);
 	}

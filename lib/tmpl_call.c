@@ -152,7 +152,7 @@ jq_debug_cb(void *data, jv msg)
 		 * included). */
 		for (i = 0; i < len; i++) {
 			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
-				snprintf(esc, sizeof esc, "\\x%02x",
+				snprintf(esc, sizeof(esc), "\\x%02x",
 					 (unsigned char)p[i]);
 				buf_puts(&t->warns, esc);
 			} else {
@@ -215,20 +215,20 @@ compile_error(struct tmpl *t, struct tmpl_err *err)
 			}
 	err->kind = TMPL_ECOMPILE;
 	if (best == (size_t)-1) {
-		snprintf(err->msg, sizeof err->msg,
+		snprintf(err->msg, sizeof(err->msg),
 			 "%s: jq compile error: %.*s", t->files[0], len, m);
 		return;
 	}
 	tl = t->exprs[best].line + (line - t->exprs[best].pline0);
 	tc = line == t->exprs[best].pline0 ? t->exprs[best].col : 1;
-	snprintf(err->msg, sizeof err->msg, "%s:%d:%d: jq compile error: %.*s",
+	snprintf(err->msg, sizeof(err->msg), "%s:%d:%d: jq compile error: %.*s",
 		 t->files[t->exprs[best].file], tl, tc, len, m);
 }
 
 int
 tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err)
 {
-	memset(err, 0, sizeof *err);
+	memset(err, 0, sizeof(*err));
 	if (!(t->jq = jq_init())) {
 		jv_free(args);
 		return nomem(err);

@@ -156,11 +156,11 @@ gen_node(struct tmpl *t, struct node *n)
 		 * marks, for the renderer to keep. */
 		emit(t, "(. as $__md | ((");
 		emit_code(t, n->expr);
-		emit(t,
-		     ")) as $__mk | __block_kept(%zu; $__mk) as $__mh | "
-		     "if $__mh then %lld else (%lld, ($__md | (",
-		     n->memo, mark_block_kept(n->memo),
-		     mark_block_begin(n->memo));
+		emit(
+		    t,
+		    ")) as $__mk | __block_kept(%zu; $__mk) as $__mh | if $__mh then %lld else (%lld, ($__md | (",
+		    n->memo, mark_block_kept(n->memo),
+		    mark_block_begin(n->memo));
 		gen_list(t, n->body);
 		return emit(t, ")), %lld) end)", mark_block_end(n->memo));
 	}

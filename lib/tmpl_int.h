@@ -92,7 +92,7 @@ static inline int
 nomem(struct tmpl_err *err)
 {
 	err->kind = TMPL_ENOMEM;
-	snprintf(err->msg, sizeof err->msg, "out of memory");
+	snprintf(err->msg, sizeof(err->msg), "out of memory");
 	return -1;
 }
 

@@ -95,7 +95,7 @@ keys_load(struct tmpl *t, jv data)
 	if (jv_get_kind(data) != JV_KIND_OBJECT)
 		return 0;
 	n = (size_t)jv_object_length(jv_copy(data));
-	if (n && !(t->rk = malloc(n * sizeof *t->rk)))
+	if (n && !(t->rk = malloc(n * sizeof(*t->rk))))
 		return -1;
 	jv_object_foreach(data, k, v)
 	{
@@ -117,14 +117,14 @@ keys_load(struct tmpl *t, jv data)
 	t->nk = t->rk;
 	if (t->nkeys < 2)
 		return 0;
-	qsort(t->rk, t->nkeys, sizeof *t->rk, kcmp_raw);
+	qsort(t->rk, t->nkeys, sizeof(*t->rk), kcmp_raw);
 	if (odd) {
-		if (!(t->nk = malloc(t->nkeys * sizeof *t->nk))) {
+		if (!(t->nk = malloc(t->nkeys * sizeof(*t->nk)))) {
 			t->nk = t->rk;
 			return -1;
 		}
-		memcpy(t->nk, t->rk, t->nkeys * sizeof *t->nk);
-		qsort(t->nk, t->nkeys, sizeof *t->nk, kcmp_norm);
+		memcpy(t->nk, t->rk, t->nkeys * sizeof(*t->nk));
+		qsort(t->nk, t->nkeys, sizeof(*t->nk), kcmp_norm);
 	}
 	return 0;
 }
@@ -276,9 +276,9 @@ keys_tree(jv data)
 			maxlen = len;
 	}
 	maxseg = maxlen / 2 + 2;
-	if (!(obj = malloc(maxseg * sizeof *obj)) ||
-	    !(name = malloc(maxseg * sizeof *name)) ||
-	    !(seg = malloc(2 * maxseg * sizeof *seg)))
+	if (!(obj = malloc(maxseg * sizeof(*obj))) ||
+	    !(name = malloc(maxseg * sizeof(*name))) ||
+	    !(seg = malloc(2 * maxseg * sizeof(*seg))))
 		goto oom;
 	obj[0] = jv_object();
 	name[0] = jv_null();

@@ -39,7 +39,7 @@ jhash(jv v)
 		d = jv_number_value(v);
 		if (d == 0)
 			d = 0; /* -0 and 0 are equal */
-		memcpy(&h, &d, sizeof h);
+		memcpy(&h, &d, sizeof(h));
 		return h * 0x9e3779b97f4a7c15ULL + 5;
 	case JV_KIND_STRING:
 		return jv_string_hash(jv_copy(v)) * 0xff51afd7ed558ccdULL + 6;
@@ -108,7 +108,7 @@ memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from)
 
 	if (t->mcount >= t->mcap) {
 		size_t nc = t->mcap ? 2 * t->mcap : 256, i;
-		struct mentry **nt = calloc(nc, sizeof *nt);
+		struct mentry **nt = calloc(nc, sizeof(*nt));
 
 		if (nt) {
 			for (i = 0; i < t->mcap; i++)
@@ -125,7 +125,7 @@ memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from)
 	if (from > t->warns.len)
 		from = t->warns.len;
 	if (!(slot = memo_slot(t, block, key, h)) ||
-	    (!*slot && !(*slot = calloc(1, sizeof **slot)))) {
+	    (!*slot && !(*slot = calloc(1, sizeof(**slot))))) {
 		/* Out of memory: not kept, computed again next time. */
 		jv_free(key);
 		jv_free(p);
@@ -160,7 +160,7 @@ memo_get(struct tmpl *t, jv key)
 		return p;
 	}
 	{
-		void *nm = array_grow(t->miss, t->nmiss, sizeof *t->miss);
+		void *nm = array_grow(t->miss, t->nmiss, sizeof(*t->miss));
 
 		if (!nm) {
 			jv_free(key);

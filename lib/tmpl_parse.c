@@ -67,13 +67,13 @@ synerr(struct parser *p, size_t off, const char *fmt, ...)
 
 	where(p, off, &line, &col);
 	p->err->kind = TMPL_ESYNTAX;
-	n = snprintf(p->err->msg, sizeof p->err->msg,
+	n = snprintf(p->err->msg, sizeof(p->err->msg),
 		     "%s:%d:%d: syntax error: ", p->t->files[p->file], line,
 		     col);
-	if (n < 0 || (size_t)n >= sizeof p->err->msg)
+	if (n < 0 || (size_t)n >= sizeof(p->err->msg))
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(p->err->msg + n, sizeof p->err->msg - n, fmt, ap);
+	vsnprintf(p->err->msg + n, sizeof(p->err->msg) - n, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -287,10 +287,10 @@ add_lit(struct parser *p, const char *s, size_t n, size_t *idx)
 	struct tmpl *t = p->t;
 	size_t *a, *b;
 
-	if (!(a = array_grow(t->litoff, t->nlits, sizeof *a)))
+	if (!(a = array_grow(t->litoff, t->nlits, sizeof(*a))))
 		return nomem(p->err);
 	t->litoff = a;
-	if (!(b = array_grow(t->litlen, t->nlits, sizeof *b)))
+	if (!(b = array_grow(t->litlen, t->nlits, sizeof(*b))))
 		return nomem(p->err);
 	t->litlen = b;
 	t->litoff[t->nlits] = t->lits.len;
@@ -308,11 +308,11 @@ add_expr(struct parser *p, size_t off, size_t n, int raw, size_t *idx)
 	struct tmpl *t = p->t;
 	struct expr *e;
 
-	if (!(e = array_grow(t->exprs, t->nexprs, sizeof *e)))
+	if (!(e = array_grow(t->exprs, t->nexprs, sizeof(*e))))
 		return nomem(p->err);
 	t->exprs = e;
 	e = &t->exprs[t->nexprs];
-	memset(e, 0, sizeof *e);
+	memset(e, 0, sizeof(*e));
 	e->file = p->file;
 	where(p, off, &e->line, &e->col);
 	e->raw = raw;
@@ -329,7 +329,7 @@ add_expr(struct parser *p, size_t off, size_t n, int raw, size_t *idx)
 static struct node *
 new_node(struct parser *p, enum ntype type)
 {
-	struct node *n = calloc(1, sizeof *n);
+	struct node *n = calloc(1, sizeof(*n));
 
 	if (!n)
 		nomem(p->err);
@@ -602,7 +602,7 @@ parse_include(struct parser *p, size_t off, size_t end, struct node **out)
 		free(path);
 		return synerr(p, off, "includes nested too deeply");
 	}
-	if (!(f = array_grow(t->files, t->nfiles, sizeof *f))) {
+	if (!(f = array_grow(t->files, t->nfiles, sizeof(*f)))) {
 		free(path);
 		return nomem(p->err);
 	}
@@ -611,12 +611,12 @@ parse_include(struct parser *p, size_t off, size_t end, struct node **out)
 	if (!p->load) {
 		return synerr(p, off, "%s: includes are disabled", path);
 	}
-	if (p->load(p->ctx, path, &b, lerr, sizeof lerr) < 0) {
+	if (p->load(p->ctx, path, &b, lerr, sizeof(lerr)) < 0) {
 		int line, col;
 
 		where(p, off, &line, &col);
 		p->err->kind = TMPL_EIO;
-		snprintf(p->err->msg, sizeof p->err->msg,
+		snprintf(p->err->msg, sizeof(p->err->msg),
 			 "%s:%d:%d: include: %s", t->files[p->file], line, col,
 			 lerr);
 		buf_free(&b);
@@ -811,7 +811,7 @@ parse_file(struct tmpl *t, size_t file, const char *text, size_t len,
 		p.ctx = parent->ctx;
 		p.incdepth = parent->incdepth + 1;
 		memcpy(p.incstack, parent->incstack,
-		       sizeof p.incstack[0] * p.incdepth);
+		       sizeof(p.incstack[0]) * p.incdepth);
 	}
 	p.incstack[p.incdepth] = t->files[file];
 	if (parse_list(&p, head, &term, cond) < 0)
@@ -839,12 +839,12 @@ tmpl_parse(const char *name, const char *text, size_t len, tmpl_loader *load,
 	struct parser top = {0};
 
 	*out = NULL;
-	memset(err, 0, sizeof *err);
-	if (!(t = calloc(1, sizeof *t)))
+	memset(err, 0, sizeof(*err));
+	if (!(t = calloc(1, sizeof(*t))))
 		return nomem(err);
 	t->ccall_reply = jv_invalid();
 	t->data = t->block_key = t->block_hit = jv_invalid();
-	if (!(t->files = array_grow(NULL, 0, sizeof *t->files)) ||
+	if (!(t->files = array_grow(NULL, 0, sizeof(*t->files))) ||
 	    !(t->files[0] = strdup(name))) {
 		tmpl_free(t);
 		return nomem(err);

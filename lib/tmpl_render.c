@@ -81,15 +81,15 @@ rt_error(struct tmpl *t, size_t e, struct tmpl_err *err, const char *fmt, ...)
 
 	err->kind = TMPL_ERUNTIME;
 	if (e < t->nexprs)
-		n = snprintf(err->msg, sizeof err->msg,
+		n = snprintf(err->msg, sizeof(err->msg),
 			     "%s:%d:%d: ", t->files[t->exprs[e].file],
 			     t->exprs[e].line, t->exprs[e].col);
 	else
-		n = snprintf(err->msg, sizeof err->msg, "%s: ", t->files[0]);
-	if (n < 0 || (size_t)n >= sizeof err->msg)
+		n = snprintf(err->msg, sizeof(err->msg), "%s: ", t->files[0]);
+	if (n < 0 || (size_t)n >= sizeof(err->msg))
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(err->msg + n, sizeof err->msg - n, fmt, ap);
+	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -139,11 +139,11 @@ refuse(struct tmpl *t, size_t e, const char *s, size_t len, size_t off,
 	struct buf shown = {0};
 
 	quote(&shown, s, a, b);
-	rt_error(t, e, err,
-		 "refused: value contains control character U+%04X at byte "
-		 "%zu: %s%s%s",
-		 (unsigned)cp, off, a ? "..." : "", shown.p ? shown.p : "",
-		 b < len ? "..." : "");
+	rt_error(
+	    t, e, err,
+	    "refused: value contains control character U+%04X at byte %zu: %s%s%s",
+	    (unsigned)cp, off, a ? "..." : "", shown.p ? shown.p : "",
+	    b < len ? "..." : "");
 	buf_free(&shown);
 	return -1;
 }
@@ -238,8 +238,8 @@ block_mark(struct tmpl *t, enum mark m, size_t max_output, struct buf *out,
 					max_output);
 		return r < 0 ? nomem(err) : 0;
 	case MARK_BLOCK_BEGIN:
-		if (!(nb =
-			  array_grow(t->blocks, t->nblocks, sizeof *t->blocks)))
+		if (!(nb = array_grow(t->blocks, t->nblocks,
+				      sizeof(*t->blocks))))
 			return nomem(err);
 		t->blocks = nb;
 		b = &t->blocks[t->nblocks++];
@@ -279,7 +279,7 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	size_t expect = (size_t)-1;
 	int r = 0;
 
-	memset(err, 0, sizeof *err);
+	memset(err, 0, sizeof(*err));
 	t->warns.len = 0;
 	if (t->warns.p)
 		t->warns.p[0] = '\0';

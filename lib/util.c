@@ -76,8 +76,8 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	int n;
 
 	va_copy(again, ap);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	if (n < 0 || (size_t)n < sizeof tmp) {
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	if (n < 0 || (size_t)n < sizeof(tmp)) {
 		va_end(again);
 		return n < 0 ? -1 : buf_add(b, tmp, n);
 	}
@@ -150,7 +150,7 @@ read_all(int fd, struct buf *b)
 	ssize_t n;
 
 	for (;;) {
-		n = read(fd, tmp, sizeof tmp);
+		n = read(fd, tmp, sizeof(tmp));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

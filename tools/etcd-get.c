@@ -11,13 +11,13 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N] "
-		   "[--wait]\n"
-		   "       " ETCD_USAGE "\n"
-		   "       KEY|PREFIX\n"
-		   "       etcd-get --revision [-p] [--wait]\n"
-		   "       " ETCD_USAGE "\n"
-		   "       [KEY|PREFIX]\n");
+	fprintf(
+	    f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N] [--wait]\n"
+	       "       " ETCD_USAGE "\n"
+	       "       KEY|PREFIX\n"
+	       "       etcd-get --revision [-p] [--wait]\n"
+	       "       " ETCD_USAGE "\n"
+	       "       [KEY|PREFIX]\n");
 	exit(code);
 }
 
@@ -91,10 +91,10 @@ get(struct get *g, int wait)
 	int st;
 
 	backoff_init(&retry, 1000, 16000);
-	while ((st = get_once(g, err, sizeof err)) == ETCD_ETEMP && wait) {
+	while ((st = get_once(g, err, sizeof(err))) == ETCD_ETEMP && wait) {
 		if (strcmp(err, said)) {
 			warnmsg("%s: %s; waiting for etcd", what, err);
-			snprintf(said, sizeof said, "%s", err);
+			snprintf(said, sizeof(said), "%s", err);
 		}
 		sleep_ms(backoff_next(&retry));
 	}

@@ -52,7 +52,7 @@ put(struct etcd *e, const char *key, const char *val, size_t vlen,
 	req = jv_object_set(req, jv_string("value"), etcd_b64(val, vlen));
 	if (lease)
 		req = jv_object_set(req, jv_string("lease"), jv_string(lease));
-	if ((st = etcd_call(e, "/v3/kv/put", req, &resp, err, sizeof err)) ==
+	if ((st = etcd_call(e, "/v3/kv/put", req, &resp, err, sizeof(err))) ==
 	    ETCD_OK)
 		jv_free(resp);
 	return st;
@@ -81,7 +81,7 @@ register_key(struct etcd *e, const char *key, const char *val, size_t vlen,
 
 	free(*id);
 	*id = NULL;
-	if ((st = etcd_lease_grant(e, ttl, id, err, sizeof err)) != ETCD_OK)
+	if ((st = etcd_lease_grant(e, ttl, id, err, sizeof(err))) != ETCD_OK)
 		return st;
 	return put(e, key, val, vlen, *id);
 }
@@ -100,7 +100,7 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 
 	if (pipe2(sigpipe_, O_CLOEXEC | O_NONBLOCK) < 0)
 		dieerr(EXIT_TEMP, "pipe");
-	memset(&sa, 0, sizeof sa);
+	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -115,11 +115,11 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 			break;
 		if (registered) {
 			st = etcd_lease_keepalive(e, *id, &alive, err,
-						  sizeof err);
+						  sizeof(err));
 			if (st == ETCD_OK && !alive) {
-				warnmsg("%s: lease %s expired; registering "
-					"again",
-					key, *id);
+				warnmsg(
+				    "%s: lease %s expired; registering again",
+				    key, *id);
 				registered = 0;
 			}
 		}
@@ -145,10 +145,10 @@ keep_registered(struct etcd *e, const char *key, const char *val, size_t vlen,
 	}
 	if (!registered || !*id)
 		return EXIT_OK;
-	if ((st = etcd_lease_revoke(e, *id, err, sizeof err)) != ETCD_OK) {
-		warnmsg("%s: cannot revoke lease %s (the key expires within "
-			"%lld s): %s",
-			key, *id, ttl, err);
+	if ((st = etcd_lease_revoke(e, *id, err, sizeof(err))) != ETCD_OK) {
+		warnmsg(
+		    "%s: cannot revoke lease %s (the key expires within %lld s): %s",
+		    key, *id, ttl, err);
 		return EXIT_TEMP;
 	}
 	(void)sig;
@@ -167,7 +167,7 @@ delete_keys(struct etcd *e, const char *key, int prefix)
 		req = jv_object_set(req, jv_string("range_end"),
 				    etcd_prefix_end(key, strlen(key)));
 	if ((st = etcd_call(e, "/v3/kv/deleterange", req, &resp, err,
-			    sizeof err)) != ETCD_OK)
+			    sizeof(err))) != ETCD_OK)
 		etcd_tool_die(st, key, err);
 	n = etcd_int(resp, "deleted");
 	jv_free(resp);
@@ -237,7 +237,7 @@ main(int argc, char *argv[])
 
 	if (!del && !strcmp(argv[1], "-")) {
 		/* The exact bytes of stdin, NULs and newlines included. */
-		if (read_file("-", &in, err, sizeof err) < 0)
+		if (read_file("-", &in, err, sizeof(err)) < 0)
 			die(EXIT_TEMP, "%s", err);
 		val = in.p;
 		vlen = in.len;
@@ -262,7 +262,7 @@ main(int argc, char *argv[])
 		code = keep_registered(e, argv[0], val, vlen, ttl, &id);
 	} else {
 		if (ttl && (st = etcd_lease_grant(e, ttl, &id, err,
-						  sizeof err)) != ETCD_OK)
+						  sizeof(err))) != ETCD_OK)
 			etcd_tool_die(st, argv[0], err);
 		if ((st = put(e, argv[0], val, vlen, id)) != ETCD_OK)
 			etcd_tool_die(st, argv[0], err);

@@ -18,11 +18,12 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: etcd-watch [-p] [--rev N] [--snapshot] [--progress] "
-		   "[--once]\n"
-		   "       [--revisions [--debounce MS [--max-wait MS]]]\n"
-		   "       " ETCD_USAGE "\n"
-		   "       KEY|PREFIX\n");
+	fprintf(
+	    f,
+	    "usage: etcd-watch [-p] [--rev N] [--snapshot] [--progress] [--once]\n"
+	    "       [--revisions [--debounce MS [--max-wait MS]]]\n"
+	    "       " ETCD_USAGE "\n"
+	    "       KEY|PREFIX\n");
 	exit(code);
 }
 
@@ -59,7 +60,7 @@ emit_rev(struct watch *w, long long rev)
 {
 	char s[32];
 
-	emit(w, s, snprintf(s, sizeof s, "%lld\n", rev));
+	emit(w, s, snprintf(s, sizeof(s), "%lld\n", rev));
 	w->pending = 0;
 	pace_done(&w->pace, now_ms());
 }
@@ -201,7 +202,7 @@ snapshot(struct watch *w, long long rev)
 	int st;
 
 	st = etcd_range_each(w->e, w->key, w->klen, w->prefix, rev, 1000, &at,
-			     resync_member, &r, w->err, sizeof w->err);
+			     resync_member, &r, w->err, sizeof(w->err));
 	if (st != ETCD_OK) {
 		rec_resync_free(&r);
 		return st;
@@ -226,12 +227,12 @@ resync(struct watch *w, long long compact)
 	long long at;
 	int st;
 
-	warnmsg("%s: revision %lld was compacted (compact revision %lld); "
-		"resyncing",
-		w->key, w->next, compact);
+	warnmsg(
+	    "%s: revision %lld was compacted (compact revision %lld); resyncing",
+	    w->key, w->next, compact);
 	if (w->revisions) {
 		if ((st = etcd_revision(w->e, w->key, w->klen, w->prefix, &at,
-					w->err, sizeof w->err)) != ETCD_OK)
+					w->err, sizeof(w->err))) != ETCD_OK)
 			return st;
 		emit_rev(w, at);
 		w->next = at + 1;
@@ -293,7 +294,7 @@ main(int argc, char *argv[])
 	long long debounce = 0, maxwait = 0;
 
 	tool_init(argv);
-	memset(&w, 0, sizeof w);
+	memset(&w, 0, sizeof(w));
 	while ((c = getopt_long(argc, argv, "e:hpr:", longopts, NULL)) != -1) {
 		if (etcd_opt(&eo, c, optarg) == 0)
 			continue;
@@ -345,8 +346,8 @@ main(int argc, char *argv[])
 	if ((debounce || maxset) && !w.revisions)
 		die(EXIT_BAD, "--debounce and --max-wait go with --revisions");
 	if ((snap || w.progress) && w.revisions)
-		die(EXIT_BAD, "--snapshot and --progress are for events, not "
-			      "--revisions");
+		die(EXIT_BAD,
+		    "--snapshot and --progress are for events, not --revisions");
 	if (maxset && maxwait < debounce)
 		die(EXIT_BAD, "--max-wait must not be shorter than --debounce");
 	pace_init(&w.pace, debounce, maxset ? maxwait : 0);
@@ -363,9 +364,9 @@ main(int argc, char *argv[])
 		if (st == ETCD_OK)
 			break;
 		if (st == ETCD_ECOMPACTED) {
-			warnmsg("%s: revision %lld was compacted; the snapshot "
-				"is of the current state",
-				w.key, rev);
+			warnmsg(
+			    "%s: revision %lld was compacted; the snapshot is of the current state",
+			    w.key, rev);
 			rev = 0;
 			continue;
 		}
@@ -374,7 +375,7 @@ main(int argc, char *argv[])
 	/* Start from an exact revision, so that resuming is exact too. */
 	while (!snap && !rev) {
 		st = etcd_revision(w.e, w.key, w.klen, w.prefix, &cur, w.err,
-				   sizeof w.err);
+				   sizeof(w.err));
 		if (st == ETCD_OK) {
 			if (w.revisions && !w.once)
 				emit_rev(&w, cur);
@@ -394,7 +395,7 @@ main(int argc, char *argv[])
 		long long before = w.next;
 
 		st = etcd_watch(w.e, w.key, w.klen, w.prefix, w.next, &cb,
-				&compact, w.err, sizeof w.err);
+				&compact, w.err, sizeof(w.err));
 		if (st == ETCD_ESTOP)
 			break;
 		if (st == ETCD_ECOMPACTED) {

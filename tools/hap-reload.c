@@ -23,8 +23,7 @@
 #include "tool.h"
 
 static const char usage_line[] =
-    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] "
-    "[-p PIDFILE] [--check] [--retry] [--timeout SECONDS] NEWFILE\n";
+    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] [-p PIDFILE] [--check] [--retry] [--timeout SECONDS] NEWFILE\n";
 
 static const char *config, *master, *runtime, *pidfile;
 static long long timeout_ms = 10000;
@@ -236,10 +235,10 @@ has_new_worker(void *arg)
 	if (!proc_answered(&q))
 		return 0;
 	if (w->before->failed >= 0 && now.failed > w->before->failed) {
-		snprintf(w->why, w->wlen,
-			 "reload failed (haproxy counts %ld failed reloads); "
-			 "the old worker keeps serving",
-			 now.failed);
+		snprintf(
+		    w->why, w->wlen,
+		    "reload failed (haproxy counts %ld failed reloads); the old worker keeps serving",
+		    now.failed);
 		hap_proc_free(&now);
 		return -1;
 	}
@@ -303,11 +302,12 @@ struct newchild {
 static int
 has_new_child(void *arg)
 {
+	size_t i;
 	struct newchild *c = arg;
 	long cur[256];
 	size_t ncur = hap_children(c->master, cur, 256);
 
-	for (size_t i = 0; i < ncur; i++) {
+	for (i = 0; i < ncur; i++) {
 		size_t j;
 		for (j = 0; j < c->nold && c->old[j] != cur[i]; j++)
 			;
@@ -807,8 +807,7 @@ refuse(struct run *r)
 		strcmp(r->newfile, "-") ? r->newfile : "stdin", r->rejected);
 	if (r->fast && reload(&worker, err, sizeof(err)) < 0)
 		die(EXIT_TEMP,
-		    "rejected: %s, and the reload that was to undo its runtime "
-		    "change failed: %s",
+		    "rejected: %s, and the reload that was to undo its runtime change failed: %s",
 		    a, err);
 	printf("rejected: %s%s\n", a,
 	       r->fast ? " (its runtime change undone by a reload)" : "");
@@ -851,8 +850,7 @@ roll_back(struct run *r, int how)
 		config, r->rejected);
 	if (reload(&worker, err, sizeof(err)) < 0)
 		die(EXIT_TEMP,
-		    "ROLLBACK FAILED: %s; haproxy may be left with neither "
-		    "configuration",
+		    "ROLLBACK FAILED: %s; haproxy may be left with neither configuration",
 		    err);
 	printf("rolled back: %s\n", r->why);
 	return EXIT_NO;

@@ -46,9 +46,9 @@ cleanup(void)
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... "
-		   "[--max-output BYTES] [--timings] [--follow [--debounce "
-		   "MS]] TEMPLATE\n");
+	fprintf(
+	    f,
+	    "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS]] TEMPLATE\n");
 	if (f == stdout)
 		fshut_stdout();
 	exit(code);
@@ -217,7 +217,7 @@ apply(struct follow *f, const char *p, size_t n)
 	int ret;
 
 	f->line++;
-	if ((ret = rec_parse(p, n, &r, err, sizeof err)) < 0) {
+	if ((ret = rec_parse(p, n, &r, err, sizeof(err))) < 0) {
 		rec_free(&r);
 		die(EXIT_BAD, "%s:%lld: %s", f->name, f->line, err);
 	}
@@ -275,7 +275,7 @@ render_out(struct follow *f)
 		warnmsg("%s (revision %lld); %s left as it was", terr.msg,
 			f->rev, f->out);
 	} else if (atomic_replace(f->out, st.out.p ? st.out.p : "", st.out.len,
-				  &changed, err, sizeof err) < 0) {
+				  &changed, err, sizeof(err)) < 0) {
 		/* A full disk, say: the render is not lost, it is written
 		 * again later (every 8 s at most), input or not. */
 		long long wait = backoff_next(&f->retry);
@@ -303,10 +303,10 @@ render_out(struct follow *f)
 	if (f->retry_at)
 		pace_in(&f->pace, f->pace.out); /* still waiting */
 	if (f->timings)
-		warnmsg("timings: revision %lld rendered in %lld ms (CPU %.1f "
-			"ms)%s",
-			f->rev, f->pace.out - t0, cpu_ms() - c0,
-			changed ? "" : " (unchanged)");
+		warnmsg(
+		    "timings: revision %lld rendered in %lld ms (CPU %.1f ms)%s",
+		    f->rev, f->pace.out - t0, cpu_ms() - c0,
+		    changed ? "" : " (unchanged)");
 }
 
 /* A whole batch arrived: it waits to be rendered (see struct pace). */
@@ -350,7 +350,7 @@ follow(struct follow *f, int fd)
 			exit(EXIT_OK);
 		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP))) {
 			char chunk[65536];
-			ssize_t r = read(fd, chunk, sizeof chunk);
+			ssize_t r = read(fd, chunk, sizeof(chunk));
 			char *nl;
 
 			if (r < 0 && errno != EINTR && errno != EAGAIN)
@@ -481,7 +481,7 @@ main(int argc, char *argv[])
 	dname = strcmp(datapath, "-") ? datapath : "stdin";
 
 	t0 = now_sec();
-	if (read_file(tpath, &st.tb, err, sizeof err) < 0)
+	if (read_file(tpath, &st.tb, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
 	if (tmpl_parse(tname, st.tb.p, st.tb.len, tmpl_load_file, NULL, &st.t,
 		       &terr) < 0)
@@ -512,7 +512,7 @@ main(int argc, char *argv[])
 			close(fd);
 		return r;
 	}
-	if (read_file(datapath, &st.db, err, sizeof err) < 0)
+	if (read_file(datapath, &st.db, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
 	v = parse_data(&st.db, dname);
 	buf_free(&st.db);
@@ -526,7 +526,7 @@ main(int argc, char *argv[])
 	st.t = NULL;
 	if (outpath) {
 		if (atomic_replace(outpath, st.out.p, st.out.len, &changed, err,
-				   sizeof err) < 0)
+				   sizeof(err)) < 0)
 			die(EXIT_TEMP, "%s", err);
 	} else if (st.out.len &&
 		   fwrite(st.out.p, 1, st.out.len, stdout) != st.out.len) {
@@ -536,9 +536,9 @@ main(int argc, char *argv[])
 	if (!outpath)
 		fshut_stdout();
 	if (timings)
-		warnmsg("timings: parse %.1f ms, compile %.1f ms, data %.1f "
-			"ms, render %.1f ms, output %.1f ms",
-			(t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
-			(t4 - t3) * 1e3, (now_sec() - t4) * 1e3);
+		warnmsg(
+		    "timings: parse %.1f ms, compile %.1f ms, data %.1f ms, render %.1f ms, output %.1f ms",
+		    (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+		    (t4 - t3) * 1e3, (now_sec() - t4) * 1e3);
 	return EXIT_OK;
 }

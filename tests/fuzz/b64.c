@@ -18,8 +18,8 @@ inalpha(unsigned char c)
 static int
 sixbits(unsigned char c)
 {
-	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			"0123456789+/";
+	const char *a =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 	return (int)(strchr(a, c) - a);
 }

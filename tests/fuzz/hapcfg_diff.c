@@ -18,8 +18,8 @@ check(const char *old, size_t on, const char *new, size_t nn, int same)
 	char err[256] = "";
 	size_t i;
 
-	memset(&plan, 0, sizeof plan);
-	if (hapcfg_diff(old, on, new, nn, &plan, err, sizeof err) < 0) {
+	memset(&plan, 0, sizeof(plan));
+	if (hapcfg_diff(old, on, new, nn, &plan, err, sizeof(err)) < 0) {
 		if (!err[0])
 			__builtin_trap();
 		return;

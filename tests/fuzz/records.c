@@ -26,7 +26,7 @@ read_lines(const char *p, size_t n)
 		const char *nl = memchr(p + a, '\n', n - a);
 
 		b = nl ? (size_t)(nl - p) : n;
-		if (rec_parse(p + a, b - a, &r, err, sizeof err) == 0) {
+		if (rec_parse(p + a, b - a, &r, err, sizeof(err)) == 0) {
 			for (i = 0; i < rec_nleft(&r); i++) {
 				jv_free(rec_left(&r, i, &msg));
 				msg.len = 0;
@@ -49,7 +49,7 @@ round_trip(const struct buf *b, enum rec_type type, const char *key,
 	if (!b->len || memchr(b->p, '\n', b->len - 1) ||
 	    b->p[b->len - 1] != '\n')
 		__builtin_trap();
-	if (rec_parse(b->p, b->len - 1, &r, err, sizeof err) != 0 ||
+	if (rec_parse(b->p, b->len - 1, &r, err, sizeof(err)) != 0 ||
 	    r.type != type)
 		__builtin_trap();
 	if (type == REC_RESYNC) {

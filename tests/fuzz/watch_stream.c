@@ -106,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * wfeed would, so the fuzzer can look past it. */
 		if (jv_parser_remaining(p))
 			goto out;
-		memset(chunk, 0xa5, sizeof chunk);
+		memset(chunk, 0xa5, sizeof(chunk));
 	}
 out:
 	jv_parser_free(p);

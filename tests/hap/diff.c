@@ -14,6 +14,7 @@ main(int argc, char *argv[])
 	struct buf a = {0}, b = {0};
 	struct hapcfg_plan p;
 	char err[256];
+	size_t i;
 
 	if (argc != 3)
 		return EXIT_BAD;
@@ -28,7 +29,7 @@ main(int argc, char *argv[])
 		printf("reload: %s\n", p.why);
 	else
 		printf("runtime +%u -%u ~%u\n", p.nadd, p.ndel, p.nchg);
-	for (size_t i = 0; i < p.nops; i++) {
+	for (i = 0; i < p.nops; i++) {
 		const struct hapcfg_op *o = &p.ops[i];
 		printf("%s %s/%s", kind[o->kind], o->backend, o->server);
 		if (o->kind == HAPCFG_ADD || o->kind == HAPCFG_ADDR)
@@ -45,7 +46,7 @@ main(int argc, char *argv[])
 			printf(" %ld", o->weight);
 		putchar('\n');
 	}
-	for (size_t i = 0; i < p.nwant; i++)
+	for (i = 0; i < p.nwant; i++)
 		printf("want %s/%s %s %s w%ld%s\n", p.want[i].backend,
 		       p.want[i].server, p.want[i].addr ? p.want[i].addr : "-",
 		       p.want[i].port ? p.want[i].port : "-", p.want[i].weight,

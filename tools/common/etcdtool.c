@@ -71,7 +71,7 @@ etcd_conf_make(struct etcd_conf *c, const struct etcd_opts *o, char *err,
 	const char *eps, *v;
 	int tls;
 
-	memset(c, 0, sizeof *c);
+	memset(c, 0, sizeof(*c));
 	c->cacert = dupor(envor(o->cacert, "ETCDCTL_CACERT"));
 	c->cert = dupor(envor(o->cert, "ETCDCTL_CERT"));
 	c->key = dupor(envor(o->key, "ETCDCTL_KEY"));
@@ -132,9 +132,9 @@ etcd_tool_open(const struct etcd_opts *o, struct etcd_conf *c)
 	char err[512];
 	struct etcd *e;
 
-	if (etcd_conf_make(c, o, err, sizeof err) < 0)
+	if (etcd_conf_make(c, o, err, sizeof(err)) < 0)
 		die(EXIT_BAD, "%s", err);
-	if (!(e = etcd_new(c, err, sizeof err)))
+	if (!(e = etcd_new(c, err, sizeof(err))))
 		die(EXIT_TEMP, "%s", err);
 	return e;
 }
