@@ -9,7 +9,8 @@ SHAREDIR = $(PREFIX)/share/easy-lb
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+WARN     = -Wall -Wextra -Werror -Wshadow -Wdeclaration-after-statement \
+           -Wno-unused-parameter -Wno-format-truncation
 CPPFLAGS += -Ilib -Itools/common -D_GNU_SOURCE -DVERSION='"$(VERSION)"'
 LDLIBS   = -lcurl -ljq -lm
 
@@ -71,6 +72,11 @@ check:
 	@$(MAKE) --no-print-directory all
 	@sh tests/run.sh $(TESTS)
 
+# The house rules a reader can check by grep (tests/lint.sh says which);
+# make check runs them too, as tests/lint.bats.
+lint: all
+	@sh tests/lint.sh
+
 demo:
 	@sh contrib/deps.sh demo
 	@$(MAKE) --no-print-directory all
@@ -130,6 +136,6 @@ clean: clean-cross
 clean-cross:
 	rm -rf build-$(ARCH)
 
-.PHONY: all bin deps check chaos demo matrix fuzz bench install uninstall clean cross clean-cross
+.PHONY: all bin deps check lint chaos demo matrix fuzz bench install uninstall clean cross clean-cross
 .SUFFIXES:
 .SECONDARY:

@@ -22,9 +22,10 @@ fuzz="clang libclang-rt-dev"
 # bats, parallel: the runner; etcd-client, jq, openssl, socat: the
 # tests' own tools and certificates; groff-base, bsdextrautils: nroff
 # and col (a usage line against its man page); iproute2: network
-# namespaces; file: what a cross build made; procps: pgrep.
+# namespaces; file: what a cross build made; procps: pgrep;
+# clang-format, shellcheck: make lint.
 check="$demo bats parallel etcd-client jq openssl socat $fuzz shellcheck \
-valgrind groff-base bsdextrautils iproute2 file procps"
+clang-format valgrind groff-base bsdextrautils iproute2 file procps"
 bench="$demo etcd-client"
 benchopt="wrk gnuplot-nox hyperfine"
 

@@ -35,12 +35,12 @@ port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 bg() { "$@" & pids="$pids $!"; }
-until_ok() { # SECONDS CMD...: retry CMD until it succeeds
-	n=$(($1 * 10)); shift
+until_ok() { # SECONDS CMD...: retry CMD, every second, until it succeeds
+	n=$1; shift
 	while ! "$@" >/dev/null 2>&1; do
 		n=$((n - 1))
 		[ "$n" -gt 0 ] || { echo "demo: gave up waiting for: $*" >&2; exit 1; }
-		sleep 0.1
+		sleep 1
 	done
 }
 

@@ -1,0 +1,143 @@
+#!/bin/sh
+# shellcheck disable=SC2317 # (the checks are called by name)
+# tests/lint.sh (make lint): the house rules that a reader can check by
+# grep, each a CHECK of its own; with no CHECK, all of them.  Prints what
+# breaks a rule, FILE:LINE: what, and exits 1 when something does.
+# tests/lint.bats runs each check as a test of make check.
+#
+#   format     C sources are as clang-format (.clang-format) writes them
+#   dialect    one dialect: sizeof(x), declarations at the top of blocks
+#              (for-loop heads included), no message split across string
+#              literals (grep finds every message whole)
+#   lib        lib/ never exits nor prints: its objects call neither exit
+#              nor stdio output nor the tools' die/warn/x-allocators
+#   files      no C file in lib/ or tools/ over 1,000 lines; each opens
+#              with a comment saying its job
+#   bats       checks in a test's body that cannot fail: a '!' command
+#              (bats' set -e ignores it: use refute), a line that chains
+#              assertions with && (only the last counts), an assertion
+#              that falls back to a looser one on a line of its own
+#   shell      shellcheck on every shell script; share/ is POSIX sh
+#              without FIFOs or fractional sleeps
+set -u
+cd "$(dirname "$0")/.." || exit 111
+bad=0
+
+# say FILE:LINE: WHAT: a rule broke (whatever a check prints is a fault).
+say() {
+	echo "$*"
+}
+
+csrc() {
+	ls lib/*.c lib/*.h tools/*.c tools/common/*.c tools/common/*.h \
+		tests/fuzz/*.c tests/hap/*.c tests/chaos/*.c 2>/dev/null
+}
+
+check_format() {
+	command -v clang-format >/dev/null || {
+		say "clang-format is not installed (make deps)"
+		return
+	}
+	for f in $(csrc); do
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 ||
+			say "$f: not as clang-format writes it (clang-format -i $f)"
+	done
+}
+
+check_dialect() {
+	# shellcheck disable=SC2046 # one word per file
+	grep -nE 'sizeof [^(]' $(csrc) | sed 's/$/: sizeof without parentheses/' |
+		while IFS= read -r l; do say "$l"; done
+	# shellcheck disable=SC2046
+	grep -nE 'for \((const )?(unsigned |signed )?(size_t|int|long|char|short|unsigned|double|jv|struct [a-z_]+) \**[a-z_]' $(csrc) |
+		sed 's/$/: a declaration in a for head/' |
+		while IFS= read -r l; do say "$l"; done
+	# A string literal that ends a line, not with \n, and another that
+	# starts the next: one message in two pieces.
+	for f in $(csrc); do
+		awk -v f="$f" '
+			prev && /^[ \t]*"/ { print f ":" FNR ": a string literal split from the line before" }
+			{ prev = ($0 ~ /"[ \t]*$/ && $0 !~ /\\n"[ \t]*$/ && $0 !~ /^[ \t]*#/ && $0 !~ /^[ \t]*\/?\*/) }
+		' "$f"
+	done | while IFS= read -r l; do say "$l"; done
+	# (the compiler checks mid-block declarations: the Makefile's
+	# -Wdeclaration-after-statement)
+}
+
+check_lib() {
+	# (the objects of the flavour bin/ points at: build or build-san)
+	b=$(readlink bin/etcd-get 2>/dev/null)
+	b=${b#../}
+	b=${b%/etcd-get}
+	if [ -z "$b" ] || [ ! -d "$b/lib" ]; then
+		say "bin/: nothing built (make first)"
+		return
+	fi
+	for o in "$b"/lib/*.o; do
+		nm -u "$o" | awk '{ print $NF }' |
+			grep -xE 'exit|_exit|abort|die|dieerr|warnmsg|warnerr|xmalloc|xrealloc|xstrdup|printf|fprintf|vfprintf|puts|fputs|putchar|fputc|perror|fwrite' |
+			sed "s|^|$o: lib calls |"
+	done | while IFS= read -r l; do say "$l"; done
+}
+
+check_files() {
+	for f in lib/*.c lib/*.h tools/*.c tools/common/*.c tools/common/*.h; do
+		n=$(wc -l <"$f")
+		[ "$n" -le 1000 ] || say "$f: $n lines (at most 1,000)"
+		head -n 1 "$f" | grep -q '^/\*' || say "$f:1: does not open with a comment saying its job"
+	done
+}
+
+check_bats() {
+	for f in tests/*.bats tests/chaos/*.bats; do
+		[ -f "$f" ] || continue
+		awk -v f="$f" '
+			/^@test / { intest = 1; prev = ""; next }
+			/^}/ { intest = 0 }
+			!intest { next }
+			# a "! cmd" line that continues no condition
+			/^[ \t]+! / && prev !~ /(\|\||&&|\||\\|then|if|while|until|do)[ \t]*$/ {
+				print f ":" FNR ": a mid-test \"!\" cannot fail: use refute"
+			}
+			# assertions chained with &&: only the last counts
+			/^[ \t]+\[\[? .*\]?\] && (\[|grep -q|test )/ {
+				print f ":" FNR ": assertions chained with &&: one a line"
+			}
+			# an assertion with a fallback on the next line
+			/^[ \t]+\[\[? .*\]\]? \|\|[ \t]*$/ {
+				print f ":" FNR ": an assertion that falls back to another: assert one"
+			}
+			{ prev = $0 }
+		' "$f"
+	done | while IFS= read -r l; do say "$l"; done
+}
+
+check_shell() {
+	command -v shellcheck >/dev/null || {
+		say "shellcheck is not installed (make deps)"
+		return
+	}
+	shellcheck -x -s sh share/easy-lb/boot.sh share/easy-lb/watcher.sh \
+		share/easy-lb/demo.sh >/dev/null || say "share/easy-lb: shellcheck -x -s sh finds faults"
+	for f in contrib/*.sh tests/*.sh tests/matrix/*.sh tests/fuzz/*.sh .ci/run; do
+		shellcheck -x "$f" >/dev/null || say "$f: shellcheck finds faults"
+	done
+	grep -n 'mkfifo' share/easy-lb/*.sh | sed 's/$/: a FIFO in share\//' |
+		while IFS= read -r l; do say "$l"; done
+	grep -nE 'sleep [0-9]*\.' share/easy-lb/*.sh | sed 's/$/: a fractional sleep is not POSIX/' |
+		while IFS= read -r l; do say "$l"; done
+}
+
+checks=${*:-format dialect lib files bats shell}
+for c in $checks; do
+	case $c in
+	format | dialect | lib | files | bats | shell) ;;
+	*) echo "lint: no check '$c' (format dialect lib files bats shell)" >&2; exit 100 ;;
+	esac
+	out=$("check_$c")
+	[ -z "$out" ] || {
+		printf '%s\n' "$out"
+		bad=1
+	}
+done
+exit "$bad"
