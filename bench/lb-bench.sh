@@ -2,7 +2,7 @@
 # lb-bench.sh: the balancer end to end (issue 6): boot.sh + watcher.sh +
 # the shipped template with a real etcd, a real haproxy and two tiny
 # backends ("old" and "new"), all on 127.0.0.1 at ports picked free, in a
-# temp dir that is always removed.  bench/lb-bench.py does the measuring:
+# temp dir that is always removed.  bench/lb-scenarios.py does the measuring:
 #
 #   1. convergence, put -> first request served by the new server, for a
 #      new upstream (runtime path) and a new service (reload path), at 10,
@@ -16,7 +16,7 @@
 # Figures are reported, never enforced.  The table goes to stdout and,
 # with the plot data, to bench/out/ (summary.tsv, conv.tsv, render.tsv,
 # floor.tsv), from which bench/report.sh writes bench/results.md.
-# Knobs: see bench/lb-bench.py (SCALES, NCONV, DEBOUNCE_MS, ...).
+# Knobs: see bench/lb-scenarios.py (SCALES, NCONV, DEBOUNCE_MS, ...).
 set -u
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +43,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/lb-bench.XXXXXX") || exit 111
 RUN=$(mktemp -d /dev/shm/lb-bench-run.XXXXXX 2>/dev/null) || RUN=$TMP/run
 export LB_BENCH_RUN=$RUN
 ETCD_PID='' PY_PID=''
-# Every process lb-bench.py starts is listed in $TMP/pids; boot.sh leads
+# Every process lb-scenarios.py starts is listed in $TMP/pids; boot.sh leads
 # its own process group (haproxy and its workers), stopped as a group.
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
@@ -102,7 +102,7 @@ mkdir -p "$OUTDIR"
 start=$(date +%s)
 uptime >"$OUTDIR/load-before.txt"
 # In the background, so that a signal runs the trap at once.
-python3 "$REPO/bench/lb-bench.py" "$TMP" "$URL" "$OUTDIR" &
+python3 "$REPO/bench/lb-scenarios.py" "$TMP" "$URL" "$OUTDIR" &
 PY_PID=$!
 wait "$PY_PID"
 rc=$?
@@ -110,7 +110,7 @@ PY_PID=
 uptime >"$OUTDIR/load-after.txt"
 echo "$(($(date +%s) - start))" >"$OUTDIR/lb-seconds.txt"
 if [ "$rc" -ne 0 ]; then
-	say "lb-bench.py failed (exit $rc); the balancer's log:"
+	say "lb-scenarios.py failed (exit $rc); the balancer's log:"
 	tail -n 30 "$TMP/lb.log" >&2
 fi
 exit 0

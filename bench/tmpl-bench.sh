@@ -1,5 +1,5 @@
 #!/bin/sh
-# Benchmark tmpl on the shipped-style haproxy template (bench/haproxy.cfg.tmpl)
+# Benchmark tmpl on the shipped-style haproxy template (bench/tmpl-bench/paths.cfg.tmpl)
 # for growing numbers of services of 10 upstreams each, keys as
 # "etcd-get -p" prints them.  For each size it prints the best of RUNS runs:
 # tmpl's own compile, data-parse and render times, wall time, peak RSS,
@@ -65,7 +65,7 @@ printf '%8s %8s %9s %9s %9s %9s %8s %9s %10s %10s %7s\n' services keys \
 for n in "$@"; do
 	sh bench/gen-data.sh "$n" 10 >"$work/data.json"
 	keys=$(jq length "$work/data.json")
-	r=$(best "$tmpl" --timings -d "$work/data.json" bench/haproxy.cfg.tmpl)
+	r=$(best "$tmpl" --timings -d "$work/data.json" bench/tmpl-bench/paths.cfg.tmpl)
 	wall=${r% *} rss=${r#* }
 	compile=$(field compile) data=$(field data) render=$(field render)
 	lines=$(wc -l <"$work/out")
@@ -87,14 +87,14 @@ echo "us/key = (data + render) time per key; ratio = tmpl wall / jq CLI wall."
 
 # The same document through the other idioms, at the largest size: gets()
 # per service (binary search, O(log keys + matches) per call) and tree
-# (built once).  Each must print exactly what haproxy.cfg.tmpl printed.
+# (built once).  Each must print exactly what paths.cfg.tmpl printed.
 echo
 printf '%-22s %8s %9s %9s %9s %8s %s\n' template keys compile_ms render_ms \
 	wall_s rss_MB same_output
-for v in haproxy haproxy-gets haproxy-tree; do
-	r=$(best "$tmpl" --timings -d "$work/data.json" "bench/$v.cfg.tmpl")
+for v in paths gets tree; do
+	r=$(best "$tmpl" --timings -d "$work/data.json" "bench/tmpl-bench/$v.cfg.tmpl")
 	wall=${r% *} rss=${r#* }
-	[ "$v" = haproxy ] && cp "$work/out" "$work/want"
+	[ "$v" = paths ] && cp "$work/out" "$work/want"
 	same=no
 	cmp -s "$work/out" "$work/want" && same=yes
 	awk -v v="$v.cfg.tmpl" -v k="$keys" -v c="$(field compile)" \

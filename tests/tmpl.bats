@@ -340,7 +340,7 @@ golden() {
 	local d="$BATS_TEST_TMPDIR/data.json"
 	sh "$REPO/bench/gen-data.sh" 10000 10 >"$d"
 	local start=$(date +%s%N)
-	run_split tmpl -d "$d" -o "$BATS_TEST_TMPDIR/out" "$REPO/bench/haproxy.cfg.tmpl"
+	run_split tmpl -d "$d" -o "$BATS_TEST_TMPDIR/out" "$REPO/bench/tmpl-bench/paths.cfg.tmpl"
 	local ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end benchmarks of the balancer (issue 6), driven by lb-bench.sh.
 
-usage: lb-bench.py TMPDIR ETCD_URL OUTDIR
+usage: lb-scenarios.py TMPDIR ETCD_URL OUTDIR
 
 TMPDIR is the caller's temp dir: every process started here writes its pid
 to TMPDIR/pids, so that the caller's trap can stop it whatever happens.
