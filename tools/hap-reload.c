@@ -45,11 +45,17 @@ pathwith(const char *suffix)
 	return p;
 }
 
+/* The lock came free; or, asked to stop while waiting for it (nothing
+ * done yet: a safe point), -1 with errno EINTR. */
 static int
 locked(void *fd)
 {
 	if (flock(*(int *)fd, LOCK_EX | LOCK_NB) == 0)
 		return 1;
+	if (tool_stopping) {
+		errno = EINTR;
+		return -1;
+	}
 	return errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 }
 
@@ -67,6 +73,8 @@ lock_config(void)
 	case DEADLINE_HELD:
 		break;
 	case DEADLINE_FAILED:
+		if (tool_stopping)
+			exit(EXIT_TEMP);
 		dieerr(EXIT_TEMP, "%s: flock", path);
 	case DEADLINE_PASSED:
 		die(EXIT_TEMP,
