@@ -22,7 +22,7 @@ else
 BUILD    = build
 endif
 
-TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload
+TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload hap-certs
 # lib/: the library, which never exits nor prints; tools/common/: what
 # the tools share (messages, dying, the etcd tools' options).
 LIBSRC  = $(wildcard lib/*.c)
@@ -55,6 +55,9 @@ $(BUILD)/libeasylb.a: $(LIBOBJ)
 $(BUILD)/libtools.a: $(COMOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(COMOBJ)
+
+# (only hap-certs reads certificates itself)
+$(BUILD)/hap-certs: LDLIBS += -lcrypto
 
 $(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(BUILD)/libeasylb.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtools.a $(BUILD)/libeasylb.a $(LDLIBS)

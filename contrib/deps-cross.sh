@@ -42,7 +42,7 @@ arch_info "$arch" || {
 
 # qemu-user is the package on bookworm and later; qemu-user-static (the
 # same emulators, statically linked) serves as well when it is there.
-pkgs="gcc-$(echo "$triplet" | tr _ -) libc6-dev-$deb-cross libcurl4-openssl-dev:$deb libjq-dev:$deb file"
+pkgs="gcc-$(echo "$triplet" | tr _ -) libc6-dev-$deb-cross libcurl4-openssl-dev:$deb libjq-dev:$deb libssl-dev:$deb file"
 command -v "$qemu" >/dev/null 2>&1 || command -v "$qemu-static" >/dev/null 2>&1 ||
 	pkgs="$pkgs qemu-user"
 

@@ -14,7 +14,7 @@
 set -u
 
 # (the names of Debian's packages, from bookworm to forky)
-build="gcc make libc6-dev libcurl4-openssl-dev libjq-dev"
+build="gcc make libc6-dev libcurl4-openssl-dev libjq-dev libssl-dev"
 demo="$build etcd-server haproxy python3 curl"
 # clang's libFuzzer runtime is a package of its own since trixie
 # (libclang-rt-N-dev); libclang-rt-dev follows the default clang.

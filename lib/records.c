@@ -137,6 +137,33 @@ rec_resync_free(struct rec_resync *r)
 	r->first = 1;
 }
 
+enum rec_type
+rec_peek(const char *line, size_t n, long long *rev)
+{
+	static const struct {
+		const char *head;
+		enum rec_type type;
+	} kinds[] = {
+	    {"{\"type\":\"put\"", REC_PUT},
+	    {"{\"type\":\"delete\"", REC_DELETE},
+	    {"{\"type\":\"progress\",\"revision\":", REC_PROGRESS},
+	    {"{\"type\":\"resync\",\"revision\":", REC_RESYNC},
+	};
+	size_t i, k;
+
+	*rev = 0;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		k = strlen(kinds[i].head);
+		if (n <= k || memcmp(line, kinds[i].head, k))
+			continue;
+		if (kinds[i].type == REC_PROGRESS ||
+		    kinds[i].type == REC_RESYNC)
+			*rev = strtoll(line + k, NULL, 10);
+		return kinds[i].type;
+	}
+	return REC_OTHER;
+}
+
 /* The string field name of o (borrowed), or null. */
 static jv
 str_field(jv o, const char *name)

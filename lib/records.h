@@ -74,6 +74,13 @@ struct rec {
 	 * that carried them (with key_base64 or value_base64). */
 	jv left;
 };
+/* The type and revision of a record as rec_put, rec_delete,
+ * rec_progress and rec_resync_end write it ("type" first, "revision"
+ * before any key or value), without parsing the rest: a resync record
+ * can be megabytes, and a filter of the stream wants its kind only.
+ * REC_OTHER for anything else. */
+enum rec_type rec_peek(const char *line, size_t n, long long *rev);
+
 /* Parse one line (without its newline) into r.  0, 1 for a blank line
  * (no record), or -1 with err filled (not JSON, not a record).  Free
  * with rec_free, whatever the result. */

@@ -203,7 +203,7 @@ same_content(const char *path, const void *data, size_t len)
 	return same;
 }
 
-static int
+int
 write_full(int fd, const char *p, size_t n)
 {
 	ssize_t w;

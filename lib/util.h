@@ -46,6 +46,10 @@ int parse_ll(const char *s, long long min, long long max, long long *out,
  * of memory, p untouched. */
 void *array_grow(void *p, size_t n, size_t size);
 
+/* Write all n bytes of p to fd, through interrupted writes; -1 with
+ * errno set on failure. */
+int write_full(int fd, const char *p, size_t n);
+
 /* Read a whole file descriptor into b; -1 with errno set on failure. */
 int read_all(int fd, struct buf *b);
 /* Read a whole file ("-" is stdin); -1 with err filled on failure. */

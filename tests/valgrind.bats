@@ -48,7 +48,7 @@ teardown() {
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind is not installed (make deps)"
 	local t
-	for t in etcd-get etcd-put etcd-watch tmpl hap-reload; do
+	for t in etcd-get etcd-put etcd-watch tmpl hap-reload hap-certs; do
 		[ -x "$VGBIN/$t" ] || skip "no plain build of $t in $VGBIN: run make"
 	done
 }
@@ -293,5 +293,36 @@ render() {
 	hr "$BATS_TEST_TMPDIR/new2.cfg"
 	[ "$status" -eq 0 ]
 	[ "$output" = unchanged ]
+	vg_clean
+}
+
+@test "valgrind: hap-certs checks, writes and drops certificates, passing the services on" {
+	local d="$BATS_TEST_TMPDIR/pki" i
+	# shellcheck source=tests/pki.bash
+	. "$BATS_TEST_DIRNAME/pki.bash"
+	site_ca "$d"
+	site_cert "$d" a a.example.com a1
+	{
+		for i in cert key; do
+			jq -cn --rawfile v "$d/a.${i/cert/crt}" --arg k "/tls/a/$i" \
+				'{type: "put", key: $k, value: $v, revision: 3}'
+		done
+		echo '{"type":"put","key":"/tls/bad/cert","value":"junk","revision":4}'
+		echo '{"type":"put","key":"/tls/bad/key","value":"junk","revision":4}'
+		echo '{"type":"progress","revision":4}'
+		echo '{"type":"delete","key":"/tls/a/key","revision":5}'
+		echo '{"type":"progress","revision":5}'
+	} >"$BATS_TEST_TMPDIR/tls"
+	printf '%s\n' '{"type":"resync","revision":7,"kvs":{}}' '{"type":"progress","revision":8}' \
+		>"$BATS_TEST_TMPDIR/svc"
+	vg hap-certs --from 3 -d "$BATS_TEST_TMPDIR/dir" -s "$BATS_TEST_TMPDIR/none.sock" \
+		3<"$BATS_TEST_TMPDIR/tls" <"$BATS_TEST_TMPDIR/svc"
+	[ "$status" -eq 0 ]
+	[[ $output == '{"type":"resync","revision":7,"kvs":{}}'* ]]
+	[[ $stderr == *"hap-certs: /tls/bad/cert: not a PEM certificate"* ]]
+	[[ $stderr == *"hap-certs: /tls/a/key: missing; the previous pair keeps serving"* ]]
+	# (the records' end takes every certificate away)
+	[[ $stderr == *"hap-certs: the certificates' records ended: HTTPS is off" ]]
+	[ ! -e "$BATS_TEST_TMPDIR/dir/crt/a.pem" ]
 	vg_clean
 }
