@@ -30,8 +30,9 @@ setup_file() {
 		cat "$TESTTMP/install.log" >&2
 		return 1
 	}
-	export EASY_LB_RUN=$TESTTMP/run LB_PORT
+	export EASY_LB_RUN=$TESTTMP/run LB_PORT LB_TLS_PORT
 	LB_PORT=$(free_port)
+	LB_TLS_PORT=$(free_port)
 	mkdir -p "$EASY_LB_RUN"
 	chown haproxy:haproxy "$EASY_LB_RUN"
 }
@@ -65,7 +66,7 @@ image_start() {
 		setpriv --reuid=haproxy --regid=haproxy --init-groups -- env -i \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			"$@" ETCD_PEERS="$ETCDCTL_ENDPOINTS" EASY_LB_RUN="$EASY_LB_RUN" \
-			LB_PORT="$LB_PORT" "$PREFIX/bin/easy-lb" \
+			LB_PORT="$LB_PORT" LB_TLS_PORT="$LB_TLS_PORT" "$PREFIX/bin/easy-lb" \
 			>"$TESTTMP/lb.out" 2>"$TESTTMP/lb.err" &
 		echo "$!" >"$TESTTMP/image.pid"
 		wait "$!"

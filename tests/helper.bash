@@ -198,6 +198,16 @@ answers() {
 	return 1
 }
 
+# answers_host HOST PATH NAME: a request for PATH with Host: HOST reaches
+# backend NAME.
+answers_host() {
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		[[ "$(curl -s -H "Host: $1" "$(LB)$2")" == "$3 "* ]] && return 0
+	done
+	return 1
+}
+
 # refute CMD...: fail when CMD succeeds.  Unlike "! CMD", which set -e
 # ignores anywhere but at the end of a test, it fails the test wherever
 # it stands.

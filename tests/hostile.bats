@@ -456,3 +456,53 @@ ${W}/services/easy-lb-stats: service name is reserved; skipped" ]
 	[ "$output" = "a3b" ]
 	[ "$stderr" = "" ]
 }
+
+# Virtual hosts: a /host value that is no host name skips the service,
+# named, so that it never catches another host's traffic.
+@test "H38 hosts with a control character, a blank inside, a bad wildcard, 254 characters: service skipped, named" {
+	local A='"/services/ok/upstream/a":"127.0.0.1:8080","/services/ok/host":"OK.example.com, *.ok.example.org"'
+	local long
+	long=$(printf 'a%.0s' $(seq 250)).com
+	render "{$A,\"/services/c/upstream/a\":\"127.0.0.1:80\",\"/services/c/host\":\"a.com\\nbackend x\",\"/services/s/upstream/a\":\"127.0.0.1:80\",\"/services/s/host\":\"a b.com\",\"/services/w/upstream/a\":\"127.0.0.1:80\",\"/services/w/host\":\"a.*.com\",\"/services/l/upstream/a\":\"127.0.0.1:80\",\"/services/l/host\":\"$long\",\"/services/e/upstream/a\":\"127.0.0.1:80\",\"/services/e/host\":\" , \"}"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "${W}/services/c/host: \"a.com\\nbackend x\" is not a host name (letters, digits, '-', '.', a leading '*.'); service skipped
+${W}/services/e/host: no host name; service skipped
+${W}/services/l/host: \"$long\" is not a host name (letters, digits, '-', '.', a leading '*.'); service skipped
+${W}/services/s/host: \"a b.com\" is not a host name (letters, digits, '-', '.', a leading '*.'); service skipped
+${W}/services/w/host: \"a.*.com\" is not a host name (letters, digits, '-', '.', a leading '*.'); service skipped" ]
+	[ "$(services)" = "ok " ]
+	printf '%s\n' "$output" | grep -qx '    use_backend ok if { req.hdr(host),field(1,:),lower -m str ok.example.com }'
+	printf '%s\n' "$output" | grep -qx '    use_backend ok if { req.hdr(host),field(1,:),lower -m end .ok.example.org }'
+	valid
+}
+
+# Certificates: hap-certs alone, fed etcd-watch's records of /tls/ on fd
+# 3 (no haproxy: nothing is put into one before it has a TLS listener).
+# certs RECORDS...: run hap-certs on them; $output is what it passes on
+# (an empty services stream), $stderr what it says, DIR its directory.
+certs() {
+	DIR=$BATS_TEST_TMPDIR/tls
+	printf '%s\n' "$@" '{"type":"progress","revision":9}' >"$BATS_TEST_TMPDIR/tls.rec"
+	run_split timeout 10 hap-certs --from 3 -d "$DIR" -s "$BATS_TEST_TMPDIR/none.sock" \
+		3<"$BATS_TEST_TMPDIR/tls.rec" </dev/null
+}
+
+@test "H39 certificates: garbage, 300 kB, bytes that are not UTF-8, a bad name: skipped, named, no file" {
+	local big
+	big=$(head -c 300000 /dev/zero | tr '\0' 'A')
+	certs '{"type":"put","key":"/tls/g/cert","value":"-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n","revision":5}' \
+		'{"type":"put","key":"/tls/g/key","value":"x","revision":5}' \
+		"{\"type\":\"put\",\"key\":\"/tls/big/cert\",\"value\":\"$big\",\"revision\":6}" \
+		'{"type":"put","key":"/tls/big/key","value":"x","revision":6}' \
+		'{"type":"put","key":"/tls/bin/cert","value_base64":"/w==","revision":7}' \
+		'{"type":"put","key":"/tls/../cert","value":"x","revision":8}'
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == *"hap-certs: /tls/g/cert: not a PEM certificate"*"; skipped"* ]]
+	[[ "$stderr" == *"hap-certs: /tls/big/cert: larger than 262144 bytes; skipped"* ]]
+	[[ "$stderr" == *"hap-certs: /tls/bin/cert: value is not valid UTF-8; key left out"* ]]
+	[[ "$stderr" == *"hap-certs: /tls/../cert: not a certificate name easy-lb accepts"* ]]
+	[ -z "$(ls -A "$DIR/crt")" ]
+	[ ! -e "$DIR/default.pem" ]
+	[ "$(cat "$DIR/crt-list")" = "" ]
+}

@@ -22,8 +22,14 @@ DEBOUNCE_MS=${DEBOUNCE_MS:-200}
 EASY_LB_RUN=$(abs "${EASY_LB_RUN:-/run/easy-lb}")
 TEMPLATE=$(abs "${TEMPLATE:-$EASY_LB_SHARE/haproxy.cfg.tmpl}")
 HAPROXY_STATS_URI=${HAPROXY_STATS_URI:-/stats}
+# HTTPS: certificates under TLS_PREFIX, served on LB_TLS_PORT (empty: no
+# HTTPS at all); TLS_DEFAULT names the one for clients without SNI.
+TLS_PREFIX=${TLS_PREFIX:-/tls}
+TLS_PREFIX=${TLS_PREFIX%/}
+LB_TLS_PORT=${LB_TLS_PORT-443}
+TLS_DEFAULT=${TLS_DEFAULT:-}
 export EASY_LB_SHARE ETCD_PREFIX LB_PORT DEBOUNCE_MS EASY_LB_RUN TEMPLATE \
-	HAPROXY_STATS_URI
+	HAPROXY_STATS_URI TLS_PREFIX LB_TLS_PORT TLS_DEFAULT
 
 # haproxy lives in /usr/sbin on Debian, which a user's PATH may lack.
 if [ -z "${HAPROXY:-}" ]; then

@@ -44,6 +44,7 @@ restart() {
 	etcdctl user add lb:lbpw >/dev/null
 	etcdctl role add lb >/dev/null
 	etcdctl role grant-permission lb --prefix=true read /services/ >/dev/null
+	etcdctl role grant-permission lb --prefix=true read /tls/ >/dev/null
 	etcdctl user grant-role lb lb >/dev/null
 	etcdctl auth enable >/dev/null
 	# the test writes and checks as root; the balancer only reads

@@ -122,9 +122,13 @@ hap_errors_at_least() { [ "$(hap_errors "$1")" -ge "$2" ]; }
 	# Without the runtime socket a change that runtime would apply takes a
 	# reload instead (the reloaded worker keeps the socket it inherited).
 	mv "$EASY_LB_RUN/haproxy.sock" "$EASY_LB_RUN/haproxy.sock.away"
+	n=$(grep -c "easy-lb: revision [0-9]*: reloaded" "$TESTTMP/lb.err" || :)
 	etcd-put /services/stable1/upstream/x1 "127.0.0.1:$BACKEND_PORT"
 	wait_until 10 answers /stable1/ extra
 	hap_errors_at_least haproxy.sock 1
+	# (and that reload is done, confirmed through the master's socket,
+	# before the socket goes)
+	wait_until 10 eval '[ "$(grep -c "easy-lb: revision [0-9]*: reloaded" "$TESTTMP/lb.err")" -gt "$n" ]'
 	# Without the master's socket nothing can be applied: hap-reload asks
 	# for 10 s (its --timeout), says so and puts the config file back to
 	# what runs; the watcher tries again later.
