@@ -54,7 +54,11 @@ GP
 fi
 
 # The rows by measure (1a, 1b, 2, ...), each kept in the order of sizes.
-{ head -n 1 "$OUT/summary.tsv"; tail -n +2 "$OUT/summary.tsv" | sort -s -t. -k1,1; } >"$OUT/summary.tsv.sorted"
+{
+	head -n 1 "$OUT/summary.tsv"
+	{ tail -n +2 "$OUT/summary.tsv"; cat "$OUT/tls-summary.tsv" 2>/dev/null; } |
+		sort -s -t. -k1,1
+} >"$OUT/summary.tsv.sorted"
 
 {
 	echo "# easy-lb benchmark results"
@@ -128,10 +132,18 @@ each size, after the load.
    backend serves; applies and reloads counted from the log; "live" is
    last put -> first request served by it. The bound is the reload-path
    p50 at the same size (one debounce window plus one render and reload).
+6. HTTPS (bench/tls-bench.sh, one service, one certificate): a new pair
+   for the certificate put in one transaction -> a client asking by SNI
+   is served the new serial (runtime path: hap-certs, no reload); the
+   floor is the same pair pushed straight into haproxy's runtime API.
+   Then wrk (2 threads, 16 connections) on the same route over HTTPS and
+   over plain HTTP, with keep-alive and with a connection a request (a
+   full TLS handshake each, RSA 2048); the backend is a second haproxy
+   answering by itself, so the rates are the balancer's.
 MD
 	echo
 	echo "## The other benchmarks (raw output of this run)"
-	for n in etcd tmpl hap; do
+	for n in etcd tmpl hap tls; do
 		[ -s "$OUT/$n.txt" ] || continue
 		echo
 		echo "### bench/$n-bench.sh"

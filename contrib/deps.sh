@@ -26,7 +26,7 @@ fuzz="clang libclang-rt-dev"
 # clang-format, shellcheck: make lint.
 check="$demo bats parallel etcd-client jq openssl socat $fuzz shellcheck \
 clang-format valgrind groff-base bsdextrautils iproute2 file procps"
-bench="$demo etcd-client"
+bench="$demo etcd-client openssl"
 benchopt="wrk gnuplot-nox hyperfine"
 
 purpose=${1:-check}
