@@ -239,6 +239,7 @@ root_of() { readlink "/proc/$1/root"; }
 
 @test "boot.sh, watcher.sh and env.sh are shellcheck-clean" {
 	run_split shellcheck -x -s sh "$REPO/share/easy-lb/boot.sh" "$REPO/share/easy-lb/watcher.sh" "$REPO/share/easy-lb/demo.sh"
+	printf '%s\n' "$output" "$stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
 }

@@ -173,6 +173,7 @@ https_is() { [ "$(https "$1" "$2")" = "$3" ]; }
 	touch "$TESTTMP/rot.stop"
 	wait "$BGPID"
 	BGPID=
+	cat "$TESTTMP/rot.out"
 	[[ "$(head -n 1 "$TESTTMP/rot.out")" =~ ^ok\ [1-9][0-9]*\ failed\ 0$ ]]
 	[ "$(worker_pid)" = "$w0" ]
 	# the default (TLS_DEFAULT=api) followed, through its own file
