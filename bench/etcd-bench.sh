@@ -54,7 +54,7 @@ hyperfine() {
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/etcd-bench.XXXXXX") || exit 111
 ETCD_PID=
-# shellcheck disable=SC2317 # run by the EXIT trap
+# shellcheck disable=SC2317,SC2329 # run by the EXIT trap
 cleanup() {
 	if [ -n "$ETCD_PID" ]; then
 		kill "$ETCD_PID" 2>/dev/null

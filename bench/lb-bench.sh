@@ -45,7 +45,7 @@ export LB_BENCH_RUN=$RUN
 ETCD_PID='' PY_PID=''
 # Every process lb-scenarios.py starts is listed in $TMP/pids; boot.sh leads
 # its own process group (haproxy and its workers), stopped as a group.
-# shellcheck disable=SC2317 # run by the EXIT trap
+# shellcheck disable=SC2317,SC2329 # run by the EXIT trap
 cleanup() {
 	local pid
 	[ -n "$PY_PID" ] && kill -KILL "$PY_PID" 2>/dev/null

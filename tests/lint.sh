@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2317 # (the checks are called by name)
+# shellcheck disable=SC2317,SC2329 # (the checks are called by name)
 # tests/lint.sh (make lint): the house rules that a reader can check by
 # grep, each a CHECK of its own; with no CHECK, all of them.  Prints what
 # breaks a rule, FILE:LINE: what, and exits 1 when something does.

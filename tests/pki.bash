@@ -1,18 +1,24 @@
+# The extensions strict verifiers ask for (Python 3.13's default context:
+# VERIFY_X509_STRICT): a CA says what its key is for, and a certificate
+# names the key that signed it.
+CA_EXT=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
+LEAF_EXT=$'authorityKeyIdentifier=keyid,issuer\nsubjectKeyIdentifier=hash'
+
 # make_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
 # certificate, all made here with openssl (for TLS etcd fixtures).
 make_certs() {
 	local d=$1
 	mkdir -p "$d"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "${CA_EXT[@]}" \
 		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
 	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
 		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
-	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/server.ext"
+	printf '%s\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$LEAF_EXT" >"$d/server.ext"
 	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
 		-CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
 	openssl req -newkey rsa:2048 -nodes -subj /CN=client \
 		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
-	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	printf '%s\nextendedKeyUsage=clientAuth\n' "$LEAF_EXT" >"$d/client.ext"
 	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
 		-CAcreateserial -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
 }
@@ -20,7 +26,7 @@ make_certs() {
 # site_ca DIR: a CA for the balancer's own certificates (DIR/site-ca.*).
 site_ca() {
 	mkdir -p "$1"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=site-ca \
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=site-ca "${CA_EXT[@]}" \
 		-keyout "$1/site-ca.key" -out "$1/site-ca.crt" 2>/dev/null
 }
 
@@ -32,7 +38,7 @@ site_cert() {
 	local d=$1 n=$2 cn=$3 serial=$4
 	openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" \
 		-keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null
-	printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$cn" >"$d/$n.ext"
+	printf '%s\nsubjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$LEAF_EXT" "$cn" >"$d/$n.ext"
 	if [ $# -le 4 ]; then
 		openssl x509 -req -in "$d/$n.csr" -CA "$d/site-ca.crt" \
 			-CAkey "$d/site-ca.key" -set_serial "0x$serial" -days 30 \

@@ -42,7 +42,7 @@ follow() {
 # have come to the watcher alone (boot.sh signals the group, but that may
 # come before the group was made).  (A handler, not an ignore: the
 # pipeline's programs keep the default.)
-# shellcheck disable=SC2317 # (run by the trap)
+# shellcheck disable=SC2317,SC2329 # (run by the trap)
 stop() {
 	trap '' TERM INT HUP
 	kill -TERM 0
