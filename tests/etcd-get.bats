@@ -163,6 +163,7 @@ lines' ]
 @test "etcd-get -p whose reader goes away ends quietly with status 0" {
 	bulk_put "$(K gone/)" 5000
 	run_split bash -c 'etcd-get -p "$1" | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}"' _ "$(K gone/)"
+	printf '%s\n' "$output" "$stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = 0 ]
 	[ "$stderr" = "" ]
