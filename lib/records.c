@@ -101,8 +101,10 @@ int
 rec_resync_add(struct rec_resync *r, const char *key, size_t klen,
 	       const char *val, size_t vlen)
 {
+	int first = r->kvs.len == 0;
+
 	if (rec_is_text(key, klen, val, vlen))
-		return rec_member(&r->kvs, key, klen, val, vlen, 0, &r->first);
+		return rec_member(&r->kvs, key, klen, val, vlen, 0, &first);
 	if (buf_puts(&r->binary, r->binary.len ? ",{" : "{") < 0 ||
 	    field(&r->binary, "key", key, klen, 1) < 0 ||
 	    field(&r->binary, "value", val, vlen, 0) < 0)
@@ -134,7 +136,6 @@ rec_resync_free(struct rec_resync *r)
 {
 	buf_free(&r->kvs);
 	buf_free(&r->binary);
-	r->first = 1;
 }
 
 enum rec_type

@@ -32,17 +32,12 @@ int rec_put(struct buf *b, const char *key, size_t klen, const char *val,
 int rec_delete(struct buf *b, const char *key, size_t klen, long long rev);
 int rec_progress(struct buf *b, long long rev);
 
-/* A resync record under construction: rec_resync_add each entry in key
- * order, then rec_resync_end writes the record at revision rev and frees
- * what was gathered. */
+/* A resync record under construction, from {0}: rec_resync_add each
+ * entry in key order, then rec_resync_end writes the record at revision
+ * rev and frees what was gathered. */
 struct rec_resync {
 	struct buf kvs, binary; /* members of "kvs"; elements of "binary" */
-	int first;		/* no member in kvs yet */
 };
-#define REC_RESYNC_INIT                                                        \
-	{                                                                      \
-		{0}, {0}, 1                                                    \
-	}
 int rec_resync_add(struct rec_resync *r, const char *key, size_t klen,
 		   const char *val, size_t vlen);
 int rec_resync_end(struct rec_resync *r, struct buf *b, long long rev);

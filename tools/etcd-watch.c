@@ -197,7 +197,7 @@ resync_member(void *arg, const struct etcd_kv *kv)
 static int
 snapshot(struct watch *w, long long rev)
 {
-	struct rec_resync r = REC_RESYNC_INIT;
+	struct rec_resync r = {0};
 	long long at;
 	int st;
 

@@ -79,7 +79,7 @@ round_trip(const struct buf *b, enum rec_type type, const char *key,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rec_resync rs = REC_RESYNC_INIT;
+	struct rec_resync rs = {0};
 	struct buf b = {0};
 	const char *p = (const char *)data + 1, *sep;
 	size_t n = size ? size - 1 : 0, klen;

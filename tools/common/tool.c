@@ -1,5 +1,6 @@
 /* The tools' messages and deaths (see tool.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,15 +112,33 @@ xstrdup(const char *s)
 	return p;
 }
 
+/* Whether fd 1's reader has gone: a pipe or socket with no reader left
+ * polls as an error or a hang-up.  Asked when a write failed before the
+ * last flush, whose errno is long gone (a library's cleanup since then
+ * may have set EAGAIN). */
+static int
+reader_gone(void)
+{
+	struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
 void
 fshut_stdout(void)
 {
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		/* The reader went away: how a pipeline ends early. */
-		if (errno == EPIPE)
-			exit(EXIT_OK);
+	int flushed;
+
+	errno = 0;
+	flushed = fflush(stdout) != EOF;
+	if (flushed && !ferror(stdout))
+		return;
+	/* The reader went away: how a pipeline ends early. */
+	if ((!flushed && errno == EPIPE) || reader_gone())
+		exit(EXIT_OK);
+	if (!flushed)
 		dieerr(EXIT_TEMP, "write error on stdout");
-	}
+	die(EXIT_TEMP, "write error on stdout");
 }
 
 volatile sig_atomic_t tool_stopping;
