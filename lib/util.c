@@ -113,6 +113,15 @@ buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+char *
+buf_line(const struct buf *b, size_t from)
+{
+	/* (an empty buffer may have no p, which memchr must not see) */
+	if (from >= b->len)
+		return NULL;
+	return memchr(b->p + from, '\n', b->len - from);
+}
+
 int
 parse_ll(const char *s, long long min, long long max, long long *out,
 	 const char **errstr)

@@ -33,6 +33,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
+/* The first newline in b at or after from, or NULL. */
+char *buf_line(const struct buf *b, size_t from);
 
 /* Parse a decimal integer in [min, max]; returns 0 or -1 (errstr set to
  * "invalid", "too small" or "too large"), like OpenBSD's strtonum. */

@@ -319,7 +319,8 @@ write_dir(void)
 	int ret = 0;
 	size_t i;
 
-	qsort(st.c, st.n, sizeof(*st.c), byname);
+	if (st.n > 1)
+		qsort(st.c, st.n, sizeof(*st.c), byname);
 	for (i = 0; i < st.n; i++) {
 		struct cert *c = &st.c[i];
 		char *p = crtpath(c->name);
@@ -671,7 +672,7 @@ pass(struct buf *in, size_t start, long long *rev, int *boundary)
 	struct buf o = {0};
 	char *nl;
 
-	while ((nl = memchr(in->p + start, '\n', in->len - start))) {
+	while ((nl = buf_line(in, start))) {
 		size_t n = (size_t)(nl - in->p) - start + 1;
 		long long r;
 		enum rec_type t = rec_peek(in->p + start, n - 1, &r);
@@ -753,8 +754,7 @@ run(int tlsfd)
 				forget_all();
 				settle();
 			}
-			while ((nl = memchr(tin.p + tstart, '\n',
-					    tin.len - tstart))) {
+			while ((nl = buf_line(&tin, tstart))) {
 				tls_record(tin.p + tstart,
 					   (size_t)(nl - tin.p) - tstart,
 					   &lineno);

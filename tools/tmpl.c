@@ -359,8 +359,7 @@ follow(struct follow *f, int fd)
 				eof = 1;
 			if (r > 0 && buf_add(&in, chunk, (size_t)r) < 0)
 				die(EXIT_TEMP, "out of memory");
-			while (
-			    (nl = memchr(in.p + start, '\n', in.len - start))) {
+			while ((nl = buf_line(&in, start))) {
 				apply(f, in.p + start,
 				      (size_t)(nl - in.p) - start);
 				start = (size_t)(nl - in.p) + 1;
