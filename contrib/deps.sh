@@ -17,8 +17,11 @@ set -u
 build="gcc make libc6-dev libcurl4-openssl-dev libjq-dev libssl-dev"
 demo="$build etcd-server haproxy python3 curl"
 # clang's libFuzzer runtime is a package of its own since trixie
-# (libclang-rt-N-dev); libclang-rt-dev follows the default clang.
-fuzz="clang libclang-rt-dev"
+# (libclang-rt-N-dev); libclang-rt-dev follows the default clang.  llvm
+# brings llvm-symbolizer: without it a sanitizer's stacks are bare
+# addresses, and tests/fuzz/lsan.supp (which names jq's function) matches
+# nothing.
+fuzz="clang libclang-rt-dev llvm"
 # bats, parallel: the runner; etcd-client, jq, openssl, socat: the
 # tests' own tools and certificates; groff-base, bsdextrautils: nroff
 # and col (a usage line against its man page); iproute2: network

@@ -37,6 +37,16 @@ if ! "$cc" -fsanitize=fuzzer -o "$probe" "$probe.c" >/dev/null 2>&1; then
 	exit 77
 fi
 rm -f "$probe" "$probe.c"
+# The symbolizer beside this clang (llvm-N's), should none be on PATH: the
+# leak suppressions match function names, which bare addresses are not.
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && ! command -v llvm-symbolizer >/dev/null; then
+	sym=$("$cc" -print-prog-name=llvm-symbolizer)
+	if [ "${sym#/}" != "$sym" ] && [ -x "$sym" ]; then
+		export ASAN_SYMBOLIZER_PATH="$sym"
+	else
+		echo "fuzz: no llvm-symbolizer (Debian package llvm): stacks will be addresses, and lsan.supp cannot match" >&2
+	fi
+fi
 
 work=$(mktemp -d "$b/run.XXXXXX") || exit 111
 trap 'rm -rf "$work"' EXIT INT TERM
