@@ -7,6 +7,8 @@
  * try also sees errors raised further down the pipeline. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tmpl_int.h"
 #include "tmpl_marks.h"
@@ -38,6 +40,87 @@ static const char prelude_tail[] =
 	"def getvs($g): gets($g) | .value;\n"
 	"$root | (\n";
 /* clang-format on */
+
+#define MAX_NEST 200 /* as the parser's (tmpl_parse.c) */
+
+/* Number each call of dirmap in code: "dirmap(" becomes "__dirmap(N; ",
+ * N counting the calls of the program, so that each call keeps its own
+ * results (tmpl_inc.c).  The code has passed the lexer: strings (their
+ * interpolations included) and comments are skipped here by a simpler
+ * scan.  -1 when out of memory. */
+static int
+number_dirmaps(struct tmpl *t, char **code)
+{
+	const char *s = *code;
+	struct buf b = {0};
+	size_t i = 0, from = 0, n = strlen(s), j;
+	int paren[MAX_NEST + 2], lvl = 0, instr = 0;
+
+	paren[0] = 0;
+	while (i < n) {
+		char c = s[i];
+
+		if (instr) {
+			if (c == '\\' && i + 1 < n && s[i + 1] == '(' &&
+			    lvl <= MAX_NEST) {
+				paren[++lvl] = 0;
+				instr = 0;
+				i += 2;
+			} else if (c == '\\') {
+				i += 2;
+			} else {
+				instr = c != '"';
+				i++;
+			}
+		} else if (c == '"') {
+			instr = 1;
+			i++;
+		} else if (c == '#') {
+			while (i < n && s[i] != '\n')
+				i++;
+		} else if (c == '(') {
+			paren[lvl]++;
+			i++;
+		} else if (c == ')') {
+			if (lvl > 0 && paren[lvl] == 0) {
+				lvl--;
+				instr = 1;
+			} else {
+				paren[lvl]--;
+			}
+			i++;
+		} else if (isidstart(c) &&
+			   (i == 0 || (!isid(s[i - 1]) && s[i - 1] != '$' &&
+				       s[i - 1] != '.' && s[i - 1] != ':'))) {
+			for (j = i; j < n && isid(s[j]); j++)
+				;
+			if (j - i == 6 && !memcmp(s + i, "dirmap", 6)) {
+				size_t k = j;
+
+				while (k < n && strchr(" \t\r\n", s[k]))
+					k++;
+
+				if (k < n && s[k] == '(') {
+					buf_add(&b, s + from, i - from);
+					buf_printf(&b, "__dirmap(%zu; ",
+						   t->ndirmaps++);
+					from = k + 1;
+				}
+			}
+			i = j;
+		} else {
+			i++;
+		}
+	}
+	if (!from)
+		return 0;
+	buf_add(&b, s + from, n - from);
+	if (!b.p)
+		return -1;
+	free(*code);
+	*code = b.p;
+	return 0;
+}
 
 static int emit(struct tmpl *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -159,10 +242,33 @@ gen_node(struct tmpl *t, struct node *n)
 		emit(
 		    t,
 		    ")) as $__mk | __block_kept(%zu; $__mk) as $__mh | if $__mh then %lld else (%lld, ($__md | (",
-		    n->memo, mark_block_kept(n->memo),
-		    mark_block_begin(n->memo));
+		    n->memo, mark_block(n->memo, MARK_BLOCK_KEPT),
+		    mark_block(n->memo, MARK_BLOCK_BEGIN));
 		gen_list(t, n->body);
-		return emit(t, ")), %lld) end)", mark_block_end(n->memo));
+		return emit(t, ")), %lld) end)",
+			    mark_block(n->memo, MARK_BLOCK_END));
+	case N_EACH:
+		/* Ask which directories to render again; each body comes
+		 * after its directory's name, between two marks, for the
+		 * renderer to keep; the last mark puts all texts in place. */
+		emit(t, "((");
+		emit_code(t, n->expr);
+		emit(t, ") as $__eD | (");
+		if (n->key != (size_t)-1)
+			emit_code(t, n->key);
+		else
+			emit(t, "null");
+		emit(
+		    t,
+		    ") as $__ek | ([\"__tmpl_each\", %zu, ($__eD | __norm), $__ek] | __ccall) as $__et | %lld, ($__et[] as $__en | %lld, $__en, ($__en | ",
+		    n->memo, mark_block(n->memo, MARK_EACH_BEGIN),
+		    mark_block(n->memo, MARK_EACH_DIR));
+		emit_pat(t, n->pat);
+		emit(t, "(");
+		gen_list(t, n->body);
+		return emit(t, ")), %lld), %lld)",
+			    mark_block(n->memo, MARK_EACH_DIR_END),
+			    mark_block(n->memo, MARK_EACH_END));
 	}
 	return 0;
 }
@@ -183,6 +289,11 @@ gen_list(struct tmpl *t, struct node *n)
 int
 gen_program(struct tmpl *t)
 {
+	size_t i;
+
+	for (i = 0; i < t->nexprs; i++)
+		if (number_dirmaps(t, &t->exprs[i].code) < 0)
+			return t->nomem = -1;
 	emit(t, "%s%s%s", prelude_head, ccall_defs, prelude_tail);
 	gen_list(t, t->root);
 	emit(t, "\n)\n");
