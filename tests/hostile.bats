@@ -442,6 +442,15 @@ ${W}/services/easy-lb-stats: service name is reserved; skipped" ]
 	[[ "$stderr" == *"malformed watch stream"* ]]
 }
 
+@test "H38 a key below an instance or a backend option name: that name skipped with a warning, the others served" {
+	render '{"/services/web/upstream/a/b":"127.0.0.1:80","/services/web/upstream/c":"127.0.0.1:81","/services/web/backend/balance/x":"source"}'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "${W}/services/web/upstream/a: a directory, not a key; skipped
+${W}/services/web/backend/balance: a directory, not a key; skipped" ]
+	[ "$(servers)" = "c 127.0.0.1:81 check" ]
+	valid
+}
+
 @test "H37 a template that forges the engine's own requests: a runtime error, no crash" {
 	printf 'a{{ ["__tmpl_block", "x", 1] | __ccall }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
 	run_split tmpl -o "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
