@@ -50,7 +50,7 @@ const char ccall_defs[] =
 	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
 	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __ccall) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
 	"def __block_kept($b; $k): [\"__tmpl_block\", $b, $k] | __ccall;\n"
-	"def __dirmap($s; $d; f): ([\"__tmpl_dm\", $s, ($d | __norm)] | __ccall) as $__t | reduce ($__t[1][] | . as $__n | [\"__tmpl_dm_put\", $__t[0], $__n, [([\"__tmpl_dm_dir\", $__t[0], $__n] | debug | empty), first($__n | f)]] | debug) as $__x (null; null) | [\"__tmpl_dm_end\", $__t[0]] | __ccall;\n"
+	"def __dirmap($s; $d; f): ([\"__tmpl_dm\", $s, ($d | __norm)] | __ccall) as $__t | ($__t[1][] as $__n | [\"__tmpl_dm_put\", $__t[0], $__n, ($__n | f)] | debug | empty), ([\"__tmpl_dm_end\", $__t[0]] | __ccall);\n"
 	"def haproxy_name: [\"__tmpl_hap_name\", .] | __ccall;\n"
 	"def haproxy_path: [\"__tmpl_hap_path\", .] | __ccall;\n"
 	"def haproxy_servers($d): [\"__tmpl_hap_servers\", $d, ($d | __norm)] | __ccall;\n"

@@ -178,6 +178,55 @@ emit_pat(struct tmpl *t, const char *pat)
 
 static int gen_list(struct tmpl *t, struct node *n);
 
+/* Is the body of range node n only the expression "." between two
+ * optional texts?  Then its list (see struct list) in *l. */
+static int
+is_list(struct tmpl *t, const struct node *n, struct list *l)
+{
+	const struct node *b = n->body;
+	const char *c;
+
+	if (n->pat || !b)
+		return 0;
+	l->before = l->after = (size_t)-1;
+	if (b->type == N_TEXT) {
+		l->before = b->lit;
+		b = b->next;
+	}
+	if (!b || b->type != N_EXPR)
+		return 0;
+	for (c = t->exprs[b->expr].code; *c == ' ' || *c == '\t'; c++)
+		;
+	if (*c != '.' || c[1 + strspn(c + 1, " \t\r\n")])
+		return 0;
+	l->expr = b->expr;
+	b = b->next;
+	if (b && b->type == N_TEXT) {
+		l->after = b->lit;
+		b = b->next;
+	}
+	return !b;
+}
+
+/* A new list block for l; (size_t)-1 when out of memory. */
+static size_t
+new_list(struct tmpl *t, const struct list *l)
+{
+	char *a = array_grow(t->is_each, t->nmemos, sizeof(*a));
+	struct list *ls;
+
+	if (a)
+		t->is_each = a;
+	if (!a || !(ls = realloc(t->lists, (t->nmemos + 1) * sizeof(*ls)))) {
+		t->nomem = -1;
+		return (size_t)-1;
+	}
+	t->lists = ls;
+	t->is_each[t->nmemos] = 2;
+	t->lists[t->nmemos] = *l;
+	return t->nmemos++;
+}
+
 static int
 gen_if(struct tmpl *t, struct node *n)
 {
@@ -199,6 +248,9 @@ gen_if(struct tmpl *t, struct node *n)
 static int
 gen_node(struct tmpl *t, struct node *n)
 {
+	struct list l;
+	size_t b;
+
 	switch (n->type) {
 	case N_TEXT:
 		return emit(t, "%lld", mark_lit(n->lit));
@@ -207,6 +259,19 @@ gen_node(struct tmpl *t, struct node *n)
 		emit_code(t, n->expr);
 		return emit(t, ") | (%lld, .))", mark_value(n->expr));
 	case N_RANGE:
+		if (is_list(t, n, &l)) {
+			/* The outputs as one array, rendered in C. */
+			if ((b = new_list(t, &l)) == (size_t)-1)
+				return -1;
+			emit(t, "([");
+			emit_code(t, n->expr);
+			emit(
+			    t,
+			    "] as $__r | if ($__r | length) > 0 then %lld, $__r else (",
+			    mark_block(b, MARK_LIST));
+			gen_list(t, n->alt);
+			return emit(t, ") end)");
+		}
 		if (!n->alt) {
 			emit(t, "((");
 			emit_code(t, n->expr);

@@ -32,9 +32,9 @@ struct inst {
 	jv key; /* {{ each }}: the value of its KEY */
 	double used;
 	int open; /* being worked out */
-	/* dirmap(): the values and the warnings by name, the name being
-	 * worked out and where its warnings begin. */
-	jv obj, warns, cur;
+	/* dirmap(): the values and the warnings by name, and where the
+	 * warnings of the name being worked out begin. */
+	jv obj, warns;
 	size_t cur_warns;
 	int full;  /* worked out from scratch: the names come in order */
 	int added; /* a name added out of order: sort at the end */
@@ -102,7 +102,6 @@ inst_free(struct inst *in)
 	jv_free(in->warns);
 	jv_free(in->dir);
 	jv_free(in->key);
-	jv_free(in->cur);
 	free(in->pieces);
 	free(in);
 }
@@ -187,7 +186,6 @@ inst_get(struct tmpl *t, int each, size_t site, jv dir)
 	in->key = jv_null();
 	in->obj = jv_object();
 	in->warns = jv_object();
-	in->cur = jv_invalid();
 	in->used = -1;
 	t->insts[t->ninsts++] = in;
 	return in;
@@ -304,20 +302,14 @@ cut_warns(struct tmpl *t, size_t from, size_t *n)
 	return w;
 }
 
-/* Keep outs[0] (outs an array, consumed) under name (borrowed), or no
- * value when outs is empty.  An object that does not change stays the
- * same object (see hcache in tmpl_memo.c): a memo keyed on it costs
- * O(1). */
+/* Keep v (consumed) under name (borrowed), or no value when v is
+ * invalid.  An object that does not change stays the same object (see
+ * hcache in tmpl_memo.c): a memo keyed on it costs O(1). */
 static void
-dirmap_set(struct inst *in, jv name, jv outs)
+dirmap_set(struct inst *in, jv name, jv v)
 {
 	jv old = jv_object_get(jv_copy(in->obj), jv_copy(name));
-	jv v = jv_get_kind(outs) == JV_KIND_ARRAY &&
-		       jv_array_length(jv_copy(outs)) > 0
-		   ? jv_array_get(jv_copy(outs), 0)
-		   : jv_invalid();
 
-	jv_free(outs);
 	if (jv_is_valid(v) && jv_is_valid(old) &&
 	    jv_equal(jv_copy(old), jv_copy(v))) {
 		jv_free(v);
@@ -352,9 +344,9 @@ dirmap_sort(struct inst *in)
 }
 
 /* dirmap(): ["__tmpl_dm", site, dir] answers [serial, names to work
- * out]; ["__tmpl_dm_dir", serial, name] starts one, whose first output
- * comes in ["__tmpl_dm_put", serial, name, [output]]; ["__tmpl_dm_end",
- * serial] answers the object of all names, its warnings given. */
+ * out]; f's outputs for each name come in order, in ["__tmpl_dm_put",
+ * serial, name, outputs...]; ["__tmpl_dm_end", serial] answers the
+ * object of all names, its warnings given. */
 static int
 dirmap_request(struct tmpl *t, const char *tg, int n, jv msg)
 {
@@ -378,19 +370,15 @@ dirmap_request(struct tmpl *t, const char *tg, int n, jv msg)
 			jv todo = inst_todo(t, in);
 
 			in->open = 1;
+			in->cur_warns = t->warns.len;
 			ccall_answer(
 			    t, JV_ARRAY(jv_number((double)in->serial), todo));
 		}
-	} else if (n == 3 && !strcmp(tg, "__tmpl_dm_dir") &&
+	} else if (n >= 3 && !strcmp(tg, "__tmpl_dm_put") &&
 		   (in = inst_by_serial(t, a, 0)) &&
 		   jv_get_kind(b) == JV_KIND_STRING) {
-		jv_free(in->cur);
-		in->cur = jv_copy(b);
-		in->cur_warns = t->warns.len;
-	} else if (n == 4 && !strcmp(tg, "__tmpl_dm_put") &&
-		   (in = inst_by_serial(t, a, 0)) && jv_is_valid(in->cur) &&
-		   jv_equal(jv_copy(in->cur), jv_copy(b))) {
-		jv outs = jv_array_get(jv_copy(msg), 3);
+		/* The warnings given since the last request are this
+		 * directory's: f ran in between. */
 		size_t wn;
 		char *w = cut_warns(t, in->cur_warns, &wn);
 
@@ -400,9 +388,10 @@ dirmap_request(struct tmpl *t, const char *tg, int n, jv msg)
 		else if (jv_object_has(jv_copy(in->warns), jv_copy(b)))
 			in->warns = jv_object_delete(in->warns, jv_copy(b));
 		free(w);
-		dirmap_set(in, b, outs);
-		jv_free(in->cur);
-		in->cur = jv_invalid();
+		dirmap_set(in, b,
+			   n > 3 ? jv_array_get(jv_copy(msg), 3)
+				 : jv_invalid());
+		in->cur_warns = t->warns.len;
 	} else if (n == 2 && !strcmp(tg, "__tmpl_dm_end") &&
 		   (in = inst_by_serial(t, a, 0))) {
 		jv ks = jv_keys(jv_copy(in->warns));
@@ -442,7 +431,7 @@ each_request(struct tmpl *t, jv msg)
 	struct inst *in = NULL;
 
 	if (s < 0 || s >= (double)t->nmemos || s != (size_t)s ||
-	    !t->is_each[(size_t)s] || jv_get_kind(dir) != JV_KIND_STRING ||
+	    t->is_each[(size_t)s] != 1 || jv_get_kind(dir) != JV_KIND_STRING ||
 	    !(in = inst_get(t, 1, (size_t)s, dir)) || in->open) {
 		ccall_answer(t,
 			     jv_invalid_with_msg(jv_string(

@@ -49,6 +49,13 @@ struct node {
 	struct node *next;
 };
 
+/* A range whose body is only the expression "." between two optional
+ * texts renders its filter's outputs in C, from one array: the texts'
+ * literal numbers ((size_t)-1 for none) and the expression. */
+struct list {
+	size_t before, expr, after;
+};
+
 struct expr {
 	size_t file; /* index into files */
 	int line, col;
@@ -82,9 +89,10 @@ struct tmpl {
 	struct miss *miss;
 	size_t nmiss;
 	double renders;
-	size_t nmemos;	 /* {{ memo }} and {{ each }} blocks */
-	char *is_each;	 /* per block: an {{ each }} block */
-	size_t ndirmaps; /* dirmap() calls in the program */
+	size_t nmemos;	    /* {{ memo }} and {{ each }} blocks */
+	char *is_each;	    /* per block: 1 an {{ each }} block, 2 a list */
+	struct list *lists; /* per block, for lists */
+	size_t ndirmaps;    /* dirmap() calls in the program */
 	/* Identity-keyed hashes of large arrays and objects met in memo
 	 * keys (tmpl_memo.c). */
 	struct hcache *hc;

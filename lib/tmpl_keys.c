@@ -388,8 +388,15 @@ keys_children(struct tmpl *t, const char *raw, size_t rawn, const char *d,
 		key.len = rawn + 1;
 		if (buf_add(&key, rest, nn) < 0)
 			break;
-		v = jv_object_get(jv_copy(t->data),
-				  jv_string_sized(key.p, (int)key.len));
+		/* (the key itself when it is the one asked for: its hash is
+		 * kept with it) */
+		if (t->nk[i]->n == key.len &&
+		    !memcmp(t->nk[i]->s, key.p, key.len))
+			v = jv_object_get(jv_copy(t->data),
+					  jv_copy(t->nk[i]->k));
+		else
+			v = jv_object_get(jv_copy(t->data),
+					  jv_string_sized(key.p, (int)key.len));
 		f(t, rest, nn, &key, v, ctx);
 		jv_free(v);
 	}

@@ -9,18 +9,21 @@
  *   2i        literal i: copy that piece of template text;
  *   2e+1      expression e: the next output is a value of e, to check
  *             and substitute;
- *   -(7b+1)   {{ memo }} block b: copy the text kept for its key;
- *   -(7b+2)   block b's body begins: its text, up to
- *   -(7b+3)   block b's body end, is to be kept for its key;
- *   -(7b+4)   {{ each }} block b begins (the directories it renders
+ *   -(8b+1)   {{ memo }} block b: copy the text kept for its key;
+ *   -(8b+2)   block b's body begins: its text, up to
+ *   -(8b+3)   block b's body end, is to be kept for its key;
+ *   -(8b+4)   {{ each }} block b begins (the directories it renders
  *             again follow, then its end);
- *   -(7b+5)   the next output is the name of a directory, whose body
+ *   -(8b+5)   the next output is the name of a directory, whose body
  *             text, up to
- *   -(7b+6)   the end of that body, is to be kept for it;
- *   -(7b+7)   block b's end: copy the text of all its directories.
+ *   -(8b+6)   the end of that body, is to be kept for it;
+ *   -(8b+7)   block b's end: copy the text of all its directories;
+ *   -(8b+8)   list b: the next output is an array, each of whose
+ *             elements is rendered between the texts around the
+ *             expression "." of a range's body (see struct list).
  *
  * Literals and expressions share the numbers from 0 up, told apart by
- * parity; blocks take the negative ones, seven to a block.  Each mark is
+ * parity; blocks take the negative ones, eight to a block.  Each mark is
  * an integer small enough for a double to hold exactly, and the program
  * can output no other number where a mark is expected: a user value only
  * ever comes after the 2e+1 of its expression. */
@@ -42,11 +45,12 @@ enum mark {
 	MARK_EACH_DIR,
 	MARK_EACH_DIR_END,
 	MARK_EACH_END,
+	MARK_LIST,
 };
 
-#define MARKS_PER_BLOCK 7
+#define MARKS_PER_BLOCK 8
 
-/* Block b's mark of kind m (MARK_BLOCK_KEPT to MARK_EACH_END). */
+/* Block b's mark of kind m (MARK_BLOCK_KEPT to MARK_LIST). */
 static inline long long
 mark_block(size_t block, enum mark m)
 {

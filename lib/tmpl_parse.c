@@ -950,6 +950,7 @@ tmpl_free(struct tmpl *t)
 	buf_free(&t->jqerr);
 	free(t->litoff);
 	free(t->litlen);
+	free(t->lists);
 	for (i = 0; i < t->nexprs; i++)
 		free(t->exprs[i].code);
 	free(t->exprs);

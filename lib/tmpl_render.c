@@ -188,6 +188,44 @@ put_value(struct tmpl *t, size_t e, jv v, size_t max, struct buf *out,
 	return r < 0 ? nomem(err) : 0;
 }
 
+static int
+put_lit(struct tmpl *t, size_t i, size_t max, struct buf *out,
+	struct tmpl_err *err)
+{
+	int r = out_put(out, t->lits.p + t->litoff[i], t->litlen[i], max);
+
+	if (r > 0)
+		return rt_error(t, (size_t)-1, err,
+				"output larger than %zu bytes", max);
+	return r < 0 ? nomem(err) : 0;
+}
+
+/* List l's array a (consumed): each element between l's texts. */
+static int
+put_list(struct tmpl *t, const struct list *l, jv a, size_t max,
+	 struct buf *out, struct tmpl_err *err)
+{
+	int i, n, r = 0;
+
+	if (jv_get_kind(a) != JV_KIND_ARRAY) {
+		jv_free(a);
+		return rt_error(t, (size_t)-1, err,
+				"internal error: bad program output");
+	}
+	n = jv_array_length(jv_copy(a));
+	for (i = 0; i < n && r == 0; i++) {
+		if (l->before != (size_t)-1)
+			r = put_lit(t, l->before, max, out, err);
+		if (r == 0)
+			r = put_value(t, l->expr, jv_array_get(jv_copy(a), i),
+				      max, out, err);
+		if (r == 0 && l->after != (size_t)-1)
+			r = put_lit(t, l->after, max, out, err);
+	}
+	jv_free(a);
+	return r;
+}
+
 /* Report the error that ended the render: jv msg is consumed. */
 static int
 render_error(struct tmpl *t, jv msg, struct tmpl_err *err)
@@ -279,6 +317,7 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	jv tree, in, v;
 	size_t expect = (size_t)-1;
 	int r = 0, name = 0;
+	size_t list = (size_t)-1;
 	char why[128];
 
 	memset(err, 0, sizeof(*err));
@@ -312,6 +351,14 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 				return -1;
 			continue;
 		}
+		if (list != (size_t)-1) {
+			r = put_list(t, &t->lists[list], v, max_output, out,
+				     err);
+			list = (size_t)-1;
+			if (r < 0)
+				return -1;
+			continue;
+		}
 		if (name) {
 			/* The name of the directory an {{ each }} body is
 			 * rendered for. */
@@ -332,17 +379,18 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 			expect = i;
 			break;
 		case MARK_LIT:
-			r = out_put(out, t->lits.p + t->litoff[i], t->litlen[i],
-				    max_output);
-			if (r > 0)
-				return rt_error(t, (size_t)-1, err,
-						"output larger than %zu bytes",
-						max_output);
-			if (r < 0)
-				return nomem(err);
+			if (put_lit(t, i, max_output, out, err) < 0)
+				return -1;
 			break;
 		case MARK_EACH_DIR:
 			name = 1;
+			break;
+		case MARK_LIST:
+			if (t->is_each[i] != 2)
+				return rt_error(
+				    t, (size_t)-1, err,
+				    "internal error: bad program output");
+			list = i;
 			break;
 		case MARK_EACH_BEGIN:
 		case MARK_EACH_DIR_END:
