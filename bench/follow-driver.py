@@ -14,12 +14,13 @@ it, as etcd-watch would send them.
                     then the whole state again (a resync record)
 
 Prints one line per render: "rev cpu_ms wall_ms", then with --rss the
-VmRSS and VmHWM of tmpl at the end, in kB.  With --check, each render is
+VmRSS and VmHWM of tmpl at the end, in kB (with --rss-every K, also after
+the snapshot and every K changes).  With --check, each render is
 compared with a one-shot render of the same state (tmpl -d): OUT byte for
 byte (the last good one when the render fails), and the warnings tmpl
 --follow printed with those the one-shot render gave that the one before
 it did not, and its error; a difference ends the run with status 1.
-usage: follow-driver.py [--mode M] [--gap MS] [--rss] [--check] TMPL
+usage: follow-driver.py [--mode M] [--gap MS] [--rss] [--rss-every K] [--check] TMPL
        TEMPLATE OUT SERVICES UPSTREAMS CHANGES"""
 import json
 import random
@@ -29,7 +30,7 @@ import sys
 import time
 
 args = sys.argv[1:]
-mode, gap, rss, check = "upstream", 0, False, False
+mode, gap, rss, check, every = "upstream", 0, False, False, 0
 while args and args[0].startswith("--"):
     a = args.pop(0)
     if a == "--mode":
@@ -38,6 +39,8 @@ while args and args[0].startswith("--"):
         gap = int(args.pop(0))
     elif a == "--rss":
         rss = True
+    elif a == "--rss-every":
+        every = int(args.pop(0))
     elif a == "--check":
         check = True
     else:
@@ -153,6 +156,12 @@ def compare():
         sys.exit(1)
 
 
+def memory(label="end"):
+    st = open("/proc/%d/status" % p.pid).read()
+    get = lambda k: re.search(k + r":\s+(\d+)", st).group(1)
+    print("rss_kb %s hwm_kb %s after %s" % (get("VmRSS"), get("VmHWM"), label), flush=True)
+
+
 def send(lines):
     p.stdin.write("".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines))
     p.stdin.flush()
@@ -163,6 +172,8 @@ r = wait_render()
 if check:
     compare()
 print("%d %.2f %d snapshot" % r, flush=True)
+if every:
+    memory("snapshot")
 for i in range(nchanges):
     rev += 1
     if mode == "upstream":
@@ -189,9 +200,9 @@ for i in range(nchanges):
     if check:
         compare()
     print("%d %.2f %d" % r, flush=True)
+    if every and (i + 1) % every == 0:
+        memory("%d changes" % (i + 1))
 if rss:
-    st = open("/proc/%d/status" % p.pid).read()
-    get = lambda k: re.search(k + r":\s+(\d+)", st).group(1)
-    print("rss_kb %s hwm_kb %s" % (get("VmRSS"), get("VmHWM")), flush=True)
+    memory()
 p.stdin.close()
 p.wait()

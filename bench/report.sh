@@ -131,7 +131,7 @@ each size, after the load.
 MD
 	echo
 	echo "## The other benchmarks (raw output of this run)"
-	for n in etcd tmpl hap; do
+	for n in etcd render tmpl hap; do
 		[ -s "$OUT/$n.txt" ] || continue
 		echo
 		echo "### bench/$n-bench.sh"
