@@ -52,21 +52,10 @@ hyperfine() {
 	command hyperfine "$@"
 }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/etcd-bench.XXXXXX") || exit 111
-ETCD_PID=
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-	if [ -n "$ETCD_PID" ]; then
-		kill "$ETCD_PID" 2>/dev/null
-		wait "$ETCD_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
+bench_tmp etcd-bench
+
 start_etcd
 
 TABLE=$TMP/table

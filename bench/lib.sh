@@ -1,6 +1,24 @@
 # shellcheck shell=bash
 # bench/lib.sh: what the benchmarks that run their own etcd share.
-# Sourced (bash): needs $TMP (a temp dir) and say().
+# Sourced (bash): needs say(), and $TMP (a temp dir) for start_etcd.
+
+# bench_tmp NAME: a temp dir in TMP, removed at exit with the etcd that
+# start_etcd started there.
+bench_tmp() {
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 111
+	ETCD_PID=
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+bench_cleanup() {
+	if [ -n "${ETCD_PID:-}" ]; then
+		kill "$ETCD_PID" 2>/dev/null
+		wait "$ETCD_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
 
 free_port() {
 	python3 -c 'import socket

@@ -41,22 +41,11 @@ for t in etcd curl python3; do
 done
 [ -x /usr/bin/time ] || { say "needs /usr/bin/time (GNU time)"; exit 111; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/render-bench.XXXXXX") || exit 111
-export EASY_LB_RUN=$TMP
-ETCD_PID=
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-	if [ -n "$ETCD_PID" ]; then
-		kill "$ETCD_PID" 2>/dev/null
-		wait "$ETCD_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
+bench_tmp render-bench
+export EASY_LB_RUN=$TMP
+
 start_etcd
 
 # row MEASURE VALUE BASELINE RATIO GOAL: a line of the table, and of
