@@ -59,6 +59,38 @@ str(struct scan *s, const char **a, size_t *n)
 }
 
 static int
+digits(struct scan *s)
+{
+	const char *a = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > a ? 0 : -1;
+}
+
+static int
+number(struct scan *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (digits(s) < 0)
+		return -1;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (digits(s) < 0)
+			return -1;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (digits(s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
 skip(struct scan *s, int depth)
 {
 	const char *a;
@@ -84,12 +116,18 @@ skip(struct scan *s, int depth)
 		} while (eat(s, ','));
 		return eat(s, close) ? 0 : -1;
 	}
-	/* A number or a literal. */
-	for (a = s->p; s->p < s->end && *s->p &&
-		       strchr("0123456789+-.eEtruefalsn", *s->p);
-	     s->p++)
-		;
-	return s->p > a ? 0 : -1;
+	/* A literal or a number, as JSON writes them. */
+	for (n = 0; n < 3; n++) {
+		static const char *const lit[] = {"true", "false", "null"};
+		size_t ln = strlen(lit[n]);
+
+		if ((size_t)(s->end - s->p) >= ln &&
+		    !memcmp(s->p, lit[n], ln)) {
+			s->p += ln;
+			return 0;
+		}
+	}
+	return number(s);
 }
 
 /* An integer field: etcd writes int64 as a string, 0 as nothing. */
@@ -130,7 +168,7 @@ one_kv(struct scan *s, struct etcd_kv *kv)
 	const char *a, *k = NULL, *v = "";
 	size_t n, kn = 0, vn = 0;
 	long long *f;
-	int r = 0;
+	int r = 0, seen = 0, ints = 0;
 
 	memset(kv, 0, sizeof(*kv));
 	if (!eat(s, '{'))
@@ -140,10 +178,11 @@ one_kv(struct scan *s, struct etcd_kv *kv)
 			if (str(s, &a, &n) < 0 || !eat(s, ':'))
 				return -1;
 			f = NULL;
+			/* (a field twice: jq keeps the last; leave it to jq) */
 			if (n == 3 && !memcmp(a, "key", 3))
-				r = str(s, &k, &kn);
+				r = k ? -1 : str(s, &k, &kn);
 			else if (n == 5 && !memcmp(a, "value", 5))
-				r = str(s, &v, &vn);
+				r = seen++ ? -1 : str(s, &v, &vn);
 			else if (n == 15 && !memcmp(a, "create_revision", 15))
 				f = &kv->create_rev;
 			else if (n == 12 && !memcmp(a, "mod_revision", 12))
@@ -154,8 +193,15 @@ one_kv(struct scan *s, struct etcd_kv *kv)
 				f = &kv->lease;
 			else
 				r = skip(s, 1);
-			if (f)
-				r = int_field(s, f);
+			if (f) {
+				int bit = f == &kv->create_rev ? 1
+					  : f == &kv->mod_rev  ? 2
+					  : f == &kv->version  ? 4
+							       : 8;
+
+				r = ints & bit ? -1 : int_field(s, f);
+				ints |= bit;
+			}
 			if (r < 0)
 				return -1;
 		} while (eat(s, ','));
@@ -207,7 +253,7 @@ etcd_scan_range(const char *p, size_t len, struct etcd_scan *r)
 	struct scan s = {p, p + len};
 	const char *a, *b;
 	size_t n, m;
-	int got_kvs = 0, got_hdr = 0, ok = 0;
+	int got_kvs = 0, got_hdr = 0, got_more = 0, ok = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!p || !eat(&s, '{'))
@@ -216,7 +262,10 @@ etcd_scan_range(const char *p, size_t len, struct etcd_scan *r)
 		do {
 			if (str(&s, &a, &n) < 0 || !eat(&s, ':'))
 				goto bad;
-			if (n == 6 && !memcmp(a, "header", 6) && !got_hdr++) {
+			/* (a field twice: jq keeps the last; leave it to jq) */
+			if (n == 6 && !memcmp(a, "header", 6)) {
+				if (got_hdr++)
+					goto bad;
 				if (!eat(&s, '{'))
 					goto bad;
 				do {
@@ -233,11 +282,12 @@ etcd_scan_range(const char *p, size_t len, struct etcd_scan *r)
 				} while (eat(&s, ','));
 				if (!eat(&s, '}'))
 					goto bad;
-			} else if (n == 3 && !memcmp(a, "kvs", 3) &&
-				   !got_kvs++) {
-				if (kvs(&s, r) < 0)
+			} else if (n == 3 && !memcmp(a, "kvs", 3)) {
+				if (got_kvs++ || kvs(&s, r) < 0)
 					goto bad;
 			} else if (n == 4 && !memcmp(a, "more", 4)) {
+				if (got_more++)
+					goto bad;
 				ws(&s);
 				if (s.end - s.p >= 4 && !memcmp(s.p, "true", 4))
 					r->more = 1;
