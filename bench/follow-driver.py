@@ -8,6 +8,8 @@ it, as etcd-watch would send them.
 
   --mode upstream   each change puts a new upstream of one service (the
                     runtime path of the balancer), cycling over services
+  --mode modify     each change gives an existing upstream a new address:
+                    as many keys at the end as at the start
   --mode churn      a repeatable mix: upstreams put and deleted, whole
                     services added and removed, locations and backend
                     options changed, bad values put and fixed, now and
@@ -179,6 +181,9 @@ for i in range(nchanges):
     if mode == "upstream":
         s = i % ns
         ch = [("%s/svc%05d/upstream/x%d" % (P, s, i), "10.200.%d.%d:%d" % (i // 250 % 250, i % 250, 9000))]
+    elif mode == "modify":
+        s = i % ns
+        ch = [("%s/svc%05d/upstream/i%02d" % (P, s, i // ns % nu), "10.201.%d.%d:%d" % (i // 250 % 250, i % 250, 1000 + i % 60000))]
     else:
         ch = churn(i)
     recs = []
