@@ -52,48 +52,11 @@ hyperfine() {
 	command hyperfine "$@"
 }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/etcd-bench.XXXXXX") || exit 111
-ETCD_PID=
-# shellcheck disable=SC2317,SC2329 # run by the EXIT trap
-cleanup() {
-	if [ -n "$ETCD_PID" ]; then
-		kill "$ETCD_PID" 2>/dev/null
-		wait "$ETCD_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+bench_tmp etcd-bench
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-CPORT=$(free_port)
-PPORT=$(free_port)
-while [ "$PPORT" = "$CPORT" ]; do PPORT=$(free_port); done
-URL=http://127.0.0.1:$CPORT
-etcd --name bench --data-dir "$TMP/data" \
-	--listen-client-urls "$URL" --advertise-client-urls "$URL" \
-	--listen-peer-urls "http://127.0.0.1:$PPORT" \
-	--initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
-	--initial-cluster "bench=http://127.0.0.1:$PPORT" \
-	--logger zap --log-outputs stderr >"$TMP/etcd.log" 2>&1 &
-ETCD_PID=$!
-i=0
-until curl -sf "$URL/health" 2>/dev/null | grep -q '"true"'; do
-	i=$((i + 1))
-	if [ $i -gt 200 ] || ! kill -0 "$ETCD_PID" 2>/dev/null; then
-		say "etcd did not start"
-		tail -n 20 "$TMP/etcd.log" >&2
-		exit 111
-	fi
-	sleep 0.1
-done
-say "etcd $(etcd --version | sed -n 's/^etcd Version: //p') on $URL"
+start_etcd
 
 TABLE=$TMP/table
 : >"$TABLE"

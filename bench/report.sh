@@ -132,7 +132,26 @@ each size, after the load.
    backend serves; applies and reloads counted from the log; "live" is
    last put -> first request served by it. The bound is the reload-path
    p50 at the same size (one debounce window plus one render and reload).
-6. HTTPS (bench/tls-bench.sh, one service, one certificate): a new pair
+
+Rows 6 to 8 come from bench/render-bench.sh, on an etcd of its own:
+
+6. One-shot: `etcd-get -p /services/ | tmpl haproxy.cfg.tmpl` at 1,000
+   and 10,000 services x 10 upstreams, median of 3 (peak RSS: the
+   largest process), beside `etcd-get` and `tmpl` alone, a curl of the
+   whole range, and `confd -onetime` (etcdv3 backend, a template of the
+   same routes and backends) when `CONFD` names a confd binary; confd is
+   left out at 10,000 services (minutes a run).
+7. Per change: `tmpl --follow` fed a snapshot, then 20 single-upstream
+   puts, each closed by a progress record, 250 ms apart
+   (bench/follow-driver.py); the median CPU time of a render from its
+   `--timings`, writing the file included, against the first render's.
+8. Memory: `tmpl --follow` at 10,000 services over 10,000 changes, each
+   a new address for an existing upstream, so the state keeps its size;
+   VmRSS after 1,000 changes and after all of them.
+
+Row 9 comes from bench/tls-bench.sh, with a balancer of its own:
+
+9. HTTPS (one service, one certificate): a new pair
    for the certificate put in one transaction -> a client asking by SNI
    is served the new serial (runtime path: hap-certs, no reload); the
    floor is the same pair pushed straight into haproxy's runtime API.
@@ -143,7 +162,7 @@ each size, after the load.
 MD
 	echo
 	echo "## The other benchmarks (raw output of this run)"
-	for n in etcd tmpl hap tls; do
+	for n in etcd render tmpl hap tls; do
 		[ -s "$OUT/$n.txt" ] || continue
 		echo
 		echo "### bench/$n-bench.sh"

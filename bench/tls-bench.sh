@@ -215,12 +215,12 @@ cratio=$(ratio "$https_cps" "$http_cps")
 mkdir -p "$OUT"
 cp "$TMP/table" "$OUT/tls.txt"
 {
-	printf '6. https: certificate put -> new serial served p50, ms (n=%s; worker %s)\t%s\tp99 %s\t%s\t%s\t<= 1000 ms\t%s\n' \
+	printf '9. https: certificate put -> new serial served p50, ms (n=%s; worker %s)\t%s\tp99 %s\t%s\t%s\t<= 1000 ms\t%s\n' \
 		"$rn" "$same" "$r50" "$r99" "$f50" "$(awk -v a="$r50" -v b="$f50" 'BEGIN { printf "%.0f", a / b }')" \
 		"$(awk -v a="$r99" 'BEGIN { print (a <= 1000 ? "met" : "MISSED") }')"
-	printf '6. https: requests/s with keep-alive (wrk), HTTPS vs HTTP\t%s\t\t%s\t%s\t\t\n' \
+	printf '9. https: requests/s with keep-alive (wrk), HTTPS vs HTTP\t%s\t\t%s\t%s\t\t\n' \
 		"$https_rps" "$http_rps" "$ratio"
-	printf '6. https: requests/s, a connection (a full TLS handshake) each, HTTPS vs HTTP\t%s\t\t%s\t%s\t\t\n' \
+	printf '9. https: requests/s, a connection (a full TLS handshake) each, HTTPS vs HTTP\t%s\t\t%s\t%s\t\t\n' \
 		"$https_cps" "$http_cps" "$cratio"
 } >"$OUT/tls-summary.tsv"
 exit 0

@@ -56,4 +56,16 @@ void etcd_add_why(char *err, size_t errlen, const char *why);
 int etcd_call_body(struct etcd *e, const char *path, const char *body, jv *resp,
 		   struct buf *raw, char *err, size_t errlen);
 
+/* etcd_scan.c: a range reply's page, read without building it as jq
+ * values.  0, or -1 for any reply it does not take (the caller then
+ * parses it with jq); free with etcd_scan_free, whatever the result. */
+struct etcd_scan {
+	struct etcd_kv *kvs;
+	size_t n;
+	long long rev; /* the header's */
+	int more;
+};
+int etcd_scan_range(const char *p, size_t len, struct etcd_scan *r);
+void etcd_scan_free(struct etcd_scan *r);
+
 #endif

@@ -260,6 +260,62 @@ fetch_end(struct fetch *f, struct buf *raw, int use)
 	}
 }
 
+/* A page of range reply raw (borrowed) into sc: scanned, or, for a reply
+ * the scanner does not take, parsed with jq (which says what is wrong
+ * with a malformed one).  0, or -1 with err filled. */
+static int
+parse_page(struct etcd *e, const struct buf *raw, struct etcd_scan *sc,
+	   char *err, size_t errlen)
+{
+	jv resp, kvs, hdr, m;
+	struct etcd_kv *a;
+	int i, n;
+
+	if (etcd_scan_range(raw->p, raw->len, sc) == 0)
+		return 0;
+	resp = jv_parse_sized(raw->p ? raw->p : "", (int)raw->len);
+	if (!jv_is_valid(resp)) {
+		jv why = jv_invalid_get_msg(resp);
+
+		snprintf(err, errlen, "%s: malformed JSON reply: %s",
+			 etcd_endpoint(e),
+			 jv_get_kind(why) == JV_KIND_STRING
+			     ? jv_string_value(why)
+			     : "?");
+		jv_free(why);
+		return -1;
+	}
+	hdr = etcd_field(resp, "header");
+	sc->rev = etcd_int(hdr, "revision");
+	jv_free(hdr);
+	m = etcd_field(resp, "more");
+	sc->more = jv_get_kind(m) == JV_KIND_TRUE;
+	jv_free(m);
+	kvs = etcd_field(resp, "kvs");
+	n = jv_get_kind(kvs) == JV_KIND_ARRAY ? jv_array_length(jv_copy(kvs))
+					      : 0;
+	for (i = 0; i < n; i++) {
+		jv one = jv_array_get(jv_copy(kvs), i);
+
+		if ((a = array_grow(sc->kvs, sc->n, sizeof(*a))))
+			sc->kvs = a;
+		if (!a || etcd_kv_decode(one, &sc->kvs[sc->n]) < 0) {
+			seterr(err, errlen, "%s: malformed key-value in reply",
+			       etcd_endpoint(e));
+			jv_free(one);
+			jv_free(kvs);
+			jv_free(resp);
+			etcd_scan_free(sc);
+			return -1;
+		}
+		sc->n++;
+		jv_free(one);
+	}
+	jv_free(kvs);
+	jv_free(resp);
+	return 0;
+}
+
 int
 etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		long long rev, long page, long long *atrev,
@@ -283,9 +339,8 @@ etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 	st = etcd_call_body(e, "/v3/kv/range", body, NULL, &raw, err, errlen);
 	free(body);
 	while (st == ETCD_OK) {
-		jv resp, kvs, hdr, m;
-		struct etcd_kv kv;
-		int i, n;
+		struct etcd_scan sc;
+		size_t i;
 
 		/* Ask for the next page before parsing this one: etcd works
 		 * on it while we parse. */
@@ -297,70 +352,39 @@ etcd_range_each(struct etcd *e, const char *key, size_t klen, int prefix,
 		    fetch_start(e, &f, peek, plen, end, page,
 				rev > 0 ? rev : prev) == 0)
 			fetching = 1;
-		resp = jv_parse_sized(raw.p ? raw.p : "", raw.len);
-		buf_free(&raw);
-		if (!jv_is_valid(resp)) {
-			jv why = jv_invalid_get_msg(resp);
-
-			snprintf(err, errlen, "%s: malformed JSON reply: %s",
-				 etcd_endpoint(e),
-				 jv_get_kind(why) == JV_KIND_STRING
-				     ? jv_string_value(why)
-				     : "?");
-			jv_free(why);
+		if (parse_page(e, &raw, &sc, err, errlen) < 0) {
 			st = ETCD_ETEMP;
 			if (fetching)
 				fetch_end(&f, &raw, 0);
 			break;
 		}
-		hdr = etcd_field(resp, "header");
+		buf_free(&raw);
 		/* Later pages read at the first page's revision, so the whole
 		 * prefix is one consistent snapshot. */
 		if (rev <= 0)
-			rev = etcd_int(hdr, "revision");
+			rev = sc.rev;
 		*atrev = rev;
-		jv_free(hdr);
-		m = etcd_field(resp, "more");
-		more = prefix && jv_get_kind(m) == JV_KIND_TRUE;
-		jv_free(m);
-		kvs = etcd_field(resp, "kvs");
-		n = jv_get_kind(kvs) == JV_KIND_ARRAY
-			? jv_array_length(jv_copy(kvs))
-			: 0;
-		if (n == 0)
-			more = 0;
-		for (i = 0; i < n && st == ETCD_OK; i++) {
-			jv one = jv_array_get(jv_copy(kvs), i);
-
-			if (etcd_kv_decode(one, &kv) < 0) {
-				seterr(err, errlen,
-				       "%s: malformed key-value in reply",
-				       etcd_endpoint(e));
-				st = ETCD_ETEMP;
-			} else {
-				if (cb(arg, &kv))
-					st = ETCD_ESTOP;
-				if (i == n - 1) {
-					/* The next page starts just after
-					 * the last key: key + "\0". */
-					free(next);
-					next = malloc(kv.klen + 1);
-					if (next) {
-						memcpy(next, kv.key, kv.klen);
-						next[kv.klen] = '\0';
-						nlen = kv.klen + 1;
-					} else {
-						seterr(err, errlen,
-						       "out of memory");
-						st = ETCD_ETEMP;
-					}
-				}
-				etcd_kv_free(&kv);
-			}
-			jv_free(one);
+		more = prefix && sc.more && sc.n > 0;
+		for (i = 0; i < sc.n && st == ETCD_OK; i++) {
+			if (cb(arg, &sc.kvs[i]))
+				st = ETCD_ESTOP;
 		}
-		jv_free(kvs);
-		jv_free(resp);
+		if (sc.n > 0) {
+			/* The next page starts just after the last key:
+			 * key + "\0". */
+			struct etcd_kv *kv = &sc.kvs[sc.n - 1];
+
+			free(next);
+			if ((next = malloc(kv->klen + 1))) {
+				memcpy(next, kv->key, kv->klen);
+				next[kv->klen] = '\0';
+				nlen = kv->klen + 1;
+			} else if (st == ETCD_OK) {
+				seterr(err, errlen, "out of memory");
+				st = ETCD_ETEMP;
+			}
+		}
+		etcd_scan_free(&sc);
 		/* The fetched page is used only if it starts where the
 		 * parsed reply says the next one does. */
 		if (fetching)

@@ -64,6 +64,17 @@ int tmpl_compile(struct tmpl *t, jv args, struct tmpl_err *err);
 int tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 		struct tmpl_err *err);
 
+/* Incremental renders.  From the call of tmpl_incremental on, the
+ * caller reports with tmpl_changed, before each render, every key whose
+ * value was put or deleted since the render before (key NULL: any key may
+ * have changed, as after a resync); then dirmap() and {{ each }} blocks
+ * work out again only the directories whose keys changed, and the index
+ * of the keys is updated rather than built again.  Without it every
+ * render starts afresh (memo aside).  0, or -1 when out of memory (the
+ * next render then starts afresh). */
+void tmpl_incremental(struct tmpl *t);
+int tmpl_changed(struct tmpl *t, const char *key, size_t len);
+
 /* The warnings of the last render (warn(msg) in a template, or jq's
  * debug), one per line; "" when there were none.  Borrowed. */
 const char *tmpl_warnings(const struct tmpl *t);

@@ -49,7 +49,12 @@ const char ccall_defs[] =
 	"def __scan($pfx): ([\"__tmpl_scan\", $pfx] | __ccall)[];\n"
 	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
 	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __ccall) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
-	"def __block_kept($b; $k): [\"__tmpl_block\", $b, $k] | __ccall;\n";
+	"def __block_kept($b; $k): [\"__tmpl_block\", $b, $k] | __ccall;\n"
+	"def __dirmap($s; $d; f): ([\"__tmpl_dm\", $s, ($d | __norm)] | __ccall) as $__t | ($__t[1][] as $__n | [\"__tmpl_dm_put\", $__t[0], $__n, ($__n | f)] | debug | empty), ([\"__tmpl_dm_end\", $__t[0]] | __ccall);\n"
+	"def haproxy_name: [\"__tmpl_hap_name\", .] | __ccall;\n"
+	"def haproxy_path: [\"__tmpl_hap_path\", .] | __ccall;\n"
+	"def haproxy_servers($d): [\"__tmpl_hap_servers\", $d, ($d | __norm)] | __ccall;\n"
+	"def haproxy_backend($d): [\"__tmpl_hap_backend\", $d, ($d | __norm)] | __ccall;\n";
 /* clang-format on */
 
 /* input, in __ccall: the answer to the request just made. */
@@ -64,9 +69,8 @@ ccall_input_cb(jq_state *jq, void *data)
 	return r;
 }
 
-/* Put answer r (consumed) in the reply slot; returns 1. */
-static int
-answer(struct tmpl *t, jv r)
+int
+ccall_answer(struct tmpl *t, jv r)
 {
 	jv_free(t->ccall_reply);
 	t->ccall_reply = r;
@@ -78,17 +82,23 @@ answer(struct tmpl *t, jv r)
 static int
 ccall(struct tmpl *t, const char *tg, int n, jv msg)
 {
-	jv a = jv_array_get(jv_copy(msg), 1);
-	jv b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
-	jv r = jv_invalid();
-	const char *as =
-	    jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
-	size_t an = jv_get_kind(a) == JV_KIND_STRING
-			? (size_t)jv_string_length_bytes(jv_copy(a))
-			: 0;
+	jv a, b, r = jv_invalid();
+	const char *as;
+	size_t an;
+
+	if (!strncmp(tg, "__tmpl_hap_", 11))
+		return hap_request(t, tg, n, msg);
+	if (!strncmp(tg, "__tmpl_dm", 9) || !strcmp(tg, "__tmpl_each"))
+		return inc_request(t, tg, n, msg);
+	a = jv_array_get(jv_copy(msg), 1);
+	b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
+	as = jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
+	an = jv_get_kind(a) == JV_KIND_STRING
+		 ? (size_t)jv_string_length_bytes(jv_copy(a))
+		 : 0;
 
 	if (n == 2 && !strcmp(tg, "__tmpl_memo"))
-		return answer(t, memo_get(t, a));
+		return ccall_answer(t, memo_get(t, a));
 	if (n == 3 && !strcmp(tg, "__tmpl_memo_put")) {
 		memo_put(t, a, b);
 		return 1;
@@ -98,13 +108,15 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		double d =
 		    jv_get_kind(a) == JV_KIND_NUMBER ? jv_number_value(a) : -1;
 
-		if (d < 0 || d >= (double)t->nmemos || d != (size_t)d) {
+		if (d < 0 || d >= (double)t->nmemos || d != (size_t)d ||
+		    t->is_each[(size_t)d]) {
 			jv_free(a);
 			jv_free(b);
-			return answer(t, jv_invalid_with_msg(jv_string(
-					     "__tmpl_block: no such block")));
+			return ccall_answer(
+			    t, jv_invalid_with_msg(
+				   jv_string("__tmpl_block: no such block")));
 		}
-		return answer(t, memo_block_get(t, a, b));
+		return ccall_answer(t, memo_block_get(t, a, b));
 	}
 	jv_free(b);
 	if (n != 2) {
@@ -120,7 +132,7 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 	else if (!strcmp(tg, "__tmpl_scan"))
 		r = keys_scan(t, as, an);
 	jv_free(a);
-	return jv_is_valid(r) ? answer(t, r) : 0;
+	return jv_is_valid(r) ? ccall_answer(t, r) : 0;
 }
 
 /* debug: the requests of ccall_defs; warn(msg) and the template's own
@@ -144,32 +156,41 @@ jq_debug_cb(void *data, jv msg)
 	}
 	if (n == 2 && !strcmp(tg, "__tmpl_warn")) {
 		jv m = jv_array_get(jv_copy(msg), 1);
-		const char *p = jv_string_value(m);
-		int i, len = jv_string_length_bytes(jv_copy(m));
-		char esc[8];
 
-		/* One line per warning, whatever the message holds (NULs
-		 * included). */
-		for (i = 0; i < len; i++) {
-			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
-				snprintf(esc, sizeof(esc), "\\x%02x",
-					 (unsigned char)p[i]);
-				buf_puts(&t->warns, esc);
-			} else {
-				buf_add(&t->warns, p + i, 1);
-			}
-		}
+		warn_line(t, jv_string_value(m),
+			  (size_t)jv_string_length_bytes(jv_copy(m)));
 		jv_free(m);
 	} else {
 		jv d = jv_dump_string(jv_copy(msg), 0);
 
 		buf_puts(&t->warns, "debug: ");
 		buf_puts(&t->warns, jv_string_value(d));
+		buf_add(&t->warns, "\n", 1);
 		jv_free(d);
 	}
-	buf_add(&t->warns, "\n", 1);
 	jv_free(tag);
 	jv_free(msg);
+}
+
+void
+warn_line(struct tmpl *t, const char *p, size_t len)
+{
+	size_t i, from = 0;
+	char esc[8];
+
+	/* One line per warning, whatever the message holds (NULs
+	 * included). */
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+			buf_add(&t->warns, p + from, i - from);
+			snprintf(esc, sizeof(esc), "\\x%02x",
+				 (unsigned char)p[i]);
+			buf_puts(&t->warns, esc);
+			from = i + 1;
+		}
+	}
+	buf_add(&t->warns, p + from, len - from);
+	buf_add(&t->warns, "\n", 1);
 }
 
 const char *

@@ -26,7 +26,8 @@ bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 static int
 kcmp_raw(const void *a, const void *b)
 {
-	const struct kref *x = a, *y = b;
+	const struct kref *x = *(struct kref *const *)a;
+	const struct kref *y = *(struct kref *const *)b;
 
 	return bytes_cmp(x->s, x->n, y->s, y->n);
 }
@@ -34,22 +35,26 @@ kcmp_raw(const void *a, const void *b)
 static int
 kcmp_norm(const void *a, const void *b)
 {
-	const struct kref *x = a, *y = b;
+	const struct kref *x = *(struct kref *const *)a;
+	const struct kref *y = *(struct kref *const *)b;
 
 	return bytes_cmp(x->ns, x->nn, y->ns, y->nn);
 }
 
-/* "/" and the segments of s joined by "/": NULL when s is that already. */
-static char *
-normal_form(const char *s, size_t n, size_t *outn)
+int
+keys_is_normal(const char *s, size_t n)
+{
+	return (n > 1 && s[0] == '/' && s[n - 1] != '/' &&
+		!memmem(s, n, "//", 2)) ||
+	       (n == 1 && s[0] == '/');
+}
+
+char *
+keys_normal(const char *s, size_t n, size_t *outn)
 {
 	size_t i, o = 0;
 	char *r;
-	int normal =
-	    n > 1 && s[0] == '/' && s[n - 1] != '/' && !memmem(s, n, "//", 2);
 
-	if (normal || (n == 1 && s[0] == '/'))
-		return NULL;
 	if (!(r = malloc(n + 2)))
 		return NULL;
 	for (i = 0; i < n; i++) {
@@ -65,60 +70,88 @@ normal_form(const char *s, size_t n, size_t *outn)
 	return r;
 }
 
+static void
+kref_free(struct kref *r)
+{
+	if (r->ns != r->s)
+		free((char *)r->ns);
+	jv_free(r->k);
+	free(r);
+}
+
+/* A new kref for key k (consumed); NULL when out of memory. */
+static struct kref *
+kref_new(jv k)
+{
+	struct kref *r = malloc(sizeof(*r));
+
+	if (!r) {
+		jv_free(k);
+		return NULL;
+	}
+	r->k = k;
+	r->s = jv_string_value(k);
+	r->n = (size_t)jv_string_length_bytes(jv_copy(k));
+	r->ns = r->s;
+	r->nn = r->n;
+	if (!keys_is_normal(r->s, r->n) &&
+	    !(r->ns = keys_normal(r->s, r->n, &r->nn))) {
+		jv_free(k);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
 void
-keys_free(struct tmpl *t)
+keys_drop(struct tmpl *t)
 {
 	size_t i;
 
-	for (i = 0; i < t->nkeys; i++) {
-		if (t->rk[i].ns != t->rk[i].s)
-			free((char *)t->rk[i].ns);
-		jv_free(t->rk[i].k);
-	}
+	for (i = 0; i < t->nkeys; i++)
+		kref_free(t->rk[i]);
 	if (t->nk != t->rk)
 		free(t->nk);
 	free(t->rk);
 	t->rk = t->nk = NULL;
-	t->nkeys = 0;
+	t->nkeys = t->kcap = t->kodd = 0;
+	t->kvalid = 0;
+}
+
+void
+keys_free(struct tmpl *t)
+{
 	jv_free(t->data);
 	t->data = jv_invalid();
 }
 
-/* Take the keys of data (borrowed, kept until keys_free). */
-int
-keys_load(struct tmpl *t, jv data)
+/* Build the index of the keys of data (an object, borrowed). */
+static int
+keys_build(struct tmpl *t, jv data)
 {
-	size_t i = 0, n;
-	int odd = 0;
+	size_t i = 0, n = (size_t)jv_object_length(jv_copy(data));
 
-	t->data = jv_copy(data);
-	if (jv_get_kind(data) != JV_KIND_OBJECT)
-		return 0;
-	n = (size_t)jv_object_length(jv_copy(data));
+	keys_drop(t);
 	if (n && !(t->rk = malloc(n * sizeof(*t->rk))))
 		return -1;
+	t->kcap = n;
+	t->nk = t->rk;
 	jv_object_foreach(data, k, v)
 	{
-		struct kref *r = &t->rk[i++];
+		struct kref *r;
 
 		jv_free(v);
-		r->k = k;
-		r->s = jv_string_value(k);
-		r->n = (size_t)jv_string_length_bytes(jv_copy(k));
-		r->ns = normal_form(r->s, r->n, &r->nn);
-		if (r->ns)
-			odd = 1;
-		else {
-			r->ns = r->s;
-			r->nn = r->n;
+		if (!(r = kref_new(k))) {
+			t->nkeys = i;
+			return -1;
 		}
+		t->rk[i++] = r;
+		t->kodd += r->ns != r->s;
 	}
 	t->nkeys = i;
-	t->nk = t->rk;
-	if (t->nkeys < 2)
-		return 0;
-	qsort(t->rk, t->nkeys, sizeof(*t->rk), kcmp_raw);
-	if (odd) {
+	if (t->nkeys > 1)
+		qsort(t->rk, t->nkeys, sizeof(*t->rk), kcmp_raw);
+	if (t->kodd) {
 		if (!(t->nk = malloc(t->nkeys * sizeof(*t->nk)))) {
 			t->nk = t->rk;
 			return -1;
@@ -126,19 +159,22 @@ keys_load(struct tmpl *t, jv data)
 		memcpy(t->nk, t->rk, t->nkeys * sizeof(*t->nk));
 		qsort(t->nk, t->nkeys, sizeof(*t->nk), kcmp_norm);
 	}
+	t->kvalid = 1;
 	return 0;
 }
 
-/* The first key of a (sorted by cmp) not below p (len n). */
+/* The first key of a (sorted by raw or normal form) not below p (len
+ * n). */
 static size_t
-lower_bound(const struct kref *a, size_t len, const char *p, size_t n, int norm)
+lower_bound(struct kref *const *a, size_t len, const char *p, size_t n,
+	    int norm)
 {
 	size_t lo = 0, hi = len;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (norm ? bytes_cmp(a[mid].ns, a[mid].nn, p, n) < 0
-			 : bytes_cmp(a[mid].s, a[mid].n, p, n) < 0)
+		if (norm ? bytes_cmp(a[mid]->ns, a[mid]->nn, p, n) < 0
+			 : bytes_cmp(a[mid]->s, a[mid]->n, p, n) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -146,6 +182,78 @@ lower_bound(const struct kref *a, size_t len, const char *p, size_t n, int norm)
 	return lo;
 }
 
+/* Bring the index up to date with one changed key k (borrowed): in the
+ * index as it is in data or not.  -1 when out of memory; 1 when the
+ * index must be built again (a key not in normal form). */
+static int
+keys_update(struct tmpl *t, jv data, jv k)
+{
+	const char *s = jv_string_value(k);
+	size_t n = (size_t)jv_string_length_bytes(jv_copy(k));
+	size_t i = lower_bound(t->rk, t->nkeys, s, n, 0);
+	int found =
+	    i < t->nkeys && t->rk[i]->n == n && !memcmp(t->rk[i]->s, s, n);
+	int has = jv_object_has(jv_copy(data), jv_copy(k));
+	struct kref *r, **a;
+
+	if (found == has)
+		return 0;
+	if (found) {
+		kref_free(t->rk[i]);
+		memmove(t->rk + i, t->rk + i + 1,
+			(t->nkeys - i - 1) * sizeof(*t->rk));
+		t->nkeys--;
+		return 0;
+	}
+	if (!(r = kref_new(jv_copy(k))))
+		return -1;
+	if (r->ns != r->s) {
+		kref_free(r);
+		return 1;
+	}
+	if (t->nkeys == t->kcap) {
+		/* (built to the size of the data: not array_grow's sizes) */
+		size_t cap = t->kcap < 8 ? 8 : 2 * t->kcap;
+
+		if (!(a = realloc(t->rk, cap * sizeof(*a)))) {
+			kref_free(r);
+			return -1;
+		}
+		t->rk = t->nk = a;
+		t->kcap = cap;
+	}
+	memmove(t->rk + i + 1, t->rk + i, (t->nkeys - i) * sizeof(*t->rk));
+	t->rk[i] = r;
+	t->nkeys++;
+	return 0;
+}
+
+/* Take the keys of data (borrowed): the index of the last render brought
+ * up to date with the changes reported, or built again. */
+int
+keys_load(struct tmpl *t, jv data)
+{
+	size_t i, nc;
+	int r = 0;
+
+	t->data = jv_copy(data);
+	if (jv_get_kind(data) != JV_KIND_OBJECT) {
+		keys_drop(t);
+		return 0;
+	}
+	nc = (size_t)jv_array_length(jv_copy(t->changed));
+	/* (a large batch is cheaper sorted once) */
+	if (!t->tracking || t->all_changed || !t->kvalid || t->kodd ||
+	    nc > 64 + t->nkeys / 8)
+		return keys_build(t, data);
+	for (i = 0; i < nc && r == 0; i++) {
+		jv k = jv_array_get(jv_copy(t->changed), (int)i);
+
+		r = keys_update(t, data, k);
+		jv_free(k);
+	}
+	return r ? keys_build(t, data) : 0;
+}
 /* The keys below dir (in normal form) are nk[*from .. return value);
  * *plen is the length of their common prefix, dir and a "/". */
 static size_t
@@ -160,33 +268,62 @@ below(struct tmpl *t, const char *d, size_t dn, size_t *from, size_t *plen)
 	*plen = pfx.len;
 	*from = i =
 	    lower_bound(t->nk, t->nkeys, pfx.p ? pfx.p : "", pfx.len, 1);
-	while (i < t->nkeys && t->nk[i].nn > pfx.len &&
-	       !memcmp(t->nk[i].ns, pfx.p, pfx.len))
+	while (i < t->nkeys && t->nk[i]->nn > pfx.len &&
+	       !memcmp(t->nk[i]->ns, pfx.p, pfx.len))
 		i++;
 	buf_free(&pfx);
 	return i;
 }
 
+/* A name in a key: where it starts and its length. */
+struct span {
+	const char *s;
+	size_t n;
+};
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return bytes_cmp(x->s, x->n, y->s, y->n);
+}
+
 /* ls(dir) (dirs 0) or lsdir(dir) (dirs 1), dir in normal form: the sorted
- * names below it. */
+ * names below it.  (The keys are sorted, but not their first segments:
+ * "a-b/x" comes before "a/x".) */
 jv
 keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs)
 {
-	jv set = jv_object();
-	size_t i, end, pl;
+	struct span *names;
+	size_t i, end, pl, n = 0, j;
+	jv r = jv_array();
 
-	for (end = below(t, d, dn, &i, &pl); i < end; i++) {
-		const char *rest = t->nk[i].ns + pl;
-		size_t rn = t->nk[i].nn - pl;
+	end = below(t, d, dn, &i, &pl);
+	if (end == i || !(names = malloc((end - i) * sizeof(*names))))
+		return r;
+	for (; i < end; i++) {
+		const char *rest = t->nk[i]->ns + pl;
+		size_t rn = t->nk[i]->nn - pl;
 		const char *sl = memchr(rest, '/', rn);
 
 		if (dirs && !sl)
 			continue;
-		set = jv_object_set(
-		    set, jv_string_sized(rest, sl ? (int)(sl - rest) : (int)rn),
-		    jv_true());
+		if (sl)
+			rn = (size_t)(sl - rest);
+		if (n && names[n - 1].n == rn &&
+		    !memcmp(names[n - 1].s, rest, rn))
+			continue;
+		names[n].s = rest;
+		names[n++].n = rn;
 	}
-	return jv_keys(set);
+	qsort(names, n, sizeof(*names), span_cmp);
+	for (j = 0; j < n; j++)
+		if (!j || span_cmp(&names[j - 1], &names[j]))
+			r = jv_array_append(
+			    r, jv_string_sized(names[j].s, (int)names[j].n));
+	free(names);
+	return r;
 }
 
 /* under(dir): the keys below dir with their values. */
@@ -198,8 +335,8 @@ keys_under(struct tmpl *t, const char *d, size_t dn)
 
 	for (end = below(t, d, dn, &i, &pl); i < end; i++)
 		r = jv_object_set(
-		    r, jv_copy(t->nk[i].k),
-		    jv_object_get(jv_copy(t->data), jv_copy(t->nk[i].k)));
+		    r, jv_copy(t->nk[i]->k),
+		    jv_object_get(jv_copy(t->data), jv_copy(t->nk[i]->k)));
 	return r;
 }
 
@@ -211,9 +348,59 @@ keys_scan(struct tmpl *t, const char *p, size_t n)
 	size_t i;
 
 	for (i = lower_bound(t->rk, t->nkeys, p, n, 0);
-	     i < t->nkeys && t->rk[i].n >= n && !memcmp(t->rk[i].s, p, n); i++)
-		r = jv_array_append(r, jv_copy(t->rk[i].k));
+	     i < t->nkeys && t->rk[i]->n >= n && !memcmp(t->rk[i]->s, p, n);
+	     i++)
+		r = jv_array_append(r, jv_copy(t->rk[i]->k));
 	return r;
+}
+
+/* Are there keys below directory d (normal form)? */
+int
+keys_dir_exists(struct tmpl *t, const char *d, size_t dn)
+{
+	size_t from, pl;
+
+	return below(t, d, dn, &from, &pl) > from;
+}
+
+void
+keys_children(struct tmpl *t, const char *raw, size_t rawn, const char *d,
+	      size_t dn, keys_child_fn *f, void *ctx)
+{
+	struct buf key = {0};
+	size_t i, end, pl, last = 0, lastn = (size_t)-1;
+
+	buf_add(&key, raw, rawn);
+	buf_add(&key, "/", 1);
+	for (end = below(t, d, dn, &i, &pl); i < end; i++) {
+		const char *rest = t->nk[i]->ns + pl;
+		size_t rn = t->nk[i]->nn - pl;
+		const char *sl = memchr(rest, '/', rn);
+		size_t nn = sl ? (size_t)(sl - rest) : rn;
+		jv v;
+
+		/* (each name once, as ls gives it: a key and a directory
+		 * of one name are next to each other) */
+		if (lastn == nn && !memcmp(t->nk[last]->ns + pl, rest, nn))
+			continue;
+		last = i;
+		lastn = nn;
+		key.len = rawn + 1;
+		if (buf_add(&key, rest, nn) < 0)
+			break;
+		/* (the key itself when it is the one asked for: its hash is
+		 * kept with it) */
+		if (t->nk[i]->n == key.len &&
+		    !memcmp(t->nk[i]->s, key.p, key.len))
+			v = jv_object_get(jv_copy(t->data),
+					  jv_copy(t->nk[i]->k));
+		else
+			v = jv_object_get(jv_copy(t->data),
+					  jv_string_sized(key.p, (int)key.len));
+		f(t, rest, nn, &key, v, ctx);
+		jv_free(v);
+	}
+	buf_free(&key);
 }
 
 /* Put child, the finished object for directory name, into parent.  When

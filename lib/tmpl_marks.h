@@ -9,12 +9,21 @@
  *   2i        literal i: copy that piece of template text;
  *   2e+1      expression e: the next output is a value of e, to check
  *             and substitute;
- *   -(3b+1)   {{ memo }} block b: copy the text kept for its key;
- *   -(3b+2)   block b's body begins: its text, up to
- *   -(3b+3)   block b's body end, is to be kept for its key.
+ *   -(8b+1)   {{ memo }} block b: copy the text kept for its key;
+ *   -(8b+2)   block b's body begins: its text, up to
+ *   -(8b+3)   block b's body end, is to be kept for its key;
+ *   -(8b+4)   {{ each }} block b begins (the directories it renders
+ *             again follow, then its end);
+ *   -(8b+5)   the next output is the name of a directory, whose body
+ *             text, up to
+ *   -(8b+6)   the end of that body, is to be kept for it;
+ *   -(8b+7)   block b's end: copy the text of all its directories;
+ *   -(8b+8)   list b: the next output is an array, each of whose
+ *             elements is rendered between the texts around the
+ *             expression "." of a range's body (see struct list).
  *
  * Literals and expressions share the numbers from 0 up, told apart by
- * parity; blocks take the negative ones, three to a block.  Each mark is
+ * parity; blocks take the negative ones, eight to a block.  Each mark is
  * an integer small enough for a double to hold exactly, and the program
  * can output no other number where a mark is expected: a user value only
  * ever comes after the 2e+1 of its expression. */
@@ -32,7 +41,22 @@ enum mark {
 	MARK_BLOCK_KEPT,
 	MARK_BLOCK_BEGIN,
 	MARK_BLOCK_END,
+	MARK_EACH_BEGIN,
+	MARK_EACH_DIR,
+	MARK_EACH_DIR_END,
+	MARK_EACH_END,
+	MARK_LIST,
 };
+
+#define MARKS_PER_BLOCK 8
+
+/* Block b's mark of kind m (MARK_BLOCK_KEPT to MARK_LIST). */
+static inline long long
+mark_block(size_t block, enum mark m)
+{
+	return -(MARKS_PER_BLOCK * (long long)block +
+		 (long long)(m - MARK_BLOCK_KEPT) + 1);
+}
 
 static inline long long
 mark_lit(size_t lit)
@@ -46,27 +70,9 @@ mark_value(size_t expr)
 	return 2 * (long long)expr + 1;
 }
 
-static inline long long
-mark_block_kept(size_t block)
-{
-	return -(3 * (long long)block + 1);
-}
-
-static inline long long
-mark_block_begin(size_t block)
-{
-	return -(3 * (long long)block + 2);
-}
-
-static inline long long
-mark_block_end(size_t block)
-{
-	return -(3 * (long long)block + 3);
-}
-
 /* Read output v (borrowed) of a program with nlits literals, nexprs
- * expressions and nblocks {{ memo }} blocks as a mark: its kind, and in
- * *i the literal, expression or block it names. */
+ * expressions and nblocks {{ memo }} and {{ each }} blocks as a mark: its kind,
+ * and in *i the literal, expression or block it names. */
 static inline enum mark
 mark_read(jv v, size_t nlits, size_t nexprs, size_t nblocks, size_t *i)
 {
@@ -77,15 +83,14 @@ mark_read(jv v, size_t nlits, size_t nexprs, size_t nblocks, size_t *i)
 		return MARK_BAD;
 	d = jv_number_value(v);
 	/* The range first, so that the conversions are defined. */
-	if (!(d >= -3.0 * nblocks && d <= 2.0 * (nlits + nexprs)) ||
+	if (!(d >= -(double)MARKS_PER_BLOCK * nblocks &&
+	      d <= 2.0 * (nlits + nexprs)) ||
 	    d != (double)(long long)d)
 		return MARK_BAD;
 	if (d < 0) {
 		m = (size_t)-d - 1;
-		*i = m / 3;
-		return m % 3 == 0   ? MARK_BLOCK_KEPT
-		       : m % 3 == 1 ? MARK_BLOCK_BEGIN
-				    : MARK_BLOCK_END;
+		*i = m / MARKS_PER_BLOCK;
+		return (enum mark)(MARK_BLOCK_KEPT + m % MARKS_PER_BLOCK);
 	}
 	m = (size_t)d;
 	*i = m / 2;

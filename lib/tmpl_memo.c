@@ -18,6 +18,20 @@ struct mentry {
 	double used;
 };
 
+/* The hash of a large array or object, kept for the value itself (a
+ * copy, so that no other value can take its place in memory): when a
+ * memo key holds a value that a memo or dirmap() gave, the same value
+ * comes back from render to render, and is hashed and compared in O(1)
+ * (jv_equal knows values that are the same). */
+struct hcache {
+	jv v;
+	uint64_t h;
+	double used;
+};
+
+#define HCACHE_MIN 64 /* elements of the values worth it */
+#define HCACHE_MAX 16 /* values kept */
+
 /* A memo() key whose outputs are being computed, and where its warnings
  * begin. */
 struct miss {
@@ -27,12 +41,78 @@ struct miss {
 
 /* A hash of v (borrowed) that equal values share, as jv_equal sees
  * them: the order of an object's keys does not count. */
+static uint64_t jhash(struct tmpl *t, jv v);
+
+/* jhash of array or object v (borrowed) through the cache: the hash
+ * kept for the same value, or f's, kept when v has many elements (its
+ * length is O(n) to ask for an object in jq 1.6: counted by f). */
 static uint64_t
-jhash(jv v)
+jhash_big(struct tmpl *t, jv v, uint64_t (*f)(struct tmpl *, jv, int *))
+{
+	size_t i, old = 0;
+	uint64_t h;
+	struct hcache *c;
+	int n = 0;
+
+	for (i = 0; i < t->nhc; i++)
+		if (jv_identical(jv_copy(t->hc[i].v), jv_copy(v))) {
+			t->hc[i].used = t->renders;
+			return t->hc[i].h;
+		}
+	h = f(t, v, &n);
+	if (n < HCACHE_MIN)
+		return h;
+	if (t->nhc == HCACHE_MAX) {
+		for (i = 1; i < t->nhc; i++)
+			if (t->hc[i].used < t->hc[old].used)
+				old = i;
+		jv_free(t->hc[old].v);
+		t->hc[old] = t->hc[--t->nhc];
+	}
+	if ((c = array_grow(t->hc, t->nhc, sizeof(*c)))) {
+		t->hc = c;
+		c[t->nhc].v = jv_copy(v);
+		c[t->nhc].h = h;
+		c[t->nhc++].used = t->renders;
+	}
+	return h;
+}
+
+static uint64_t
+jhash_array(struct tmpl *t, jv v, int *count)
+{
+	uint64_t h = 7;
+	int i, n = jv_array_length(jv_copy(v));
+
+	*count = n;
+	for (i = 0; i < n; i++) {
+		jv e = jv_array_get(jv_copy(v), i);
+		h = h * 31 + jhash(t, e);
+		jv_free(e);
+	}
+	return h;
+}
+
+static uint64_t
+jhash_object(struct tmpl *t, jv v, int *count)
+{
+	uint64_t h = 11;
+
+	jv_object_foreach(v, k, e)
+	{
+		++*count;
+		h += (jv_string_hash(k) + 1) * 0xc4ceb9fe1a85ec53ULL ^
+		     jhash(t, e);
+		jv_free(e);
+	}
+	return h;
+}
+
+static uint64_t
+jhash(struct tmpl *t, jv v)
 {
 	uint64_t h;
 	double d;
-	int i, n;
 
 	switch (jv_get_kind(v)) {
 	case JV_KIND_NUMBER:
@@ -44,23 +124,9 @@ jhash(jv v)
 	case JV_KIND_STRING:
 		return jv_string_hash(jv_copy(v)) * 0xff51afd7ed558ccdULL + 6;
 	case JV_KIND_ARRAY:
-		h = 7;
-		n = jv_array_length(jv_copy(v));
-		for (i = 0; i < n; i++) {
-			jv e = jv_array_get(jv_copy(v), i);
-			h = h * 31 + jhash(e);
-			jv_free(e);
-		}
-		return h;
+		return jhash_big(t, v, jhash_array);
 	case JV_KIND_OBJECT:
-		h = 11;
-		jv_object_foreach(v, k, e)
-		{
-			h += (jv_string_hash(k) + 1) * 0xc4ceb9fe1a85ec53ULL ^
-			     jhash(e);
-			jv_free(e);
-		}
-		return h;
+		return jhash_big(t, v, jhash_object);
 	default:
 		return (uint64_t)jv_get_kind(v);
 	}
@@ -86,7 +152,7 @@ memo_slot(struct tmpl *t, long block, jv key, uint64_t h)
 static jv
 memo_use(struct tmpl *t, long block, jv key)
 {
-	uint64_t h = jhash(key) + (uint64_t)block;
+	uint64_t h = jhash(t, key) + (uint64_t)block;
 	struct mentry **e = memo_slot(t, block, key, h);
 
 	jv_free(key);
@@ -103,7 +169,7 @@ memo_use(struct tmpl *t, long block, jv key)
 void
 memo_keep(struct tmpl *t, long block, jv key, jv p, size_t from)
 {
-	uint64_t h = jhash(key) + (uint64_t)block;
+	uint64_t h = jhash(t, key) + (uint64_t)block;
 	struct mentry **slot, *e;
 
 	if (t->mcount >= t->mcap) {
@@ -234,6 +300,14 @@ memo_sweep(struct tmpl *t)
 		}
 	while (t->nmiss)
 		jv_free(t->miss[--t->nmiss].key);
+	for (i = 0; i < t->nhc;) {
+		if (t->hc[i].used == t->renders) {
+			i++;
+			continue;
+		}
+		jv_free(t->hc[i].v);
+		t->hc[i] = t->hc[--t->nhc];
+	}
 }
 
 void
@@ -243,4 +317,5 @@ memo_free(struct tmpl *t)
 	memo_sweep(t);
 	free(t->mtab);
 	free(t->miss);
+	free(t->hc);
 }

@@ -84,18 +84,6 @@ isws(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int
-isidstart(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static int
-isid(int c)
-{
-	return isidstart(c) || (c >= '0' && c <= '9');
-}
-
 /* A jq token, enough of one to find where an action ends and to spot the
  * words "as" and "end" at bracket depth 0. */
 enum tok { K_EOF, K_IDENT, K_VAR, K_STR, K_OPEN, K_CLOSE, K_OTHER };
@@ -396,26 +384,29 @@ split_as(struct parser *p, size_t off, size_t end, size_t *asoff,
 	return 0;
 }
 
-/* Is there a "then" at depth 0, making the action jq's own if-then-else
- * expression rather than a template if? */
+/* The offset in *at of the first token at depth 0 of [off, end) of kind
+ * k that is word, or end when there is none. */
 static int
-has_then(struct parser *p, size_t off, size_t end, int *yes)
+find_token(struct parser *p, size_t off, size_t end, int k, const char *word,
+	   size_t *at)
 {
 	struct lex x = {.p = p, .s = p->s, .len = end, .pos = off};
-	size_t toff;
-	int k;
+	size_t toff, n = strlen(word);
+	int r;
 
-	*yes = 0;
+	*at = end;
 	for (;;) {
 		int d0 = x.depth;
 
-		if ((k = lex_next(&x, &toff)) < 0)
+		if ((r = lex_next(&x, &toff)) < 0)
 			return -1;
-		if (k == K_EOF)
+		if (r == K_EOF)
 			return 0;
-		if (d0 == 0 && k == K_IDENT && x.pos - toff == 4 &&
-		    !memcmp(p->s + toff, "then", 4))
-			*yes = 1;
+		if (d0 == 0 && r == k && x.pos - toff == n &&
+		    !memcmp(p->s + toff, word, n)) {
+			*at = toff;
+			return 0;
+		}
 	}
 }
 
@@ -440,6 +431,64 @@ keyword(const char *s, size_t off, size_t end, const char *kw)
 
 static int parse_include(struct parser *p, size_t off, size_t end,
 			 struct node **out);
+
+/* A new block number, for a {{ memo }} block (each 0) or an {{ each }}
+ * block; (size_t)-1 when out of memory. */
+static size_t
+new_block(struct parser *p, int each)
+{
+	struct tmpl *t = p->t;
+	char *a = array_grow(t->is_each, t->nmemos, sizeof(*a));
+
+	if (!a) {
+		nomem(p->err);
+		return (size_t)-1;
+	}
+	t->is_each = a;
+	t->is_each[t->nmemos] = (char)each;
+	return t->nmemos++;
+}
+
+/* "each DIR as PATTERN" or "each DIR as PATTERN; KEY", [off, end) the
+ * code after "each". */
+static int
+parse_each_head(struct parser *p, size_t off, size_t end, struct node **out)
+{
+	const char *s = p->s;
+	size_t semi, asoff, patoff, fe, pe, k;
+	struct node *n;
+
+	if (find_token(p, off, end, K_OTHER, ";", &semi) < 0 ||
+	    split_as(p, off, semi, &asoff, &patoff) < 0)
+		return -1;
+	if (asoff == semi)
+		return synerr(p, off, "each wants DIR as $name");
+	for (fe = asoff; fe > off && isws(s[fe - 1]); fe--)
+		;
+	if (fe == off)
+		return synerr(p, off, "missing directory before as");
+	if (!(n = new_node(p, N_EACH)))
+		return -1;
+	*out = n;
+	n->key = (size_t)-1;
+	if ((n->memo = new_block(p, 1)) == (size_t)-1)
+		return -1;
+	patoff = skip_ws(s, patoff, semi);
+	for (pe = semi; pe > patoff && isws(s[pe - 1]); pe--)
+		;
+	if (!(n->pat = dupspan(s + patoff, pe - patoff)))
+		return nomem(p->err);
+	if (add_expr(p, off, fe - off, 0, &n->expr) < 0)
+		return -1;
+	if (semi < end) {
+		k = skip_ws(s, semi + 1, end);
+		if (k == end)
+			return synerr(p, semi, "missing key after ;");
+		if (add_expr(p, k, end - k, 0, &n->key) < 0)
+			return -1;
+	}
+	return 1;
+}
 
 /* Parse one action with code [off, end) (blanks trimmed).  Sets *term
  * for end/else actions, or *out to the new node. */
@@ -481,9 +530,10 @@ parse_action(struct parser *p, size_t off, size_t end, struct node **out,
 		return 0;
 	}
 	if (keyword(s, off, end, "if")) {
-		if (has_then(p, off, end, &yes) < 0)
+		/* (with a "then" it is jq's own if-then-else expression) */
+		if (find_token(p, off, end, K_IDENT, "then", &a) < 0)
 			return -1;
-		if (!yes) {
+		if (a == end) {
 			a = skip_ws(s, off + 2, end);
 			if (a == end)
 				return synerr(p, off, "missing condition");
@@ -527,10 +577,17 @@ parse_action(struct parser *p, size_t off, size_t end, struct node **out,
 		if (!(n = new_node(p, N_MEMO)))
 			return -1;
 		*out = n;
-		n->memo = p->t->nmemos++;
+		if ((n->memo = new_block(p, 0)) == (size_t)-1)
+			return -1;
 		if (add_expr(p, a, end - a, 0, &n->expr) < 0)
 			return -1;
 		return 1;
+	}
+	if (keyword(s, off, end, "each")) {
+		a = skip_ws(s, off + 4, end);
+		if (a == end)
+			return synerr(p, off, "missing directory after each");
+		return parse_each_head(p, a, end, out);
 	}
 	if (keyword(s, off, end, "include"))
 		return parse_include(p, off, end, out);
@@ -687,8 +744,9 @@ parse_range(struct parser *p, struct node *n, size_t open)
 	return 0;
 }
 
+/* The body of a {{ memo }} or {{ each }} block (named what). */
 static int
-parse_memo(struct parser *p, struct node *n, size_t open)
+parse_block(struct parser *p, struct node *n, size_t open, const char *what)
 {
 	enum term term;
 	size_t cond[2];
@@ -696,9 +754,9 @@ parse_memo(struct parser *p, struct node *n, size_t open)
 	if (parse_list(p, &n->body, &term, cond) < 0)
 		return -1;
 	if (term == T_EOF)
-		return synerr(p, open, "unclosed memo (missing {{ end }})");
+		return synerr(p, open, "unclosed %s (missing {{ end }})", what);
 	if (term != T_END)
-		return synerr(p, cond[0], "else in memo");
+		return synerr(p, cond[0], "else in %s", what);
 	return 0;
 }
 
@@ -789,7 +847,11 @@ parse_list(struct parser *p, struct node **head, enum term *term,
 			return -1;
 		if (r == 1 && n->type == N_RANGE && parse_range(p, n, open) < 0)
 			return -1;
-		if (r == 1 && n->type == N_MEMO && parse_memo(p, n, open) < 0)
+		if (r == 1 && n->type == N_MEMO &&
+		    parse_block(p, n, open, "memo") < 0)
+			return -1;
+		if (r == 1 && n->type == N_EACH &&
+		    parse_block(p, n, open, "each") < 0)
 			return -1;
 	}
 	p->nest--;
@@ -844,6 +906,7 @@ tmpl_parse(const char *name, const char *text, size_t len, tmpl_loader *load,
 		return nomem(err);
 	t->ccall_reply = jv_invalid();
 	t->data = t->block_key = t->block_hit = jv_invalid();
+	t->changed = jv_array();
 	if (!(t->files = array_grow(NULL, 0, sizeof(*t->files))) ||
 	    !(t->files[0] = strdup(name))) {
 		tmpl_free(t);
@@ -875,6 +938,8 @@ tmpl_free(struct tmpl *t)
 	if (t->jq)
 		jq_teardown(&t->jq);
 	memo_free(t);
+	inc_free(t);
+	keys_drop(t);
 	jv_free(t->ccall_reply);
 	jv_free(t->block_key);
 	jv_free(t->block_hit);
@@ -885,6 +950,7 @@ tmpl_free(struct tmpl *t)
 	buf_free(&t->jqerr);
 	free(t->litoff);
 	free(t->litlen);
+	free(t->lists);
 	for (i = 0; i < t->nexprs; i++)
 		free(t->exprs[i].code);
 	free(t->exprs);

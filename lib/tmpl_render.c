@@ -148,8 +148,8 @@ refuse(struct tmpl *t, size_t e, const char *s, size_t len, size_t off,
 	return -1;
 }
 
-static int
-put(struct buf *out, const char *s, size_t n, size_t max)
+int
+out_put(struct buf *out, const char *s, size_t n, size_t max)
 {
 	if (n > max || out->len > max - n)
 		return 1;
@@ -181,11 +181,49 @@ put_value(struct tmpl *t, size_t e, jv v, size_t max, struct buf *out,
 		jv_free(v);
 		return -1;
 	}
-	r = put(out, s, len, max);
+	r = out_put(out, s, len, max);
 	jv_free(v);
 	if (r > 0)
 		return rt_error(t, e, err, "output larger than %zu bytes", max);
 	return r < 0 ? nomem(err) : 0;
+}
+
+static int
+put_lit(struct tmpl *t, size_t i, size_t max, struct buf *out,
+	struct tmpl_err *err)
+{
+	int r = out_put(out, t->lits.p + t->litoff[i], t->litlen[i], max);
+
+	if (r > 0)
+		return rt_error(t, (size_t)-1, err,
+				"output larger than %zu bytes", max);
+	return r < 0 ? nomem(err) : 0;
+}
+
+/* List l's array a (consumed): each element between l's texts. */
+static int
+put_list(struct tmpl *t, const struct list *l, jv a, size_t max,
+	 struct buf *out, struct tmpl_err *err)
+{
+	int i, n, r = 0;
+
+	if (jv_get_kind(a) != JV_KIND_ARRAY) {
+		jv_free(a);
+		return rt_error(t, (size_t)-1, err,
+				"internal error: bad program output");
+	}
+	n = jv_array_length(jv_copy(a));
+	for (i = 0; i < n && r == 0; i++) {
+		if (l->before != (size_t)-1)
+			r = put_lit(t, l->before, max, out, err);
+		if (r == 0)
+			r = put_value(t, l->expr, jv_array_get(jv_copy(a), i),
+				      max, out, err);
+		if (r == 0 && l->after != (size_t)-1)
+			r = put_lit(t, l->after, max, out, err);
+	}
+	jv_free(a);
+	return r;
 }
 
 /* Report the error that ended the render: jv msg is consumed. */
@@ -227,9 +265,10 @@ block_mark(struct tmpl *t, enum mark m, size_t max_output, struct buf *out,
 	case MARK_BLOCK_KEPT:
 		if (jv_get_kind(t->block_hit) != JV_KIND_STRING)
 			break;
-		r = put(out, jv_string_value(t->block_hit),
-			(size_t)jv_string_length_bytes(jv_copy(t->block_hit)),
-			max_output);
+		r = out_put(
+		    out, jv_string_value(t->block_hit),
+		    (size_t)jv_string_length_bytes(jv_copy(t->block_hit)),
+		    max_output);
 		jv_free(t->block_hit);
 		t->block_hit = jv_invalid();
 		if (r > 0)
@@ -277,7 +316,9 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 {
 	jv tree, in, v;
 	size_t expect = (size_t)-1;
-	int r = 0;
+	int r = 0, name = 0;
+	size_t list = (size_t)-1;
+	char why[128];
 
 	memset(err, 0, sizeof(*err));
 	t->warns.len = 0;
@@ -310,6 +351,23 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 				return -1;
 			continue;
 		}
+		if (list != (size_t)-1) {
+			r = put_list(t, &t->lists[list], v, max_output, out,
+				     err);
+			list = (size_t)-1;
+			if (r < 0)
+				return -1;
+			continue;
+		}
+		if (name) {
+			/* The name of the directory an {{ each }} body is
+			 * rendered for. */
+			name = 0;
+			if (each_mark(t, MARK_EACH_DIR, v, out, max_output, why,
+				      sizeof(why)))
+				return rt_error(t, (size_t)-1, err, "%s", why);
+			continue;
+		}
 		/* Not a value: a mark. */
 		m = mark_read(v, t->nlits, t->nexprs, t->nmemos, &i);
 		jv_free(v);
@@ -321,14 +379,28 @@ render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 			expect = i;
 			break;
 		case MARK_LIT:
-			r = put(out, t->lits.p + t->litoff[i], t->litlen[i],
-				max_output);
-			if (r > 0)
-				return rt_error(t, (size_t)-1, err,
-						"output larger than %zu bytes",
-						max_output);
-			if (r < 0)
+			if (put_lit(t, i, max_output, out, err) < 0)
+				return -1;
+			break;
+		case MARK_EACH_DIR:
+			name = 1;
+			break;
+		case MARK_LIST:
+			if (t->is_each[i] != 2)
+				return rt_error(
+				    t, (size_t)-1, err,
+				    "internal error: bad program output");
+			list = i;
+			break;
+		case MARK_EACH_BEGIN:
+		case MARK_EACH_DIR_END:
+		case MARK_EACH_END:
+			r = each_mark(t, m, jv_invalid(), out, max_output, why,
+				      sizeof(why));
+			if (r == -1)
 				return nomem(err);
+			if (r)
+				return rt_error(t, (size_t)-1, err, "%s", why);
 			break;
 		default:
 			if (block_mark(t, m, max_output, out, err) < 0)
@@ -365,6 +437,7 @@ tmpl_render(struct tmpl *t, jv data, size_t max_output, struct buf *out,
 	while (t->nblocks)
 		jv_free(t->blocks[--t->nblocks].key);
 	keys_free(t);
+	inc_render_end(t, r == 0);
 	memo_sweep(t);
 	return r;
 }

@@ -29,3 +29,7 @@ fuzz() {
 @test "fuzz: the record stream, read and written back, 5 s" {
 	fuzz records
 }
+
+@test "fuzz: etcd-get's reader of range replies, against jq's parser, 5 s" {
+	fuzz range_scan
+}

@@ -506,3 +506,12 @@ certs() {
 	[ ! -e "$DIR/default.pem" ]
 	[ "$(cat "$DIR/crt-list")" = "" ]
 }
+
+@test "H40 a key below an instance or a backend option name: that name skipped with a warning, the others served" {
+	render '{"/services/web/upstream/a/b":"127.0.0.1:80","/services/web/upstream/c":"127.0.0.1:81","/services/web/backend/balance/x":"source"}'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "${W}/services/web/upstream/a: a directory, not a key; skipped
+${W}/services/web/backend/balance: a directory, not a key; skipped" ]
+	[ "$(servers)" = "c 127.0.0.1:81 check" ]
+	valid
+}

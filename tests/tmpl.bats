@@ -111,6 +111,11 @@ golden() {
 @test "syntax error: unclosed memo" { golden err-memo-unclosed; }
 @test "syntax error: else in memo" { golden err-memo-else; }
 @test "syntax error: memo without a key" { golden err-memo-nokey; }
+@test "dirmap(dir; f): f's first output per directory, in order, none left out, warnings kept" { golden dirmap; }
+@test "{{ each DIR as \$s }}: the body per directory, as range lsdir, nested, with a KEY" { golden each; }
+@test "syntax error: each without as" { golden err-each-noas; }
+@test "syntax error: unclosed each" { golden err-each-unclosed; }
+@test "haproxy_name, haproxy_path, haproxy_servers and haproxy_backend: the values haproxy accepts, the others skipped with a warning" { golden helper-haproxy; }
 @test "helper tree nests the data by path segment" { golden helper-tree; }
 @test "helper tree: a key that is also a directory keeps its value under \"\"" { golden helper-tree-conflict; }
 @test "helpers on data that is not an object" { golden helper-tree-notobject; }
@@ -552,6 +557,35 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	local b3
 	read -r _ _ b3 _ <"$BATS_TEST_TMPDIR/out.txt"
 	[ "$b3" != "$b1" ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R.err")" = "" ]
+}
+
+@test "--follow: dirmap and {{ each }} work out again only the directories whose keys changed" {
+	# now differs from one computation to the next: a value that stays
+	# is one that was kept
+	printf '{{ range dirmap("/k"; now) as $m }}{{ each "/k" as $s }}{{ $s }} {{ $m[$s] }} {{ now }} {{ end }}{{ end }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/k/a/x":"1","/k/b/x":"2"}}'
+	wait_until 5 revs 1
+	local a1 am1 b1 bm1 a2 am2 b2 bm2 c2 n2
+	read -r _ am1 a1 _ bm1 b1 <"$BATS_TEST_TMPDIR/out.txt"
+	rec '{"type":"put","key":"/k/b/y","value":"3","revision":6}' \
+		'{"type":"put","key":"/k/c/x","value":"4","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 5 revs 2
+	read -r n2 am2 a2 _ bm2 b2 _ _ c2 <"$BATS_TEST_TMPDIR/out.txt"
+	[ "$n2" = a ]
+	[ "$am2" = "$am1" ]
+	[ "$a2" = "$a1" ]
+	[ "$bm2" != "$bm1" ]
+	[ "$b2" != "$b1" ]
+	[ -n "$c2" ]
+	# a directory gone is dropped
+	rec '{"type":"delete","key":"/k/a/x","revision":7}' '{"type":"progress","revision":7}'
+	wait_until 5 revs 3
+	read -r n2 _ <"$BATS_TEST_TMPDIR/out.txt"
+	[ "$n2" = b ]
 	follow_end
 	[ "$status" -eq 0 ]
 	[ "$(cat "$R.err")" = "" ]

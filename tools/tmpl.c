@@ -187,6 +187,16 @@ struct follow {
 	int timings;
 };
 
+/* Tell the engine that key k (borrowed) changed, so that the next
+ * render works out only what depends on it. */
+static void
+changed(jv k)
+{
+	if (tmpl_changed(st.t, jv_string_value(k),
+			 (size_t)jv_string_length_bytes(jv_copy(k))) < 0)
+		die(EXIT_TEMP, "out of memory");
+}
+
 /* Warn of each entry r left out (not UTF-8), and drop its key from the
  * state, as etcd-get -p leaves it out. */
 static void
@@ -200,10 +210,12 @@ left_out(const struct rec *r)
 
 		warnmsg("%s", msg.p ? msg.p : "an entry is not valid UTF-8");
 		msg.len = 0;
-		if (jv_get_kind(k) == JV_KIND_STRING)
+		if (jv_get_kind(k) == JV_KIND_STRING) {
+			changed(k);
 			st.data = jv_object_delete(st.data, k);
-		else
+		} else {
 			jv_free(k);
+		}
 	}
 	buf_free(&msg);
 }
@@ -226,17 +238,21 @@ apply(struct follow *f, const char *p, size_t n)
 	switch (ret ? REC_OTHER : r.type) {
 	case REC_PUT:
 	case REC_DELETE:
-		if (jv_get_kind(r.key) != JV_KIND_STRING)
+		if (jv_get_kind(r.key) != JV_KIND_STRING) {
 			left_out(&r);
-		else if (r.type == REC_PUT)
+		} else if (r.type == REC_PUT) {
+			changed(r.key);
 			st.data = jv_object_set(st.data, jv_copy(r.key),
 						jv_copy(r.value));
-		else
+		} else {
+			changed(r.key);
 			st.data = jv_object_delete(st.data, jv_copy(r.key));
+		}
 		f->dirty = 1;
 		f->boundary = !f->progress;
 		break;
 	case REC_RESYNC:
+		tmpl_changed(st.t, NULL, 0);
 		jv_free(st.data);
 		st.data = jv_copy(r.kvs);
 		left_out(&r);
@@ -296,9 +312,12 @@ render_out(struct follow *f)
 		}
 		f->rendered = 1;
 	}
-	/* What the first render built and dropped goes back to the system:
-	 * this process stays for good. */
-	malloc_trim(0);
+	/* What a large render (the first, a resync) built and dropped goes
+	 * back to the system: this process stays for good.  (Not after
+	 * every render: trimming a large heap costs as much as a render of
+	 * one change.) */
+	if (cpu_ms() - c0 > 20)
+		malloc_trim(0);
 	pace_done(&f->pace, now_ms());
 	if (f->retry_at)
 		pace_in(&f->pace, f->pace.out); /* still waiting */
@@ -506,6 +525,7 @@ main(int argc, char *argv[])
 		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)
 			dieerr(EXIT_TEMP, "%s", datapath);
 		st.data = jv_object();
+		tmpl_incremental(st.t);
 		r = follow(&f, fd);
 		if (fd > 0)
 			close(fd);

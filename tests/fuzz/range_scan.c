@@ -1,0 +1,45 @@
+/* libFuzzer target for lib/etcd_scan.c, the reader of etcd-get's range
+ * replies: whatever the input, etcd_scan_range returns 0 or -1 without
+ * a fault; every key and value it takes is NUL-terminated; and when it
+ * takes a reply, jq's parser (the path it stands in for) reads the same
+ * JSON with as many kvs and the same "more". */
+#include <stdint.h>
+#include <string.h>
+
+#include <jv.h>
+
+#include "etcd_int.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct etcd_scan sc;
+	size_t i;
+	jv v, kvs, more;
+
+	if (size > 1 << 20)
+		return 0;
+	if (etcd_scan_range((const char *)data, size, &sc) < 0) {
+		etcd_scan_free(&sc);
+		return 0;
+	}
+	for (i = 0; i < sc.n; i++)
+		if (sc.kvs[i].key[sc.kvs[i].klen] != '\0' ||
+		    sc.kvs[i].value[sc.kvs[i].vlen] != '\0')
+			__builtin_trap();
+	v = jv_parse_sized((const char *)data, (int)size);
+	if (jv_get_kind(v) != JV_KIND_OBJECT)
+		__builtin_trap();
+	kvs = etcd_field(v, "kvs");
+	more = etcd_field(v, "more");
+	if ((jv_get_kind(kvs) == JV_KIND_ARRAY
+		 ? (size_t)jv_array_length(jv_copy(kvs))
+		 : 0) != sc.n ||
+	    (jv_get_kind(more) == JV_KIND_TRUE) != sc.more)
+		__builtin_trap();
+	jv_free(kvs);
+	jv_free(more);
+	jv_free(v);
+	etcd_scan_free(&sc);
+	return 0;
+}
