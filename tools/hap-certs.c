@@ -712,6 +712,8 @@ fill(int fd, struct buf *b)
 static void
 drop(struct buf *b, size_t *start)
 {
+	if (*start == 0)
+		return; /* (nothing read yet, maybe no b->p at all) */
 	memmove(b->p, b->p + *start, b->len - *start);
 	b->len -= *start;
 	*start = 0;
