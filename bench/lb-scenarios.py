@@ -519,8 +519,27 @@ def trim(nsvc):
         etcd.txn(ops)
 
 
+def raise_nofile():
+    """As easy-lb.service does (LimitNOFILE): haproxy wants a descriptor
+    per health-checked server, 100,240 at 10,000 services x 10.  Only root
+    can raise the hard limit; others keep theirs (and trim, below)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1048576
+    try:
+        with open("/proc/sys/fs/nr_open") as fh:
+            want = min(want, int(fh.read()))
+    except (OSError, ValueError):
+        pass
+    if os.geteuid() == 0 and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+        except (OSError, ValueError) as e:
+            say("RLIMIT_NOFILE stays %d: %s" % (hard, e))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    raise_nofile()
     old_port, new_port = free_port(), free_port()
     for name, port in (("old", old_port), ("new", new_port)):
         spawn([sys.executable, os.path.join(SHARE, "demo-backend.py"), name, str(port)],
