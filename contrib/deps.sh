@@ -29,7 +29,8 @@ fuzz="clang libclang-rt-dev llvm"
 # clang-format, shellcheck: make lint.
 check="$demo bats parallel etcd-client jq openssl socat $fuzz shellcheck \
 clang-format valgrind groff-base bsdextrautils iproute2 file procps"
-bench="$demo etcd-client openssl"
+# jq and time (GNU time: peak RSS): tmpl-bench.sh and render-bench.sh.
+bench="$demo etcd-client openssl jq time"
 benchopt="wrk gnuplot-nox hyperfine"
 
 purpose=${1:-check}
