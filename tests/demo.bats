@@ -33,12 +33,11 @@ load helper
 	run_split make -C "$REPO" --no-print-directory install DESTDIR="$d" PREFIX=/opt/elb SANITIZE=$san
 	[ "$status" -eq 0 ]
 	local t
-	for t in etcd-get etcd-put etcd-watch tmpl hap-reload easy-lb; do
+	for t in etcd-get etcd-put etcd-watch tmpl hap-reload hap-certs easy-lb; do
 		[ -x "$d/opt/elb/bin/$t" ]
-	done
-	for t in etcd-get etcd-put etcd-watch tmpl hap-reload easy-lb; do
 		[ -f "$d/opt/elb/share/man/man1/$t.1" ]
 	done
+	[ -f "$d/opt/elb/share/easy-lb/simple.cfg.tmpl" ]
 	[ -x "$d/opt/elb/share/easy-lb/boot.sh" ]
 	[ -x "$d/opt/elb/share/easy-lb/watcher.sh" ]
 	[ -f "$d/opt/elb/share/easy-lb/haproxy.cfg.tmpl" ]
