@@ -65,7 +65,7 @@ tlscert_check(const char *cert, size_t clen, const char *key, size_t klen,
 	BIO *kb = BIO_new_mem_buf(key, (int)klen);
 	enum tlscert_fault ret = TLSCERT_BADCERT;
 	EVP_PKEY *pk = NULL;
-	X509 *x = NULL;
+	X509 *x = NULL, *y;
 	struct tm tm;
 
 	memset(info, 0, sizeof(*info));
@@ -77,6 +77,16 @@ tlscert_check(const char *cert, size_t clen, const char *key, size_t klen,
 		reason("not a PEM certificate", err, errlen);
 		goto out;
 	}
+	/* The chain after it: haproxy loads every block, so one it cannot
+	 * read would fail every later check of the whole configuration. */
+	ERR_clear_error();
+	while ((y = PEM_read_bio_X509(cb, NULL, NULL, NULL)))
+		X509_free(y);
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+		reason("a certificate of its chain is damaged", err, errlen);
+		goto out;
+	}
+	ERR_clear_error();
 	ret = TLSCERT_BADKEY;
 	/* (no passphrase: an encrypted key is not one haproxy can load) */
 	if (!(pk = PEM_read_bio_PrivateKey(kb, NULL, NULL, (void *)""))) {

@@ -136,6 +136,60 @@ $DIR/crt/b.pem" ]
 	[ "$stderr" = "hap-certs: the certificates' records ended: HTTPS is off" ]
 }
 
+@test "hap-certs: a chain with a damaged certificate after the first is skipped, named; the others serve" {
+	{
+		jq -cn --rawfile c "$P/a.crt" --arg k /tls/a/cert --argjson r 3 \
+			'{type: "put", key: $k, value: ($c + "-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n"), revision: $r}'
+		jq -cn --rawfile c "$P/a.key" --arg k /tls/a/key --argjson r 3 \
+			'{type: "put", key: $k, value: $c, revision: $r}'
+		put b b 3
+		echo '{"type":"progress","revision":3}'
+	} >"$BATS_TEST_TMPDIR/tls"
+	: >"$BATS_TEST_TMPDIR/svc"
+	run_certs "$BATS_TEST_TMPDIR/tls" "$BATS_TEST_TMPDIR/svc"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ "$stderr" == "hap-certs: /tls/a/cert: a certificate of its chain is damaged"*"; skipped" ]]
+	[ "$(cat "$DIR/crt-list")" = "$DIR/crt/b.pem" ]
+	[ ! -e "$DIR/crt/a.pem" ]
+	cmp "$DIR/default.pem" "$DIR/crt/b.pem"
+}
+
+@test "hap-certs: started again, it removes the files of certificates deleted meanwhile" {
+	mkdir -p "$DIR/crt"
+	echo secret >"$DIR/crt/gone.pem"
+	echo "$DIR/crt/gone.pem" >"$DIR/crt-list"
+	{
+		put a a 3
+		echo '{"type":"progress","revision":3}'
+	} >"$BATS_TEST_TMPDIR/tls"
+	: >"$BATS_TEST_TMPDIR/svc"
+	run_certs "$BATS_TEST_TMPDIR/tls" "$BATS_TEST_TMPDIR/svc"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	[ ! -e "$DIR/crt/gone.pem" ]
+	[ "$(ls "$DIR/crt")" = "a.pem" ]
+	[ "$(cat "$DIR/crt-list")" = "$DIR/crt/a.pem" ]
+}
+
+@test "hap-certs: the chain alone changed: the pair's file and the default are written again" {
+	{
+		put a a 3
+		echo '{"type":"progress","revision":3}'
+		jq -cn --rawfile c "$P/a.crt" --rawfile ca "$P/site-ca.crt" --arg k /tls/a/cert \
+			'{type: "put", key: $k, value: ($c + $ca), revision: 4}'
+		echo '{"type":"progress","revision":4}'
+	} >"$BATS_TEST_TMPDIR/tls"
+	: >"$BATS_TEST_TMPDIR/svc"
+	run_certs "$BATS_TEST_TMPDIR/tls" "$BATS_TEST_TMPDIR/svc"
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "" ]
+	[ "$(grep -c "BEGIN CERTIFICATE" "$DIR/crt/a.pem")" -eq 2 ]
+	cmp "$DIR/default.pem" "$DIR/crt/a.pem"
+}
+
 @test "hap-certs: usage, --help, --version; the usage line is the man page's SYNOPSIS" {
 	local syn
 	run_split hap-certs

@@ -10,6 +10,7 @@
  * key easy-lb:tls): opening or closing the listener is the one change of
  * certificates that needs a new haproxy.cfg.  See hap-certs(1). */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,8 @@ struct cert {
 	int have_cert, have_key;
 	struct buf pem;	      /* the pair that serves, as written */
 	char fp[64];	      /* its first certificate's SHA-1, hex */
+	uint64_t sum;	      /* pem's bytes, hashed: the chain counts too */
+	int pushed;	      /* haproxy holds pem, as far as we know */
 	char *said;	      /* the last warning said of it */
 	int serving, written; /* pem serves; and is in DIR */
 };
@@ -61,9 +65,10 @@ static struct {
 	int on, announced; /* HTTPS on; and as tmpl was told */
 	int tls_known;	   /* the certificates' first state came */
 	char defname[256]; /* the default's name, "" for none */
-	char deffp[64];	   /* and its fingerprint, as written */
+	uint64_t defsum;   /* and its pem's sum, as written */
 	long long sync_at; /* when to put the set into haproxy, 0: no */
 	struct backoff retry;
+	int swept; /* what an earlier run left is gone, haproxy synced */
 } st;
 
 static void
@@ -186,6 +191,18 @@ add_pem(struct buf *b, const char *s, size_t n)
 	}
 }
 
+/* pem's bytes, hashed (FNV-1a): whether a pair changed, chain included. */
+static uint64_t
+fnv1a(const struct buf *pem)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	for (i = 0; i < pem->len; i++)
+		h = (h ^ (unsigned char)pem->p[i]) * 1099511628211ULL;
+	return h;
+}
+
 /* The SHA-1 of the first certificate of pem, in hex, as haproxy's "show
  * ssl cert" shows it. */
 static void
@@ -265,8 +282,9 @@ check(struct cert *c)
 	    memcmp(pem.p, c->pem.p, pem.len)) {
 		buf_free(&c->pem);
 		c->pem = pem;
-		c->written = 0;
+		c->written = c->pushed = 0;
 		fingerprint(&c->pem, c->fp, sizeof(c->fp));
+		c->sum = fnv1a(&c->pem);
 	} else {
 		buf_free(&pem);
 	}
@@ -298,6 +316,55 @@ write_secret(const char *path, const struct buf *data)
 	else
 		chmod(path, 0600);
 	return r;
+}
+
+/* The serving certificate whose file is path, or NULL. */
+static struct cert *
+by_path(const char *path, size_t n)
+{
+	size_t dn = strlen(st.crtdir), i;
+
+	if (n <= dn + 5 || memcmp(path, st.crtdir, dn) || path[dn] != '/' ||
+	    memcmp(path + n - 4, ".pem", 4))
+		return NULL;
+	for (i = 0; i < st.n; i++)
+		if (st.c[i].serving && strlen(st.c[i].name) == n - dn - 5 &&
+		    !memcmp(st.c[i].name, path + dn + 1, n - dn - 5))
+			return &st.c[i];
+	return NULL;
+}
+
+/* Remove the files of DIR/crt that no serving certificate has: those of
+ * certificates deleted while no hap-certs ran.  -1 when one stays. */
+static int
+sweep(void)
+{
+	DIR *d = opendir(st.crtdir);
+	struct dirent *e;
+	int ret = 0;
+
+	if (!d && errno == ENOENT)
+		return 0;
+	if (!d) {
+		warnerr("%s", st.crtdir);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		size_t n = strlen(st.crtdir) + strlen(e->d_name) + 2;
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		p = xmalloc(n);
+		snprintf(p, n, "%s/%s", st.crtdir, e->d_name);
+		if (!by_path(p, n - 1) && unlink(p) < 0 && errno != ENOENT) {
+			warnerr("%s", p);
+			ret = -1;
+		}
+		free(p);
+	}
+	closedir(d);
+	return ret;
 }
 
 static int
@@ -333,22 +400,35 @@ write_dir(void)
 			buf_printf(&list, "%s\n", p);
 			if (!d || (st.deflt && !strcmp(c->name, st.deflt)))
 				d = c;
-		} else if (unlink(p) < 0 && errno != ENOENT) {
-			warnerr("%s", p);
 		}
 		free(p);
 	}
+	/* The list first, then the files it no longer names. */
 	if (write_secret(st.list, &list) < 0)
 		ret = -1;
 	buf_free(&list);
+	for (i = 0; i < st.n; i++) {
+		char *p = crtpath(st.c[i].name);
+
+		if (!st.c[i].serving && unlink(p) < 0 && errno != ENOENT)
+			warnerr("%s", p);
+		free(p);
+	}
+	if (!st.swept && st.tls_known) {
+		if (sweep() < 0)
+			ret = -1;
+		else
+			st.swept = 1;
+	}
 	if (!d) {
 		unlink(st.defpem);
-		st.defname[0] = st.deffp[0] = '\0';
-	} else if (strcmp(st.defname, d->name) || strcmp(st.deffp, d->fp)) {
+		st.defname[0] = '\0';
+		st.defsum = 0;
+	} else if (strcmp(st.defname, d->name) || st.defsum != d->sum) {
 		if (write_secret(st.defpem, &d->pem) < 0)
 			return -1;
 		snprintf(st.defname, sizeof(st.defname), "%s", d->name);
-		snprintf(st.deffp, sizeof(st.deffp), "%s", d->fp);
+		st.defsum = d->sum;
 	}
 	st.on = st.defname[0] != '\0';
 	return ret;
@@ -397,7 +477,9 @@ rt_ok(struct buf *r, const char *cmd, const char *name, const char *ok)
 {
 	if (rt(r, cmd, name) < 0)
 		return -1;
-	if (r->p && strstr(r->p, ok))
+	/* (haproxy's refusal of a delete says "... in use, can't be
+	 * deleted!") */
+	if (r->p && strstr(r->p, ok) && !strstr(r->p, "can't"))
 		return 0;
 	warnmsg("%s: haproxy said: %.*s", name,
 		(int)strcspn(r->p ? r->p : "", "\n"), r->p ? r->p : "");
@@ -455,6 +537,17 @@ put_cert(struct buf *r, const char *path, const struct buf *pem, int isnew)
 	}
 	ret = 0;
 out:
+	/* A new store left out of the list would be taken for one in it
+	 * by the next attempt: it goes (should it be in the list after
+	 * all, the next attempt finds it missing and adds it whole). */
+	if (ret < 0 && isnew) {
+		cmd.len = 0;
+		buf_printf(&cmd, "del ssl crt-list %s %s", st.list, path);
+		rt(r, cmd.p, path);
+		cmd.len = 0;
+		buf_printf(&cmd, "del ssl cert %s", path);
+		rt(r, cmd.p, path);
+	}
 	buf_free(&cmd);
 	return ret;
 }
@@ -472,22 +565,6 @@ drop_cert(struct buf *r, const char *path)
 	return rt_ok(r, cmd, path, "deleted");
 }
 
-/* The serving certificate whose file is path, or NULL. */
-static struct cert *
-by_path(const char *path, size_t n)
-{
-	size_t dn = strlen(st.crtdir), i;
-
-	if (n <= dn + 5 || memcmp(path, st.crtdir, dn) || path[dn] != '/' ||
-	    memcmp(path + n - 4, ".pem", 4))
-		return NULL;
-	for (i = 0; i < st.n; i++)
-		if (st.c[i].serving && strlen(st.c[i].name) == n - dn - 5 &&
-		    !memcmp(st.c[i].name, path + dn + 1, n - dn - 5))
-			return &st.c[i];
-	return NULL;
-}
-
 /* Make what haproxy holds of the certificates what DIR holds: each added,
  * changed or removed at run time.  Nothing when haproxy has no TLS
  * listener yet (the reload that opens one loads DIR as it is).  0, or
@@ -498,16 +575,23 @@ sync_haproxy(void)
 	struct buf r = {0}, have = {0};
 	char fp[64], *path;
 	const char *l, *e;
-	int ret = 0;
+	int ret = 0, ok;
 	size_t i;
 
+	/* No socket: no haproxy yet, and the one that starts loads DIR. */
+	if (access(st.sock, F_OK) < 0 && errno == ENOENT)
+		return 0;
 	if (rt(&r, "show ssl cert", "show ssl cert") < 0) {
 		buf_free(&r);
 		return -1;
 	}
 	buf_add(&have, r.p ? r.p : "", r.len);
-	if (!have.p || !strstr(have.p, st.defpem))
+	if (!have.p || !strstr(have.p, st.defpem)) {
+		/* The reload that opens a TLS listener loads DIR. */
+		for (i = 0; i < st.n; i++)
+			st.c[i].pushed = st.c[i].serving;
 		goto out;
+	}
 	/* What haproxy has and DIR has no more goes. */
 	for (l = have.p; *l; l = *e ? e + 1 : e) {
 		e = l + strcspn(l, "\n");
@@ -531,21 +615,25 @@ sync_haproxy(void)
 			continue;
 		path = crtpath(c->name);
 		snprintf(line, sizeof(line), "\n%s\n", path);
+		/* (the fingerprint is the first certificate's: a pair not
+		 * known to be pushed goes again, for its chain) */
+		ok = 1;
 		if (!strstr(have.p, line)) {
-			if (put_cert(&r, path, &c->pem, 1) < 0)
-				ret = -1;
+			ok = put_cert(&r, path, &c->pem, 1) == 0;
 		} else {
 			loaded_fp(&r, path, fp, sizeof(fp));
-			if (strcmp(fp, c->fp) &&
-			    put_cert(&r, path, &c->pem, 0) < 0)
-				ret = -1;
+			if (strcmp(fp, c->fp) || !c->pushed)
+				ok = put_cert(&r, path, &c->pem, 0) == 0;
 		}
 		if (!strcmp(c->name, st.defname)) {
 			loaded_fp(&r, st.defpem, fp, sizeof(fp));
-			if (strcmp(fp, c->fp) &&
+			if ((strcmp(fp, c->fp) || !c->pushed) &&
 			    put_cert(&r, st.defpem, &c->pem, 0) < 0)
-				ret = -1;
+				ok = 0;
 		}
+		c->pushed = ok;
+		if (!ok)
+			ret = -1;
 		free(path);
 	}
 out:
@@ -560,12 +648,14 @@ out:
 static void
 settle(void)
 {
-	int was_on = st.on;
+	int was_on = st.on, first = !st.swept;
 	size_t i;
 
 	for (i = 0; i < st.n; i++)
 		check(&st.c[i]);
-	if (write_dir() < 0 || (was_on && st.on)) {
+	/* (the first state after a start is put into a running haproxy as
+	 * well: what changed while no hap-certs ran) */
+	if (write_dir() < 0 || (was_on && st.on) || (first && st.swept)) {
 		backoff_reset(&st.retry);
 		st.sync_at = now_ms();
 	}
