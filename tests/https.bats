@@ -154,6 +154,7 @@ https_is() { [ "$(https "$1" "$2")" = "$3" ]; }
 	# over HTTPS no redirect, and the backend learns the scheme
 	[ "$(curl -s --cacert "$P/site-ca.crt" --resolve "api.example.com:$tport:127.0.0.1" "https://api.example.com:$tport/a/b")" = "api /a/b" ]
 	grep -qx "    http-request set-header X-Forwarded-Proto https if { ssl_fc }" "$run/haproxy.cfg"
+	grep -qx "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }" "$run/haproxy.cfg"
 }
 
 @test "https: a certificate rotated goes live within 1 s, same worker, no request failed" {

@@ -46,3 +46,16 @@ follows() {
 	run_split haproxy -c -f "$BATS_TEST_TMPDIR/haproxy.cfg"
 	[ "$status" -eq 0 ]
 }
+
+@test "haproxy.cfg.tmpl: wildcards take their places by the length of their domain, each on its own" {
+	printf '%s' '{"/services/a/upstream/x":"127.0.0.1:1","/services/a/host":"*.example.com,*.averyverylongdomain.net,*.b.com,*.c.com","/services/b/upstream/y":"127.0.0.1:2","/services/b/host":"*.foo.example.com","easy-lb:tls":"on"}' \
+		>"$BATS_TEST_TMPDIR/data.json"
+	run_split env LB_TLS_PORT=8443 tmpl -d "$BATS_TEST_TMPDIR/data.json" "$REPO/share/easy-lb/haproxy.cfg.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	# x.foo.example.com must reach b, though a's longest domain is longer
+	[ "$(printf '%s\n' "$output" | grep '^    use_backend ')" = "    use_backend a if { req.hdr(host),field(1,:),lower -m end .averyverylongdomain.net }
+    use_backend b if { req.hdr(host),field(1,:),lower -m end .foo.example.com }
+    use_backend a if { req.hdr(host),field(1,:),lower -m end .example.com }
+    use_backend a if { req.hdr(host),field(1,:),lower -m end .b.com .c.com }" ]
+}
