@@ -137,7 +137,8 @@ int_field(struct scan *s, long long *v)
 	const char *a;
 	size_t n, i;
 
-	if (str(s, &a, &n) < 0 || n == 0 || n > 19)
+	/* (18 digits at most: no overflow; a longer number goes to jq) */
+	if (str(s, &a, &n) < 0 || n == 0 || n > 18)
 		return -1;
 	*v = 0;
 	for (i = 0; i < n; i++) {

@@ -46,6 +46,8 @@ static const char prelude_tail[] =
 /* clang-format on */
 
 #define MAX_NEST 200 /* as the parser's (tmpl_parse.c) */
+/* A range rendered as one array holds this many outputs at most. */
+#define LIST_MAX 65536
 
 /* Number each call of dirmap in code: "dirmap(" becomes "__dirmap(N; ",
  * N counting the calls of the program, so that each call keeps its own
@@ -94,8 +96,11 @@ number_dirmaps(struct tmpl *t, char **code)
 			}
 			i++;
 		} else if (isidstart(c) &&
-			   (i == 0 || (!isid(s[i - 1]) && s[i - 1] != '$' &&
-				       s[i - 1] != '.' && s[i - 1] != ':'))) {
+			   (i == 0 ||
+			    (!isid(s[i - 1]) && s[i - 1] != '$' &&
+			     s[i - 1] != '.' &&
+			     /* (not mod::dirmap; {k:dirmap(..)} is ours) */
+			     !(i > 1 && s[i - 1] == ':' && s[i - 2] == ':')))) {
 			for (j = i; j < n && isid(s[j]); j++)
 				;
 			if (j - i == 6 && !memcmp(s + i, "dirmap", 6)) {
@@ -212,6 +217,24 @@ is_list(struct tmpl *t, const struct node *n, struct list *l)
 	return !b;
 }
 
+/* Is code a path into data that ends in [] (".servers[]", "$m.a[].b[]"):
+ * as many outputs as arrays and objects already built hold, never a
+ * runaway generator? */
+static int
+data_path(const char *code)
+{
+	size_t n;
+
+	code += strspn(code, " \t\r\n");
+	if (*code != '.' && *code != '$')
+		return 0;
+	for (n = 0; code[n] && (isid(code[n]) || strchr(".$[]", code[n])); n++)
+		;
+	if (code[n + strspn(code + n, " \t\r\n")])
+		return 0;
+	return n >= 2 && code[n - 2] == '[' && code[n - 1] == ']';
+}
+
 /* A new list block for l; (size_t)-1 when out of memory. */
 static size_t
 new_list(struct tmpl *t, const struct list *l)
@@ -254,6 +277,7 @@ gen_node(struct tmpl *t, struct node *n)
 {
 	struct list l;
 	size_t b;
+	int bounded;
 
 	switch (n->type) {
 	case N_TEXT:
@@ -264,15 +288,34 @@ gen_node(struct tmpl *t, struct node *n)
 		return emit(t, ") | (%lld, .))", mark_value(n->expr));
 	case N_RANGE:
 		if (is_list(t, n, &l)) {
-			/* The outputs as one array, rendered in C. */
+			/* The outputs as one array, rendered in C.  Unless
+			 * the range walks data already built, past LIST_MAX
+			 * outputs they are streamed again from the start, so
+			 * that a runaway range meets --max-output instead of
+			 * filling memory. */
 			if ((b = new_list(t, &l)) == (size_t)-1)
 				return -1;
-			emit(t, "([");
+			bounded = data_path(t->exprs[n->expr].code);
+			if (bounded)
+				emit(t, "([");
+			else
+				emit(t, "([limit(%d; ", LIST_MAX + 1);
 			emit_code(t, n->expr);
-			emit(
-			    t,
-			    "] as $__r | if ($__r | length) > 0 then %lld, $__r else (",
-			    mark_block(b, MARK_LIST));
+			if (bounded) {
+				emit(t, "] as $__r | if false then empty");
+			} else {
+				emit(
+				    t,
+				    ")] as $__r | if ($__r | length) > %d then ((",
+				    LIST_MAX);
+				emit_code(t, n->expr);
+				emit(t, ") | (");
+				gen_list(t, n->body);
+				emit(t, "))");
+			}
+			emit(t,
+			     " elif ($__r | length) > 0 then %lld, $__r else (",
+			     mark_block(b, MARK_LIST));
 			gen_list(t, n->alt);
 			return emit(t, ") end)");
 		}

@@ -517,9 +517,13 @@ hap_request(struct tmpl *t, const char *tg, int n, jv msg)
 		    !strcmp(tg, "__tmpl_hap_backend"))) {
 		jv lines = jv_array();
 
-		keys_children(t, s, sn, jv_string_value(b),
-			      (size_t)jv_string_length_bytes(jv_copy(b)),
-			      tg[11] == 's' ? server : backend, &lines);
+		if (keys_children(t, s, sn, jv_string_value(b),
+				  (size_t)jv_string_length_bytes(jv_copy(b)),
+				  tg[11] == 's' ? server : backend,
+				  &lines) < 0) {
+			jv_free(lines);
+			lines = jv_invalid_with_msg(jv_string("out of memory"));
+		}
 		ccall_answer(t, lines);
 	} else {
 		r = 0;

@@ -478,7 +478,8 @@ each_keep(struct tmpl *t, struct open_each *e, struct buf *out)
 	p.len = out->len - e->out;
 	if (!(p.text = malloc(p.len + 1)))
 		return -1;
-	memcpy(p.text, out->p + e->out, p.len);
+	if (p.len)
+		memcpy(p.text, out->p + e->out, p.len);
 	out->len = e->out;
 	p.warns = cut_warns(t, e->warns, &p.wlen);
 	p.name = e->name;

@@ -185,8 +185,8 @@ char *keys_normal(const char *s, size_t n, size_t *outn);
  * no such key, the name being a directory only). */
 typedef void keys_child_fn(struct tmpl *t, const char *nm, size_t nn,
 			   const struct buf *key, jv value, void *ctx);
-void keys_children(struct tmpl *t, const char *raw, size_t rawn, const char *d,
-		   size_t dn, keys_child_fn *f, void *ctx);
+int keys_children(struct tmpl *t, const char *raw, size_t rawn, const char *d,
+		  size_t dn, keys_child_fn *f, void *ctx); /* -1: ENOMEM */
 /* The answers of ls (dirs 0), lsdir (dirs 1), under and gets' scan for
  * the directory d or the prefix p (dn or n bytes, borrowed), as new jv. */
 jv keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs);

@@ -363,44 +363,77 @@ keys_dir_exists(struct tmpl *t, const char *d, size_t dn)
 	return below(t, d, dn, &from, &pl) > from;
 }
 
-void
+/* A name below a directory, and the index of its key (the key itself
+ * when there is one). */
+struct child {
+	const char *s;
+	size_t n, i;
+	int exact;
+};
+
+static int
+child_cmp(const void *a, const void *b)
+{
+	const struct child *x = a, *y = b;
+	int c = bytes_cmp(x->s, x->n, y->s, y->n);
+
+	/* (of one name, the key itself first) */
+	return c ? c : y->exact - x->exact;
+}
+
+int
 keys_children(struct tmpl *t, const char *raw, size_t rawn, const char *d,
 	      size_t dn, keys_child_fn *f, void *ctx)
 {
 	struct buf key = {0};
-	size_t i, end, pl, last = 0, lastn = (size_t)-1;
+	struct child *c;
+	size_t i, end, pl, n = 0, j;
+	int ret = 0;
 
-	buf_add(&key, raw, rawn);
-	buf_add(&key, "/", 1);
-	for (end = below(t, d, dn, &i, &pl); i < end; i++) {
+	end = below(t, d, dn, &i, &pl);
+	if (end == i)
+		return 0;
+	if (!(c = malloc((end - i) * sizeof(*c))))
+		return -1;
+	/* (the keys are sorted, but not their first segments: "a-1" and
+	 * "a/x" come between "a" and "a/y") */
+	for (; i < end; i++) {
 		const char *rest = t->nk[i]->ns + pl;
 		size_t rn = t->nk[i]->nn - pl;
 		const char *sl = memchr(rest, '/', rn);
-		size_t nn = sl ? (size_t)(sl - rest) : rn;
+
+		c[n].s = rest;
+		c[n].n = sl ? (size_t)(sl - rest) : rn;
+		c[n].i = i;
+		c[n++].exact = !sl;
+	}
+	qsort(c, n, sizeof(*c), child_cmp);
+	if (buf_add(&key, raw, rawn) < 0 || buf_add(&key, "/", 1) < 0)
+		ret = -1;
+	for (j = 0; j < n && ret == 0; j++) {
+		const struct kref *k = t->nk[c[j].i];
 		jv v;
 
-		/* (each name once, as ls gives it: a key and a directory
-		 * of one name are next to each other) */
-		if (lastn == nn && !memcmp(t->nk[last]->ns + pl, rest, nn))
+		if (j && !bytes_cmp(c[j - 1].s, c[j - 1].n, c[j].s, c[j].n))
 			continue;
-		last = i;
-		lastn = nn;
 		key.len = rawn + 1;
-		if (buf_add(&key, rest, nn) < 0)
+		if (buf_add(&key, c[j].s, c[j].n) < 0) {
+			ret = -1;
 			break;
+		}
 		/* (the key itself when it is the one asked for: its hash is
 		 * kept with it) */
-		if (t->nk[i]->n == key.len &&
-		    !memcmp(t->nk[i]->s, key.p, key.len))
-			v = jv_object_get(jv_copy(t->data),
-					  jv_copy(t->nk[i]->k));
+		if (k->n == key.len && !memcmp(k->s, key.p, key.len))
+			v = jv_object_get(jv_copy(t->data), jv_copy(k->k));
 		else
 			v = jv_object_get(jv_copy(t->data),
 					  jv_string_sized(key.p, (int)key.len));
-		f(t, rest, nn, &key, v, ctx);
+		f(t, c[j].s, c[j].n, &key, v, ctx);
 		jv_free(v);
 	}
+	free(c);
 	buf_free(&key);
+	return ret;
 }
 
 /* Put child, the finished object for directory name, into parent.  When

@@ -508,10 +508,12 @@ certs() {
 }
 
 @test "H40 a key below an instance or a backend option name: that name skipped with a warning, the others served" {
-	render '{"/services/web/upstream/a/b":"127.0.0.1:80","/services/web/upstream/c":"127.0.0.1:81","/services/web/backend/balance/x":"source"}'
+	# (c-2 sorts between c and c/x: still one server c)
+	render '{"/services/web/upstream/a/b":"127.0.0.1:80","/services/web/upstream/c":"127.0.0.1:81","/services/web/upstream/c-2":"127.0.0.1:82","/services/web/upstream/c/x":"127.0.0.1:83","/services/web/backend/balance/x":"source"}'
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "${W}/services/web/upstream/a: a directory, not a key; skipped
 ${W}/services/web/backend/balance: a directory, not a key; skipped" ]
-	[ "$(servers)" = "c 127.0.0.1:81 check" ]
+	[ "$(servers)" = "c 127.0.0.1:81 check
+c-2 127.0.0.1:82 check" ]
 	valid
 }

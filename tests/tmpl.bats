@@ -112,6 +112,13 @@ golden() {
 @test "syntax error: else in memo" { golden err-memo-else; }
 @test "syntax error: memo without a key" { golden err-memo-nokey; }
 @test "dirmap(dir; f): f's first output per directory, in order, none left out, warnings kept" { golden dirmap; }
+@test "dirmap right after an object key's colon is a call of dirmap" {
+	printf '{{ {svc:dirmap("/s"; .)} | tojson }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{"/s/a/k":"v"}'
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = '{"svc":{"a":"a"}}' ]
+}
 @test "{{ each DIR as \$s }}: the body per directory, as range lsdir, nested, with a KEY" { golden each; }
 @test "syntax error: each without as" { golden err-each-noas; }
 @test "syntax error: unclosed each" { golden err-each-unclosed; }
@@ -191,6 +198,23 @@ golden() {
 @test "injection: checked in JSON output too" { golden inject-in-json; }
 @test "raw opts one expression out of the check" { golden inject-raw; }
 @test "--max-output bounds the output" { golden max-output --max-output 999; }
+@test "--max-output stops a runaway range whose body is only {{ . }}, before memory does" {
+	printf '{{ range range(10000000000) }}{{ . }}\n{{ end }}' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl --max-output 65536 -d /dev/null -o "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/t.tmpl"
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:34: output larger than 65536 bytes" ]
+	[ ! -e "$BATS_TEST_TMPDIR/out" ]
+}
+
+@test "a range of more outputs than one array holds, its body only {{ . }}, renders them all in order" {
+	printf '{{ range range(70000) }}<{{ . }}>{{ else }}none{{ end }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl -d /dev/null "$BATS_TEST_TMPDIR/t.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(seq 0 69999 | sed 's/.*/<&>/' | tr -d '\n')" ]
+}
+
 @test "--max-output exactly reached is fine" {
 	cd "$G/max-output"
 	run_split tmpl -d data.json --max-output 1000 t.tmpl
