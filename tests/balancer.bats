@@ -217,6 +217,7 @@ root_of() { readlink "/proc/$1/root"; }
 	chmod +x "$TESTTMP/dying-haproxy"
 	local rc=0
 	HAPROXY="$TESTTMP/dying-haproxy" timeout 20 "$REPO/share/easy-lb/boot.sh" 2>"$TESTTMP/dying.err" || rc=$?
+	cat "$TESTTMP/dying.err" >&2
 	[ "$rc" -eq 3 ]
 	grep -q "^easy-lb: haproxy exited (status 3); stopping$" "$TESTTMP/dying.err"
 	wait_until 5 lb_gone

@@ -71,9 +71,10 @@ out=$("$HAPROXY" -c -f "$CFG" 2>&1) || {
 # shellcheck disable=SC3045 # dash and busybox sh both have these
 ulimit -n "$(ulimit -H -n)" 2>/dev/null
 
-# Set before haproxy starts, so that an early death still wakes the loop
-# below (a trapped SIGCHLD makes wait return).
-trap : CHLD
+# Set before haproxy starts: a child's end makes the loop's wait return
+# (any trapped signal does), and is noted for the loop to see.
+chld=""
+trap 'chld=1' CHLD
 "$HAPROXY" -W -db -f "$CFG" -p "$PIDFILE" -S "$MASTER_SOCK,mode,600" &
 hpid=$!
 log "haproxy started (master pid $hpid) on port $LB_PORT"
@@ -101,12 +102,20 @@ stop_watcher() {
 
 start_watcher
 
-# Sleep until a child ends or a signal arrives, then see who is gone;
-# the first round looks before sleeping, for a haproxy already gone.
+# Sleep until haproxy ends, or another child or a signal comes, then see
+# who is gone; the first round looks before sleeping.  (Waiting for
+# haproxy itself, not for every child: a haproxy that ended between the
+# looks and the wait would not wake a bare wait, which also waits for the
+# watcher.  A child that ended since the looks is noted in chld.)
 first=1
+hgone=""
 while :; do
-	[ -n "$first" ] || wait
-	first=""
+	if [ -z "$first" ] && [ -z "$chld" ]; then
+		wait "$hpid"
+		hrc=$?
+		kill -0 "$hpid" 2>/dev/null || hgone=1
+	fi
+	first="" chld=""
 	if [ -n "$stopping" ]; then
 		stop_watcher
 		kill -TERM "$hpid" 2>/dev/null
@@ -116,9 +125,14 @@ while :; do
 		log "stopped"
 		exit 0
 	fi
-	if ! kill -0 "$hpid" 2>/dev/null; then
-		wait "$hpid"
-		rc=$?
+	if [ -n "$hgone" ] || ! kill -0 "$hpid" 2>/dev/null; then
+		# (its status, unless the wait above took it already)
+		if [ -n "$hgone" ]; then
+			rc=$hrc
+		else
+			wait "$hpid"
+			rc=$?
+		fi
 		log "haproxy exited (status $rc); stopping"
 		stop_watcher
 		[ "$rc" -eq 0 ] && rc=1
