@@ -110,6 +110,8 @@ https_is() { [ "$(https "$1" "$2")" = "$3" ]; }
 	etcd-put /services/deep/location /deep
 	etcd-put /services/plain/upstream/p1 "127.0.0.1:$BACKEND_PORT_plain"
 	wait_until 10 answers_host foo.example.com /deep/1 deep
+	# (plain, put last, may come in a later batch)
+	wait_until 10 answers_host www.example.org /plain/1 plain
 	# exact before wildcard, port and case of the Host header ignored
 	[ "$(http API.EXAMPLE.COM:8080 /exact/1)" = "exact /exact/1" ]
 	[ "$(https api.example.com /exact/2)" = "exact /exact/2" ]
