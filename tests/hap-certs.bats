@@ -155,9 +155,10 @@ $DIR/crt/b.pem" ]
 	cmp "$DIR/default.pem" "$DIR/crt/b.pem"
 }
 
-@test "hap-certs: started again, it removes the files of certificates deleted meanwhile" {
+@test "hap-certs: started again, it removes the files of certificates deleted meanwhile, and temporary files" {
 	mkdir -p "$DIR/crt"
 	echo secret >"$DIR/crt/gone.pem"
+	echo secret >"$DIR/crt/.a.pem.x1Y2z3"
 	echo "$DIR/crt/gone.pem" >"$DIR/crt-list"
 	{
 		put a a 3
@@ -169,7 +170,7 @@ $DIR/crt/b.pem" ]
 	[ "$output" = "" ]
 	[ "$stderr" = "" ]
 	[ ! -e "$DIR/crt/gone.pem" ]
-	[ "$(ls "$DIR/crt")" = "a.pem" ]
+	[ "$(ls -A "$DIR/crt")" = "a.pem" ]
 	[ "$(cat "$DIR/crt-list")" = "$DIR/crt/a.pem" ]
 }
 

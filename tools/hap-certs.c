@@ -335,7 +335,8 @@ by_path(const char *path, size_t n)
 }
 
 /* Remove the files of DIR/crt that no serving certificate has: those of
- * certificates deleted while no hap-certs ran.  -1 when one stays. */
+ * certificates deleted while no hap-certs ran, and temporary files left
+ * by one that died.  -1 when one stays. */
 static int
 sweep(void)
 {
@@ -353,7 +354,9 @@ sweep(void)
 		size_t n = strlen(st.crtdir) + strlen(e->d_name) + 2;
 		char *p;
 
-		if (e->d_name[0] == '.')
+		/* (a temporary file of a run that died goes too: it may
+		 * hold a key) */
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		p = xmalloc(n);
 		snprintf(p, n, "%s/%s", st.crtdir, e->d_name);
