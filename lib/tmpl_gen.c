@@ -272,6 +272,19 @@ gen_if(struct tmpl *t, struct node *n)
 	return emit(t, ") end");
 }
 
+/* A range's body for each output of its expression, as they come. */
+static int
+gen_stream(struct tmpl *t, struct node *n)
+{
+	emit(t, "((");
+	emit_code(t, n->expr);
+	emit(t, ") | ");
+	emit_pat(t, n->pat);
+	emit(t, "(");
+	gen_list(t, n->body);
+	return emit(t, "))");
+}
+
 static int
 gen_node(struct tmpl *t, struct node *n)
 {
@@ -306,12 +319,9 @@ gen_node(struct tmpl *t, struct node *n)
 			} else {
 				emit(
 				    t,
-				    ")] as $__r | if ($__r | length) > %d then ((",
+				    ")] as $__r | if ($__r | length) > %d then ",
 				    LIST_MAX);
-				emit_code(t, n->expr);
-				emit(t, ") | (");
-				gen_list(t, n->body);
-				emit(t, "))");
+				gen_stream(t, n);
 			}
 			emit(t,
 			     " elif ($__r | length) > 0 then %lld, $__r else (",
@@ -319,15 +329,8 @@ gen_node(struct tmpl *t, struct node *n)
 			gen_list(t, n->alt);
 			return emit(t, ") end)");
 		}
-		if (!n->alt) {
-			emit(t, "((");
-			emit_code(t, n->expr);
-			emit(t, ") | ");
-			emit_pat(t, n->pat);
-			emit(t, "(");
-			gen_list(t, n->body);
-			return emit(t, "))");
-		}
+		if (!n->alt)
+			return gen_stream(t, n);
 		emit(t, "([");
 		emit_code(t, n->expr);
 		emit(t, "] as $__r | if ($__r | length) > 0 then $__r[] | ");
