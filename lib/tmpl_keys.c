@@ -275,54 +275,81 @@ below(struct tmpl *t, const char *d, size_t dn, size_t *from, size_t *plen)
 	return i;
 }
 
-/* A name in a key: where it starts and its length. */
-struct span {
+/* A name below a directory, and the index of its key (the key itself
+ * when there is one). */
+struct child {
 	const char *s;
-	size_t n;
+	size_t n, i;
+	int exact;
 };
 
 static int
-span_cmp(const void *a, const void *b)
+child_cmp(const void *a, const void *b)
 {
-	const struct span *x = a, *y = b;
+	const struct child *x = a, *y = b;
+	int c = bytes_cmp(x->s, x->n, y->s, y->n);
 
-	return bytes_cmp(x->s, x->n, y->s, y->n);
+	/* (of one name, the key itself first) */
+	return c ? c : y->exact - x->exact;
 }
 
-/* ls(dir) (dirs 0) or lsdir(dir) (dirs 1), dir in normal form: the sorted
- * names below it.  (The keys are sorted, but not their first segments:
- * "a-b/x" comes before "a/x".) */
-jv
-keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs)
+/* The names directly below directory d (normal form), sorted, each once
+ * (directories only when dirs): *cp (NULL, or to free) and *np.  0, or -1
+ * when out of memory.  (The keys are sorted, but not their first
+ * segments: "a-1" and "a/x" come between "a" and "a/y".) */
+static int
+children(struct tmpl *t, const char *d, size_t dn, int dirs, struct child **cp,
+	 size_t *np)
 {
-	struct span *names;
-	size_t i, end, pl, n = 0, j;
-	jv r = jv_array();
+	size_t i, end, pl, n = 0, j, u = 0;
+	struct child *c;
 
+	*cp = NULL;
+	*np = 0;
 	end = below(t, d, dn, &i, &pl);
-	if (end == i || !(names = malloc((end - i) * sizeof(*names))))
-		return r;
+	if (end == i)
+		return 0;
+	if (!(c = malloc((end - i) * sizeof(*c))))
+		return -1;
 	for (; i < end; i++) {
 		const char *rest = t->nk[i]->ns + pl;
 		size_t rn = t->nk[i]->nn - pl;
 		const char *sl = memchr(rest, '/', rn);
+		size_t nn = sl ? (size_t)(sl - rest) : rn;
 
 		if (dirs && !sl)
 			continue;
-		if (sl)
-			rn = (size_t)(sl - rest);
-		if (n && names[n - 1].n == rn &&
-		    !memcmp(names[n - 1].s, rest, rn))
+		/* (a run of one name: its key, when it has one, first) */
+		if (n && c[n - 1].n == nn && !memcmp(c[n - 1].s, rest, nn))
 			continue;
-		names[n].s = rest;
-		names[n++].n = rn;
+		c[n].s = rest;
+		c[n].n = nn;
+		c[n].i = i;
+		c[n++].exact = !sl;
 	}
-	qsort(names, n, sizeof(*names), span_cmp);
+	qsort(c, n, sizeof(*c), child_cmp);
 	for (j = 0; j < n; j++)
-		if (!j || span_cmp(&names[j - 1], &names[j]))
-			r = jv_array_append(
-			    r, jv_string_sized(names[j].s, (int)names[j].n));
-	free(names);
+		if (!u || bytes_cmp(c[u - 1].s, c[u - 1].n, c[j].s, c[j].n))
+			c[u++] = c[j];
+	*cp = c;
+	*np = u;
+	return 0;
+}
+
+/* ls(dir) (dirs 0) or lsdir(dir) (dirs 1), dir in normal form: the sorted
+ * names below it. */
+jv
+keys_ls(struct tmpl *t, const char *d, size_t dn, int dirs)
+{
+	struct child *c;
+	size_t n, j;
+	jv r = jv_array();
+
+	if (children(t, d, dn, dirs, &c, &n) < 0)
+		return r;
+	for (j = 0; j < n; j++)
+		r = jv_array_append(r, jv_string_sized(c[j].s, (int)c[j].n));
+	free(c);
 	return r;
 }
 
@@ -363,59 +390,23 @@ keys_dir_exists(struct tmpl *t, const char *d, size_t dn)
 	return below(t, d, dn, &from, &pl) > from;
 }
 
-/* A name below a directory, and the index of its key (the key itself
- * when there is one). */
-struct child {
-	const char *s;
-	size_t n, i;
-	int exact;
-};
-
-static int
-child_cmp(const void *a, const void *b)
-{
-	const struct child *x = a, *y = b;
-	int c = bytes_cmp(x->s, x->n, y->s, y->n);
-
-	/* (of one name, the key itself first) */
-	return c ? c : y->exact - x->exact;
-}
-
 int
 keys_children(struct tmpl *t, const char *raw, size_t rawn, const char *d,
 	      size_t dn, keys_child_fn *f, void *ctx)
 {
 	struct buf key = {0};
 	struct child *c;
-	size_t i, end, pl, n = 0, j;
+	size_t n, j;
 	int ret = 0;
 
-	end = below(t, d, dn, &i, &pl);
-	if (end == i)
-		return 0;
-	if (!(c = malloc((end - i) * sizeof(*c))))
+	if (children(t, d, dn, 0, &c, &n) < 0)
 		return -1;
-	/* (the keys are sorted, but not their first segments: "a-1" and
-	 * "a/x" come between "a" and "a/y") */
-	for (; i < end; i++) {
-		const char *rest = t->nk[i]->ns + pl;
-		size_t rn = t->nk[i]->nn - pl;
-		const char *sl = memchr(rest, '/', rn);
-
-		c[n].s = rest;
-		c[n].n = sl ? (size_t)(sl - rest) : rn;
-		c[n].i = i;
-		c[n++].exact = !sl;
-	}
-	qsort(c, n, sizeof(*c), child_cmp);
-	if (buf_add(&key, raw, rawn) < 0 || buf_add(&key, "/", 1) < 0)
+	if (n && (buf_add(&key, raw, rawn) < 0 || buf_add(&key, "/", 1) < 0))
 		ret = -1;
 	for (j = 0; j < n && ret == 0; j++) {
 		const struct kref *k = t->nk[c[j].i];
 		jv v;
 
-		if (j && !bytes_cmp(c[j - 1].s, c[j - 1].n, c[j].s, c[j].n))
-			continue;
 		key.len = rawn + 1;
 		if (buf_add(&key, c[j].s, c[j].n) < 0) {
 			ret = -1;
