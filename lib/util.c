@@ -152,24 +152,47 @@ parse_ll(const char *s, long long min, long long max, long long *out,
 	return 0;
 }
 
+/* Make room for n more bytes (and a NUL) in b; -1 when out of memory. */
+static int
+buf_room(struct buf *b, size_t n)
+{
+	size_t len = b->len;
+
+	if (len + n + 1 <= b->cap)
+		return 0;
+	if (buf_add(b, NULL, n) < 0)
+		return -1;
+	b->len = len;
+	return 0;
+}
+
 int
 read_all(int fd, struct buf *b)
 {
-	char tmp[65536];
+	struct stat st;
 	ssize_t n;
 
+	/* Read straight into b; a regular file into a buffer of its size. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    buf_room(b, (size_t)st.st_size + 1) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
 	for (;;) {
-		n = read(fd, tmp, sizeof(tmp));
+		/* (room for one byte more than a regular file holds: the
+		 * read that finds the end needs no larger buffer) */
+		if (b->cap - b->len < 2 && buf_room(b, 65536) < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		n = read(fd, b->p + b->len, b->cap - b->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)
 			break;
-		if (buf_add(b, tmp, n) < 0) {
-			errno = ENOMEM;
-			return -1;
-		}
+		b->len += (size_t)n;
 	}
 	if (buf_add(b, NULL, 0) < 0) {
 		errno = ENOMEM;
@@ -194,21 +217,33 @@ read_file(const char *path, struct buf *b, char *err, size_t errlen)
 	return r;
 }
 
-/* Compare the file at path with data; 1 if identical, 0 otherwise. */
+/* Compare the file at path with data, a piece at a time; 1 if
+ * identical, 0 otherwise. */
 static int
-same_content(const char *path, const void *data, size_t len)
+same_content(const char *path, const char *data, size_t len)
 {
-	struct buf b = {0};
-	int fd, same = 0;
+	char tmp[65536];
 	struct stat st;
+	size_t at = 0;
+	ssize_t n;
+	int fd, same = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (size_t)st.st_size == len && read_all(fd, &b) == 0)
-		same = b.len == len && (len == 0 || !memcmp(b.p, data, len));
+	    (size_t)st.st_size == len) {
+		for (;;) {
+			n = read(fd, tmp, sizeof(tmp));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || (size_t)n > len - at ||
+			    memcmp(tmp, data + at, (size_t)n))
+				break;
+			at += (size_t)n;
+		}
+		same = n == 0 && at == len;
+	}
 	close(fd);
-	buf_free(&b);
 	return same;
 }
 
@@ -255,16 +290,27 @@ int
 atomic_replace(const char *path, const void *data, size_t len, int *changed,
 	       char *err, size_t errlen)
 {
+	if (changed)
+		*changed = 0;
+	if (same_content(path, data, len))
+		return 0;
+	if (atomic_write(path, data, len, err, errlen) < 0)
+		return -1;
+	if (changed)
+		*changed = 1;
+	return 0;
+}
+
+int
+atomic_write(const char *path, const void *data, size_t len, char *err,
+	     size_t errlen)
+{
 	char *d1 = NULL, *b1 = NULL, *tmp = NULL;
 	const char *dir, *base;
 	struct stat st;
 	mode_t mode, um;
 	int fd = -1, dfd, ret = -1;
 
-	if (changed)
-		*changed = 0;
-	if (same_content(path, data, len))
-		return 0;
 	if (!(d1 = strdup(path)) || !(b1 = strdup(path))) {
 		seterr(err, errlen, "%s: out of memory", path);
 		goto out;
@@ -317,8 +363,6 @@ atomic_replace(const char *path, const void *data, size_t len, int *changed,
 		fsync(dfd);
 		close(dfd);
 	}
-	if (changed)
-		*changed = 1;
 	ret = 0;
 out:
 	if (fd >= 0)

@@ -64,6 +64,10 @@ int read_file(const char *path, struct buf *b, char *err, size_t errlen);
  * -1 with err filled and the old file untouched. */
 int atomic_replace(const char *path, const void *data, size_t len, int *changed,
 		   char *err, size_t errlen);
+/* The same, without comparing: the caller knows path holds something
+ * else. */
+int atomic_write(const char *path, const void *data, size_t len, char *err,
+		 size_t errlen);
 
 /* Write data to path in place, mode 0600, without a temporary file or
  * fsync: for scratch files that nothing relies on once written (a
