@@ -225,39 +225,126 @@ addline(struct ctx *c, struct section *s, struct line *l, int plain)
 	freewords(l->w, l->n);
 }
 
+/* Whether the line that starts at t[at] opens a section: its first word
+ * (as splitline and parse see it) is a section keyword.  *eol: where the
+ * line ends. */
+static int
+header_at(const char *t, size_t len, size_t at, size_t *eol)
+{
+	const char *nl = memchr(t + at, '\n', len - at);
+	size_t e = nl ? (size_t)(nl - t) : len, w, we;
+	char word[32];
+
+	*eol = e;
+	for (w = at; w < e && (t[w] == ' ' || t[w] == '\t' || t[w] == '\r');
+	     w++)
+		;
+	for (we = w; we < e && t[we] != ' ' && t[we] != '\t' && t[we] != '\r' &&
+		     t[we] != '#';
+	     we++)
+		;
+	if (we == w || we - w >= sizeof(word))
+		return 0;
+	memcpy(word, t + w, we - w);
+	word[we - w] = '\0';
+	return iskind(word);
+}
+
 /* Where the sections of text begin: at 0 (the lines before the first
- * section keyword), then at each line whose first word is one, the
- * first word as splitline and parse see it.  Returns
- * their number, the offsets in *at (malloc'd; NULL when out of memory). */
+ * section keyword), then at each line that opens one.  Returns their
+ * number, the offsets in *at (malloc'd; NULL when out of memory). */
 static size_t
 sections_at(struct ctx *c, const char *text, size_t len, size_t **at)
 {
-	size_t n = 0, i = 0, zero = 0;
+	size_t n = 0, i = 0, zero = 0, e;
 
 	*at = NULL;
 	push(c, at, &n, sizeof(size_t), &zero);
 	while (i < len) {
-		const char *nl = memchr(text + i, '\n', len - i);
-		size_t e = nl ? (size_t)(nl - text) : len, w, we;
-		char word[32];
-
-		for (w = i; w < e && (text[w] == ' ' || text[w] == '\t' ||
-				      text[w] == '\r');
-		     w++)
-			;
-		for (we = w; we < e && text[we] != ' ' && text[we] != '\t' &&
-			     text[we] != '\r' && text[we] != '#';
-		     we++)
-			;
-		if (we > w && we - w < sizeof(word)) {
-			memcpy(word, text + w, we - w);
-			word[we - w] = '\0';
-			if (iskind(word))
-				push(c, at, &n, sizeof(size_t), &i);
-		}
+		if (header_at(text, len, i, &e))
+			push(c, at, &n, sizeof(size_t), &i);
 		i = e + 1;
 	}
 	return *at ? n : 0;
+}
+
+/* The part of the two files that holds every difference, widened to
+ * whole sections: old[*from, *oend) and new[*from, *nend).  Before it
+ * and after it the files are byte for byte the same, section for
+ * section, so only this part needs taking apart: a change to one backend
+ * of 10,000 costs the same as in a file of ten. */
+static void
+window(const char *old, size_t ol, const char *new, size_t nl, size_t *from,
+       size_t *oend, size_t *nend)
+{
+	size_t min = ol < nl ? ol : nl, p = 0, s = 0, at, e;
+	const char *q;
+
+	while (p + 4096 <= min && !memcmp(old + p, new + p, 4096))
+		p += 4096;
+	while (p < min && old[p] == new[p])
+		p++;
+	while (s + 4096 <= min - p &&
+	       !memcmp(old + ol - s - 4096, new + nl - s - 4096, 4096))
+		s += 4096;
+	while (s < min - p && old[ol - s - 1] == new[nl - s - 1])
+		s++;
+	/* From the last section opened before the line of the first
+	 * difference (a line wholly the same in both). */
+	for (at = p; at > 0 && old[at - 1] != '\n'; at--)
+		;
+	while (at > 0) {
+		for (at--; at > 0 && old[at - 1] != '\n'; at--)
+			;
+		if (header_at(old, ol, at, &e))
+			break;
+	}
+	*from = at;
+	/* To the first section opened after the last difference, on a line
+	 * wholly in the common end (the newline before it included). */
+	*oend = ol;
+	*nend = nl;
+	for (q = memchr(old + ol - s, '\n', s); q;
+	     q = memchr(old + at, '\n', ol - at)) {
+		at = (size_t)(q - old) + 1;
+		if (at >= ol)
+			break;
+		if (header_at(old, ol, at, &e)) {
+			*oend = at;
+			*nend = nl - (ol - at);
+			break;
+		}
+	}
+}
+
+/* The defaults sections of text before offset end, appended to cfg: a
+ * proxy in the window takes its settings from them. */
+static void parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
+		  const size_t *at, size_t nat, const unsigned char *skip);
+
+static void
+defaults_before(struct ctx *c, const char *text, size_t end, struct cfg *cfg)
+{
+	const char *h;
+	size_t i = 0, ls, e, next;
+
+	while (i < end && (h = memmem(text + i, end - i, "defaults", 8))) {
+		ls = (size_t)(h - text);
+		i = ls + 8;
+		while (ls > 0 && (text[ls - 1] == ' ' || text[ls - 1] == '\t' ||
+				  text[ls - 1] == '\r'))
+			ls--;
+		if ((ls > 0 && text[ls - 1] != '\n') ||
+		    !header_at(text, end, ls, &e))
+			continue;
+		for (next = e + 1; next < end; next = e + 1)
+			if (header_at(text, end, next, &e))
+				break;
+		if (next > end)
+			next = end;
+		parse(c, text + ls, next - ls, cfg, NULL, 0, NULL);
+		i = next;
+	}
 }
 
 /* Parse text into cfg.  Sections whose skip flag is set (at offsets at,
@@ -268,12 +355,10 @@ parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
       const size_t *at, size_t nat, const unsigned char *skip)
 {
 	struct section cur = {0};
-	size_t i = 0, e;
+	size_t i = 0, e, base = cfg->nsec;
 	struct line l;
 	int plain;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->nul = memchr(text, '\0', len) != NULL;
 	/* Lines before the first section keyword land in a nameless one. */
 	cur.kind = cstrdup(c, "");
 	cur.name = cstrdup(c, "");
@@ -298,8 +383,11 @@ parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
 			freewords(l.w, l.n);
 			push(c, &cfg->sec, &cfg->nsec, sizeof(cur), &cur);
 			/* (to the next section, or the end) */
-			if (skip && cfg->nsec <= nat && skip[cfg->nsec - 1])
-				i = cfg->nsec < nat ? at[cfg->nsec] : len;
+			if (skip && cfg->nsec - base <= nat &&
+			    skip[cfg->nsec - 1 - base])
+				i = cfg->nsec - base < nat
+					? at[cfg->nsec - base]
+					: len;
 			continue;
 		}
 		if (cfg->nsec)
@@ -683,11 +771,15 @@ done:
 	free(all);
 }
 
+/* Set, the window is the whole of both files: for the fuzz target, which
+ * checks that the window changes no plan. */
+int hapcfg_whole;
+
 int
 hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	    struct hapcfg_plan *p, char *err, size_t errlen)
 {
-	size_t i;
+	size_t i, from, oend, nend, base;
 	struct ctx c = {0};
 	struct cfg oc, nc;
 
@@ -695,11 +787,30 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	unsigned char *skip = NULL;
 
 	memset(p, 0, sizeof(*p));
+	memset(&oc, 0, sizeof(oc));
+	memset(&nc, 0, sizeof(nc));
 	p->runtime = 1;
-	/* A section that is byte for byte the same in both files needs no
-	 * parsing: only the ones that changed (a few servers of one
-	 * backend, typically) and the defaults sections (which the changed
-	 * ones take settings from) are taken apart. */
+	oc.nul = memchr(old, '\0', oldlen) != NULL;
+	nc.nul = memchr(new, '\0', newlen) != NULL;
+	/* Only the window where the files differ is taken apart, after the
+	 * defaults sections before it (which its proxies take settings
+	 * from; the same in both files). */
+	from = 0;
+	oend = oldlen;
+	nend = newlen;
+	if (!hapcfg_whole)
+		window(old, oldlen, new, newlen, &from, &oend, &nend);
+	defaults_before(&c, old, from, &oc);
+	defaults_before(&c, old, from, &nc);
+	base = nc.nsec;
+	old += from;
+	oldlen = oend - from;
+	new += from;
+	newlen = nend - from;
+	/* A section of the window that is byte for byte the same in both
+	 * files needs no parsing either: only the ones that changed (a few
+	 * servers of one backend, typically) and the defaults sections
+	 * (which the changed ones take settings from) are taken apart. */
 	no = sections_at(&c, old, oldlen, &oat);
 	nn = sections_at(&c, new, newlen, &nat);
 	if (no && no == nn && (skip = calloc(nn, 1))) {
@@ -722,7 +833,6 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	}
 	parse(&c, old, oldlen, &oc, oat, no, skip);
 	parse(&c, new, newlen, &nc, nat, nn, skip);
-	free(skip);
 	free(oat);
 	free(nat);
 	if (c.oom)
@@ -751,10 +861,14 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 			      ns->name);
 			break;
 		}
-		if (isproxy(ns))
+		/* (a section the same in both files has no server to diff:
+		 * only the ones that changed cost anything) */
+		if (isproxy(ns) &&
+		    !(skip && i >= base && i - base < nn && skip[i - base]))
 			diff_proxy(&c, p, &oc, &nc, i);
 	}
 out:
+	free(skip);
 	freecfg(&oc);
 	freecfg(&nc);
 	if (c.oom) {

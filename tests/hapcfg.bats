@@ -50,6 +50,38 @@ want be/d 10.0.0.4 8080 w3
 want h/x 10.0.0.2 80 w3" ]
 }
 
+@test "hapcfg: a change far from the defaults it takes settings from" {
+	# Only the sections around a difference are taken apart: the
+	# defaults before them still give their options, the named one
+	# included, and a change in the first or last section is seen.
+	local head body i old new
+	head='global\n\tmaxconn 100\ndefaults d1\n\tdefault-server inter 1s\ndefaults d2\n\tdefault-server inter 2s\n'
+	body=''
+	for i in $(seq 1 200); do
+		body="${body}backend b$i from d1\n\tserver s 10.0.0.1:80\n"
+	done
+	old="${head}${body}backend last\n\tserver s 10.0.0.1:80\n"
+	new="${head}${body}backend last\n\tserver s 10.0.0.1:80\n\tserver t 10.0.0.2:80\n"
+	plan "$old" "$new"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$output" = "runtime +1 -0 ~0
+add last/t 10.0.0.2 80 [inter 2s]
+want last/s 10.0.0.1 80 w1
+want last/t 10.0.0.2 80 w1" ]
+	new="${head}${body//b100 from d1\\n\\tserver s 10.0.0.1:80/b100 from d1\\n\\tserver s 10.0.0.9:80}backend last\n\tserver s 10.0.0.1:80\n"
+	plan "$old" "$new"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime +0 -0 ~1
+addr b100/s 10.0.0.9 80
+want b100/s 10.0.0.9 80 w1" ]
+	# (the first section, and a defaults section itself)
+	plan "$old" "${old/maxconn 100/maxconn 200}"
+	[ "$output" = "reload: global: lines other than servers changed" ]
+	plan "$old" "${old/inter 1s/inter 3s}"
+	[ "$output" = "reload: defaults d1: lines other than servers changed" ]
+}
+
 @test "hapcfg: what needs a reload, and why" {
 	local be='backend be\n\tserver a 10.0.0.1:80\n'
 	plan "$be" "backend be\n\tbalance source\n\tserver a 10.0.0.1:80\n"
