@@ -445,6 +445,34 @@ teardown() {
 	[ "$(cat "$R.err")" = "" ]
 }
 
+@test "--follow writes OUT again when something else changed or removed it, even for the same render" {
+	printf '{{ getv("/a") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/a":"1","/b":"1"}}' '{"type":"progress","revision":5}'
+	wait_until 5 revs 1
+	# (the same size, in place)
+	printf 'x\n' >"$BATS_TEST_TMPDIR/out.txt"
+	rec '{"type":"put","key":"/b","value":"2","revision":6}' '{"type":"progress","revision":6}'
+	wait_until 5 revs 2
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = 1 ]
+	rm "$BATS_TEST_TMPDIR/out.txt"
+	rec '{"type":"put","key":"/b","value":"3","revision":7}' '{"type":"progress","revision":7}'
+	wait_until 5 revs 3
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = 1 ]
+	# left as written: the same render writes nothing, prints nothing
+	rec '{"type":"put","key":"/b","value":"4","revision":8}' '{"type":"progress","revision":8}'
+	rec '{"type":"put","key":"/a","value":"2","revision":9}' '{"type":"progress","revision":9}'
+	wait_until 5 revs 4
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R")" = "5
+6
+7
+9" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = 2 ]
+	[ "$(cat "$R.err")" = "" ]
+}
+
 @test "--follow renders only states closed by a progress record" {
 	printf '{{ $root | keys | join(",") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
 	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
