@@ -147,13 +147,40 @@ def get(port, path, timeout=2):
 
 
 def until(port, path, want, t0, limit):
-    """ms from t0 until GET path answers with a body starting with want."""
-    while True:
-        st, body = get(port, path)
-        if st == 200 and body.startswith(want + " "):
-            return (time.monotonic() - t0) * 1000
-        if time.monotonic() - t0 > limit:
-            return None
+    """ms from t0 until GET path answers with a body starting with want.
+
+    The requests go one after the other on one keep-alive connection
+    (opened again when haproxy closes it, as an old worker does after a
+    reload): 0.15-0.25 ms a request, against 0.4 ms for a connection a
+    request.  A new server takes one request in n+1 (roundrobin over the n
+    servers before it), so the probe's own rate is part of what it
+    measures; it is kept as fast as a sequential client can be."""
+    c = None
+    try:
+        while True:
+            st, body = 0, ""
+            for _ in range(2):  # (once more on a connection closed meanwhile)
+                try:
+                    if c is None:
+                        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    c.request("GET", path)
+                    r = c.getresponse()
+                    st, body = r.status, r.read().decode(errors="replace")
+                    if r.will_close:
+                        c.close()
+                        c = None
+                    break
+                except (OSError, http.client.HTTPException):
+                    if c is not None:
+                        c.close()
+                    c = None
+            if st == 200 and body.startswith(want + " "):
+                return (time.monotonic() - t0) * 1000
+            if time.monotonic() - t0 > limit:
+                return None
+    finally:
+        if c is not None:
+            c.close()
 
 
 # --- the balancer, its log timestamped line by line --------------------
