@@ -318,6 +318,8 @@ etcd_free(struct etcd *e)
 	curl_easy_cleanup(e->h);
 	if (e->h2)
 		curl_easy_cleanup(e->h2);
+	if (e->h3)
+		curl_easy_cleanup(e->h3);
 	if (e->token)
 		explicit_bzero(e->token, strlen(e->token));
 	free(e->token);

@@ -13,6 +13,7 @@ struct etcd {
 	const struct etcd_conf *c;
 	CURL *h;     /* unary requests; keeps its connection alive */
 	CURL *h2;    /* the look-ahead page of a range, a watch's probe */
+	CURL *h3;    /* the far end of a large range */
 	size_t cur;  /* endpoint that answered last */
 	char *token; /* auth token, when a user is configured */
 };
@@ -62,7 +63,8 @@ int etcd_call_body(struct etcd *e, const char *path, const char *body, jv *resp,
 struct etcd_scan {
 	struct etcd_kv *kvs;
 	size_t n;
-	long long rev; /* the header's */
+	long long rev;	 /* the header's */
+	long long count; /* the keys in the whole range; -1: not said */
 	int more;
 };
 int etcd_scan_range(const char *p, size_t len, struct etcd_scan *r);

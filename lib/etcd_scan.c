@@ -254,9 +254,10 @@ etcd_scan_range(const char *p, size_t len, struct etcd_scan *r)
 	struct scan s = {p, p + len};
 	const char *a, *b;
 	size_t n, m;
-	int got_kvs = 0, got_hdr = 0, got_more = 0, ok = 0;
+	int got_kvs = 0, got_hdr = 0, got_more = 0, got_count = 0, ok = 0;
 
 	memset(r, 0, sizeof(*r));
+	r->count = -1;
 	if (!p || !eat(&s, '{'))
 		return -1;
 	if (!eat(&s, '}'))
@@ -293,6 +294,9 @@ etcd_scan_range(const char *p, size_t len, struct etcd_scan *r)
 				if (s.end - s.p >= 4 && !memcmp(s.p, "true", 4))
 					r->more = 1;
 				if (skip(&s, 1) < 0)
+					goto bad;
+			} else if (n == 5 && !memcmp(a, "count", 5)) {
+				if (got_count++ || int_field(&s, &r->count) < 0)
 					goto bad;
 			} else if (skip(&s, 1) < 0) {
 				goto bad;

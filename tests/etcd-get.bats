@@ -110,12 +110,16 @@ lines' ]
 	[ "$stderr" = "etcd-get: $(K c): $ETCD_URL_main: HTTP 400: etcdserver: mvcc: required revision has been compacted" ]
 }
 
-@test "etcd-get -p reads a 20k-key prefix across pages as one snapshot" {
+@test "etcd-get -p reads a 20k-key prefix across pages, and its end at once, as one snapshot" {
 	bulk_put "$(K big/)" 20000
 	etcd-get -p --page 700 "$(K big/)" >"$BATS_TEST_TMPDIR/out"
 	[ "$(jq length "$BATS_TEST_TMPDIR/out")" -eq 20000 ]
 	[ "$(jq -r 'keys_unsorted == keys' "$BATS_TEST_TMPDIR/out")" = true ]
 	[ "$(jq -r '.["'"$(K big/k00042)"'"]' "$BATS_TEST_TMPDIR/out")" = "value-00042" ]
+	# (its second half was read at once, from the end: every key's own
+	# value, in order)
+	[ "$(jq -r 'to_entries | all(.value == "value-" + .key[-5:])' "$BATS_TEST_TMPDIR/out")" = true ]
+	[ "$(jq -r 'keys[-1]' "$BATS_TEST_TMPDIR/out")" = "$(K big/k19999)" ]
 }
 
 @test "etcd-get usage errors exit 100 with the usage on stderr" {
