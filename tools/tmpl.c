@@ -24,7 +24,7 @@
 /* What main holds, freed at exit on every path, die() included, so that
  * valgrind and LeakSanitizer find nothing left over. */
 static struct {
-	struct buf tb, db, out, warns;
+	struct buf tb, out, warns;
 	struct buf prev; /* --follow: what OUT was last given */
 	struct tmpl *t;
 	jv args, data;
@@ -34,7 +34,6 @@ static void
 cleanup(void)
 {
 	buf_free(&st.tb);
-	buf_free(&st.db);
 	buf_free(&st.out);
 	buf_free(&st.prev);
 	buf_free(&st.warns);
@@ -104,42 +103,15 @@ valid_name(const char *s)
 	return p > s;
 }
 
-/* Parse exactly one JSON document; blank input is null. */
+/* The next value of ps, or invalid without a message when it wants more
+ * input; dies on a parse error, or on a second document (*n counts
+ * them). */
 static jv
-parse_data(const struct buf *b, const char *name)
+next_doc(jv_parser *ps, const char *name, int *n)
 {
-	jv_parser *ps;
-	jv v, next;
-	size_t i;
+	jv v = jv_parser_next(ps);
 
-	for (i = 0; i < b->len; i++)
-		if (!strchr(" \t\r\n", b->p[i]))
-			break;
-	if (i == b->len)
-		return jv_null();
-	if (b->len > 0x7fffffff)
-		die(EXIT_BAD, "%s: data too large", name);
-	ps = jv_parser_new(0);
-	jv_parser_set_buf(ps, b->p, (int)b->len, 0);
-	v = jv_parser_next(ps);
-	if (jv_is_valid(v)) {
-		next = jv_parser_next(ps);
-		if (jv_is_valid(next)) {
-			jv_free(v);
-			jv_free(next);
-			jv_parser_free(ps);
-			die(EXIT_BAD,
-			    "%s: invalid JSON: more than one document", name);
-		}
-		if (jv_invalid_has_msg(jv_copy(next))) {
-			jv_free(v);
-			v = next;
-		} else {
-			jv_free(next);
-		}
-	}
-	jv_parser_free(ps);
-	if (!jv_is_valid(v)) {
+	if (!jv_is_valid(v) && jv_invalid_has_msg(jv_copy(v))) {
 		jv msg = jv_invalid_get_msg(v);
 
 		warnmsg("%s: invalid JSON: %s", name,
@@ -147,8 +119,53 @@ parse_data(const struct buf *b, const char *name)
 			    ? jv_string_value(msg)
 			    : "no value");
 		jv_free(msg);
+		jv_parser_free(ps);
 		exit(EXIT_BAD);
 	}
+	if (jv_is_valid(v) && (*n)++) {
+		jv_free(v);
+		jv_parser_free(ps);
+		die(EXIT_BAD, "%s: invalid JSON: more than one document", name);
+	}
+	return v;
+}
+
+/* Read and parse exactly one JSON document from path ("-": stdin) as it
+ * arrives, so that the parse keeps pace with a writer such as etcd-get
+ * instead of starting at its end; blank input is null. */
+static jv
+read_data(const char *path, const char *name)
+{
+	static char chunk[65536];
+	jv_parser *ps = jv_parser_new(0);
+	jv v = jv_null(), x;
+	int fd = 0, n = 0, last = 0;
+	ssize_t r;
+
+	if (strcmp(path, "-") && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		jv_parser_free(ps);
+		dieerr(EXIT_TEMP, "%s", path);
+	}
+	while (!last) {
+		r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			jv_parser_free(ps);
+			dieerr(EXIT_TEMP, "%s", name);
+		}
+		/* (the end: whatever the parser holds must be whole) */
+		last = r == 0;
+		jv_parser_set_buf(ps, chunk, (int)r, !last);
+		while (jv_is_valid(x = next_doc(ps, name, &n))) {
+			jv_free(v);
+			v = x;
+		}
+		jv_free(x);
+	}
+	if (fd != 0)
+		close(fd);
+	jv_parser_free(ps);
 	return v;
 }
 
@@ -579,10 +596,7 @@ main(int argc, char *argv[])
 			close(fd);
 		return r;
 	}
-	if (read_file(datapath, &st.db, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-	v = parse_data(&st.db, dname);
-	buf_free(&st.db);
+	v = read_data(datapath, dname);
 	t3 = now_sec();
 	r = tmpl_render(st.t, v, (size_t)maxout, &st.out, &terr);
 	print_warnings(tmpl_warnings(st.t), NULL);
