@@ -2,7 +2,7 @@
 """A fake etcd 3.6 v3 gateway on 127.0.0.1, for tests/etcd36.bats.
 
 usage: fake-etcd.py [--user NAME:PASSWORD[:PREFIX]]... [--token-life N]
-                    [--leaderless] PORT [PORT...]
+                    [--leaderless] [--no-sort] PORT [PORT...]
 
 Each PORT is a member of one cluster: they share one store, kept in
 memory, and one set of tokens.  It answers in the dialect of etcd 3.6 and
@@ -17,7 +17,7 @@ what the tools use:
 
   /v3/auth/authenticate    {name, password} -> {token}
   /v3/kv/range             key, range_end, revision, limit, count_only,
-                           keys_only
+                           keys_only, sort_order (KEY only)
   /v3/kv/put               key, value, lease
   /v3/kv/compaction        revision (tests compact with it)
   /v3/watch                create_request: key, range_end, start_revision
@@ -29,6 +29,8 @@ what the tools use:
 etcd token does once its TTL ran out between two of them; the requests
 then get 401 "etcdserver: invalid auth token" (a watch: a cancel with
 that reason) until the client authenticates again.
+--no-sort: a range ignores sort_order, as no etcd does (a client must
+cope with a reply not as asked).
 --leaderless: the first member has no leader from the start; SIGUSR1
 takes its leader away later.  A member without a leader answers as etcd
 does a client that sends Grpc-Metadata-hasleader (the tools do): 503
@@ -99,6 +101,7 @@ class Store:
         self.tokens = {}  # token -> [user, requests left or None]
         self.token_life = token_life
         self.serial = 0
+        self.sort = True
 
     def state(self, rev):
         """key -> kv at revision rev."""
@@ -177,6 +180,9 @@ class Member:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # (a reply's head and body go out as two writes: without this, the
+    # second waits for the client's delayed ACK, 40 ms a request)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         sys.stderr.write("fake-etcd %d: %s\n" % (self.server.member.port, fmt % args))
@@ -247,7 +253,8 @@ class Handler(BaseHTTPRequestHandler):
         rev = int(req.get("revision") or 0)
         st.check_rev(rev)
         kvs = sorted((kv for k, kv in st.state(rev or st.rev).items()
-                      if in_range(k, key, end)), key=lambda kv: kv["key"])
+                      if in_range(k, key, end)), key=lambda kv: kv["key"],
+                     reverse=req.get("sort_order") == "DESCEND" and st.sort)
         out = {"header": m.header()}
         limit = int(req.get("limit") or 0)
         if not req.get("count_only"):
@@ -352,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main(argv):
-    users, life, leaderless, ports = {}, None, False, []
+    users, life, leaderless, sort, ports = {}, None, False, True, []
     args = iter(argv)
     for a in args:
         if a == "--user":
@@ -363,11 +370,14 @@ def main(argv):
             life = int(next(args))
         elif a == "--leaderless":
             leaderless = True
+        elif a == "--no-sort":
+            sort = False
         else:
             ports.append(int(a))
     if not ports:
         sys.exit(__doc__.split("\n\n")[1])
     store = Store(users, life)
+    store.sort = sort
     members = []
     for i, p in enumerate(ports):
         srv = ThreadingHTTPServer(("127.0.0.1", p), Handler)
