@@ -103,33 +103,6 @@ valid_name(const char *s)
 	return p > s;
 }
 
-/* The next value of ps, or invalid without a message when it wants more
- * input; dies on a parse error, or on a second document (*n counts
- * them). */
-static jv
-next_doc(jv_parser *ps, const char *name, int *n)
-{
-	jv v = jv_parser_next(ps);
-
-	if (!jv_is_valid(v) && jv_invalid_has_msg(jv_copy(v))) {
-		jv msg = jv_invalid_get_msg(v);
-
-		warnmsg("%s: invalid JSON: %s", name,
-			jv_get_kind(msg) == JV_KIND_STRING
-			    ? jv_string_value(msg)
-			    : "no value");
-		jv_free(msg);
-		jv_parser_free(ps);
-		exit(EXIT_BAD);
-	}
-	if (jv_is_valid(v) && (*n)++) {
-		jv_free(v);
-		jv_parser_free(ps);
-		die(EXIT_BAD, "%s: invalid JSON: more than one document", name);
-	}
-	return v;
-}
-
 /* Read and parse exactly one JSON document from path ("-": stdin) as it
  * arrives, so that the parse keeps pace with a writer such as etcd-get
  * instead of starting at its end; blank input is null. */
@@ -138,7 +111,7 @@ read_data(const char *path, const char *name)
 {
 	static char chunk[65536];
 	jv_parser *ps = jv_parser_new(0);
-	jv v = jv_null(), x;
+	jv v = jv_null(), x, msg;
 	int fd = 0, n = 0, last = 0;
 	ssize_t r;
 
@@ -151,15 +124,34 @@ read_data(const char *path, const char *name)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			jv_free(v);
 			jv_parser_free(ps);
 			dieerr(EXIT_TEMP, "%s", name);
 		}
 		/* (the end: whatever the parser holds must be whole) */
 		last = r == 0;
 		jv_parser_set_buf(ps, chunk, (int)r, !last);
-		while (jv_is_valid(x = next_doc(ps, name, &n))) {
+		/* (invalid without a message: it wants more input) */
+		while (jv_is_valid(x = jv_parser_next(ps)) && !n++) {
 			jv_free(v);
 			v = x;
+		}
+		if (jv_is_valid(x) || jv_invalid_has_msg(jv_copy(x))) {
+			jv_free(v);
+			jv_parser_free(ps);
+			if (jv_is_valid(x)) {
+				jv_free(x);
+				die(EXIT_BAD,
+				    "%s: invalid JSON: more than one document",
+				    name);
+			}
+			msg = jv_invalid_get_msg(x);
+			warnmsg("%s: invalid JSON: %s", name,
+				jv_get_kind(msg) == JV_KIND_STRING
+				    ? jv_string_value(msg)
+				    : "no value");
+			jv_free(msg);
+			exit(EXIT_BAD);
 		}
 		jv_free(x);
 	}
