@@ -779,19 +779,18 @@ prepare(struct run *r)
 
 /* Step 2: haproxy -c on the candidate.  When only server lines changed,
  * haproxy's runtime parser checks each line as it is added: the change
- * (step 4) goes live first, then haproxy -c checks the whole file (not
- * the other way round: on a small machine a haproxy -c just started
- * slows the running haproxy's answers down).  The file is installed only
- * once it passed (0); refuse undoes the change when it did not (-1). */
+ * (step 4) goes live while haproxy -c checks the whole file beside it.
+ * The file is installed only once it passed (0); refuse undoes the change
+ * when it did not (-1). */
 static int
 validate(struct run *r)
 {
 	struct check c;
 
+	validate_start(r->candidate, &c);
 	if (r->fast)
 		r->applied =
 		    apply_runtime(&r->plan, r->why, sizeof(r->why)) == 0;
-	validate_start(r->candidate, &c);
 	if (validate_wait(&c, &r->diag) != 0)
 		return -1;
 	unlink(r->candidate);
