@@ -35,7 +35,8 @@ cleanup() {
 	[ -n "${LBPID:-}" ] && kill "$LBPID" 2>/dev/null && wait "$LBPID" 2>/dev/null
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$TMP"
+	# (RUN, the balancer's run dir, is on /dev/shm when it can be)
+	rm -rf "$TMP" "${RUN:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
