@@ -384,7 +384,6 @@ split(struct walk *w, long long count)
 {
 	long long left = count - w->got, far = left / 2;
 
-	w->split = 0;
 	if (left < SPLIT_MIN)
 		return;
 	if (far > FAR_MAX)
@@ -503,14 +502,6 @@ walk(struct walk *w, const char *key, size_t klen, int prefix)
 	return st;
 }
 
-static int
-keycmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-
-	return c ? c : (an > bn) - (an < bn);
-}
-
 /* The far end of a split range, in w->far: w->nfar keys, the last first,
  * each after where the walk from the start ended.  Passed to w->cb in
  * key order: 1, or 0 when the reply is not that (nothing passed); a cb
@@ -530,12 +521,13 @@ far_end(struct walk *w, int *st)
 		return 0;
 	}
 	buf_free(&raw);
-	ok = (long long)sc.n == w->nfar &&
-	     (sc.n == 0 || keycmp(sc.kvs[sc.n - 1].key, sc.kvs[sc.n - 1].klen,
-				  w->next, w->nlen) >= 0);
+	ok =
+	    (long long)sc.n == w->nfar &&
+	    (sc.n == 0 || bytes_cmp(sc.kvs[sc.n - 1].key, sc.kvs[sc.n - 1].klen,
+				    w->next, w->nlen) >= 0);
 	for (i = 1; ok && i < sc.n; i++)
-		ok = keycmp(sc.kvs[i - 1].key, sc.kvs[i - 1].klen,
-			    sc.kvs[i].key, sc.kvs[i].klen) > 0;
+		ok = bytes_cmp(sc.kvs[i - 1].key, sc.kvs[i - 1].klen,
+			       sc.kvs[i].key, sc.kvs[i].klen) > 0;
 	for (i = sc.n; ok && i-- > 0;) {
 		w->got++;
 		if (w->cb(w->arg, &sc.kvs[i])) {

@@ -118,11 +118,10 @@ piece_find(const struct inst *in, jv name, int *found)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		jv m = in->pieces[mid].name;
-		size_t mn = (size_t)jv_string_length_bytes(jv_copy(m));
-		int c = memcmp(jv_string_value(m), s, mn < n ? mn : n);
+		int c =
+		    bytes_cmp(jv_string_value(m),
+			      (size_t)jv_string_length_bytes(jv_copy(m)), s, n);
 
-		if (!c)
-			c = (mn > n) - (mn < n);
 		if (!c) {
 			*found = 1;
 			return mid;

@@ -14,15 +14,6 @@ struct kref {
 	size_t n, nn;
 };
 
-/* Byte order, a prefix first. */
-static int
-bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-
-	return c ? c : (an > bn) - (an < bn);
-}
-
 static int
 kcmp_raw(const void *a, const void *b)
 {

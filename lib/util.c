@@ -28,20 +28,29 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* Make room for n more bytes (and a NUL) in b; -1 when out of memory. */
+static int
+buf_room(struct buf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	char *q;
+
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	if (!(q = realloc(b->p, cap)))
+		return -1;
+	b->p = q;
+	b->cap = cap;
+	return 0;
+}
+
 int
 buf_add(struct buf *b, const void *p, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *q;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(q = realloc(b->p, cap)))
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
+	if (buf_room(b, n) < 0)
+		return -1;
 	if (n && p)
 		memcpy(b->p + b->len, p, n);
 	b->len += n;
@@ -152,18 +161,12 @@ parse_ll(const char *s, long long min, long long max, long long *out,
 	return 0;
 }
 
-/* Make room for n more bytes (and a NUL) in b; -1 when out of memory. */
-static int
-buf_room(struct buf *b, size_t n)
+int
+bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
-	size_t len = b->len;
+	int c = memcmp(a, b, an < bn ? an : bn);
 
-	if (len + n + 1 <= b->cap)
-		return 0;
-	if (buf_add(b, NULL, n) < 0)
-		return -1;
-	b->len = len;
-	return 0;
+	return c ? c : (an > bn) - (an < bn);
 }
 
 int

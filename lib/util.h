@@ -48,6 +48,9 @@ int parse_ll(const char *s, long long min, long long max, long long *out,
  * of memory, p untouched. */
 void *array_grow(void *p, size_t n, size_t size);
 
+/* Byte order of a[0..an) and b[0..bn), a prefix first: <0, 0, >0. */
+int bytes_cmp(const char *a, size_t an, const char *b, size_t bn);
+
 /* Write all n bytes of p to fd, through interrupted writes; -1 with
  * errno set on failure. */
 int write_full(int fd, const char *p, size_t n);
