@@ -24,7 +24,8 @@
 static const char prelude_head[] =
 	".[0] as $root | .[1] as $__tree |\n"
 	"def __te($n): if type == \"object\" and (has(\"__tmpl\") or has(\"__jq\")) then error(.) else error({__tmpl: $n, msg: .}) end;\n"
-	"def __x($n; f): try f catch __te($n);\n"
+	"def __x(n; f): try f catch __te(n);\n"
+	"def __if(n; f): try (label $__f | (f | ., break $__f), false) catch __te(n);\n"
 	"def __segs: split(\"/\") | map(select(. != \"\"));\n"
 	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n";
 static const char prelude_tail[] =
@@ -152,14 +153,15 @@ emit(struct tmpl *t, const char *fmt, ...)
 }
 
 /* Emit user code on lines of its own so that jq's "line N" maps back to
- * it and a "#" comment in it cannot swallow what follows. */
+ * it and a "#" comment in it cannot swallow what follows, inside fn(e; ...),
+ * which tags its errors with the expression's number e. */
 static int
-emit_code(struct tmpl *t, size_t e)
+emit_code_in(struct tmpl *t, const char *fn, size_t e)
 {
 	struct expr *x = &t->exprs[e];
 	const char *c;
 
-	emit(t, "__x(%zu; (\n", e);
+	emit(t, "%s(%zu; (\n", fn, e);
 	x->pline0 = t->plines + 1;
 	if (buf_puts(&t->prog, x->code) < 0)
 		return t->nomem = -1;
@@ -167,6 +169,12 @@ emit_code(struct tmpl *t, size_t e)
 		t->plines += *c == '\n';
 	x->pline1 = t->plines + 1;
 	return emit(t, "\n))");
+}
+
+static int
+emit_code(struct tmpl *t, size_t e)
+{
+	return emit_code_in(t, "__x", e);
 }
 
 /* Bind a range's "as" pattern, when it has one, to each output.  The
@@ -257,9 +265,9 @@ new_list(struct tmpl *t, const struct list *l)
 static int
 gen_if(struct tmpl *t, struct node *n)
 {
-	emit(t, "if ([first(");
-	emit_code(t, n->expr);
-	emit(t, ")] | .[0] // false) then (");
+	emit(t, "if ");
+	emit_code_in(t, "__if", n->expr);
+	emit(t, " then (");
 	gen_list(t, n->body);
 	if (n->alt && n->alt->type == N_IF && !n->alt->next &&
 	    t->exprs[n->alt->expr].line) {
