@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
+#include "hapcfg.h"
 #include "haproxy.h"
 
 static int
@@ -409,4 +411,54 @@ hap_children(long ppid, long *out, size_t max)
 	}
 	closedir(d);
 	return n;
+}
+
+static int
+same_addr(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+
+	if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
+		return !memcmp(x, y, 4);
+	if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
+		return !memcmp(x, y, 16);
+	return !strcmp(a, b);
+}
+
+int
+hap_same_servers(const char *be, const struct hapcfg_want *w, size_t nw,
+		 const struct hap_srvstate *st, size_t n, char *why,
+		 size_t wlen)
+{
+	size_t j, k;
+
+	for (k = 0; k < nw; k++) {
+		for (j = 0; j < n; j++)
+			if (!strcmp(st[j].backend, be) &&
+			    !strcmp(st[j].server, w[k].server))
+				break;
+		if (j == n)
+			return seterr(why, wlen, "%s/%s is not running", be,
+				      w[k].server);
+		if ((w[k].addr && !same_addr(w[k].addr, st[j].addr)) ||
+		    (w[k].port && atol(w[k].port) != st[j].port))
+			return seterr(why, wlen, "%s/%s runs at %s:%ld", be,
+				      w[k].server, st[j].addr, st[j].port);
+		if (w[k].weight != st[j].weight)
+			return seterr(why, wlen, "%s/%s has weight %ld", be,
+				      w[k].server, st[j].weight);
+		if (!w[k].disabled && (st[j].admin_state & HAP_ADMF_FMAINT))
+			return seterr(why, wlen, "%s/%s is in maintenance", be,
+				      w[k].server);
+	}
+	for (j = 0; j < n; j++) {
+		if (strcmp(st[j].backend, be))
+			continue;
+		for (k = 0; k < nw && strcmp(st[j].server, w[k].server); k++)
+			;
+		if (k == nw)
+			return seterr(why, wlen, "%s/%s is still running", be,
+				      st[j].server);
+	}
+	return 0;
 }

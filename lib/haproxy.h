@@ -50,6 +50,15 @@ int hap_parse_servers_state(const char *text, struct hap_srvstate **out,
 			    size_t *n, char *err, size_t errlen);
 void hap_srvstate_free(struct hap_srvstate *s, size_t n);
 
+struct hapcfg_want;
+/* The servers running in backend be (st[0..n), as "show servers state"
+ * gave them) must be exactly w[0..nw) (hapcfg.h): the same names,
+ * addresses, ports and weights, none in maintenance unless declared
+ * disabled, no other.  0, or -1 with the first difference in why. */
+int hap_same_servers(const char *be, const struct hapcfg_want *w, size_t nw,
+		     const struct hap_srvstate *st, size_t n, char *why,
+		     size_t wlen);
+
 /* The admin state bit of a server put into maintenance by hand (or added
  * at run time and not yet made ready). */
 #define HAP_ADMF_FMAINT 0x01

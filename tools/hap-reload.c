@@ -14,7 +14,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "deadline.h"
@@ -451,12 +450,22 @@ server_load(struct rtconv *c, const char *be, const char *srv)
 	return hap_parse_stat_load(c->r.p ? c->r.p : "", be, srv);
 }
 
+/* How long the servers a plan removes must stay empty once in maintenance
+ * before what is left on them is shut down, in ms.  haproxy counts a
+ * stream in its server's sessions only once connect_server is done with
+ * it: a stream given the server just before it was drained, on a thread
+ * that the machine's load put aside in between, can show up after a
+ * "show stat" that found the server empty. */
+#define DRAIN_GRACE_MS 10
+
 /* The servers a plan removes, emptied one after the other: ops[i] is the
- * first that may still have sessions or a queue. */
+ * first that may still have sessions or a queue.  Not before grace (an
+ * absolute now_ms() time). */
 struct drain {
 	struct rtconv *c;
 	const struct hapcfg_plan *pl;
 	size_t i;
+	long long grace;
 };
 
 static int
@@ -464,6 +473,8 @@ drained(void *arg)
 {
 	struct drain *d = arg;
 
+	if (now_ms() < d->grace)
+		return 0;
 	for (; d->i < d->pl->nops; d->i++) {
 		const struct hapcfg_op *op = &d->pl->ops[d->i];
 		if (op->kind == HAPCFG_DEL &&
@@ -494,7 +505,7 @@ deleted(void *arg)
 static int
 del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 {
-	struct drain d = {c, pl, 0};
+	struct drain d = {c, pl, 0, 0};
 	struct deletion dl = {c, NULL};
 	long long drain_until = now_ms() + timeout_ms / 2;
 	size_t i;
@@ -513,67 +524,27 @@ del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
 	deadline_wait(drain_until, drained, &d);
 	for (i = 0; i < pl->nops; i++) {
 		const struct hapcfg_op *op = &pl->ops[i];
+		if (op->kind == HAPCFG_DEL &&
+		    rt(c, RT_EMPTY, "set server %s/%s state maint", op->backend,
+		       op->server) < 0)
+			return -1;
+	}
+	/* In maintenance no stream is given the servers any more: those
+	 * given them just before have the grace to show up and finish. */
+	d.i = 0;
+	d.grace = now_ms() + DRAIN_GRACE_MS;
+	deadline_wait(drain_until > d.grace ? drain_until : d.grace, drained,
+		      &d);
+	for (i = 0; i < pl->nops; i++) {
+		const struct hapcfg_op *op = &pl->ops[i];
 		if (op->kind != HAPCFG_DEL)
 			continue;
-		if (rt(c, RT_EMPTY, "set server %s/%s state maint", op->backend,
-		       op->server) < 0 ||
-		    rt(c, RT_EMPTY, "shutdown sessions server %s/%s",
+		if (rt(c, RT_EMPTY, "shutdown sessions server %s/%s",
 		       op->backend, op->server) < 0)
 			return -1;
 		dl.op = op;
 		if (deadline_wait(c->deadline, deleted, &dl) != DEADLINE_HELD)
 			return -1;
-	}
-	return 0;
-}
-
-static int
-same_addr(const char *a, const char *b)
-{
-	unsigned char x[16], y[16];
-
-	if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
-		return !memcmp(x, y, 4);
-	if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
-		return !memcmp(x, y, 16);
-	return !strcmp(a, b);
-}
-
-/* The servers running in backend be (as st, n, "show servers state" gave
- * them) must be exactly w[0..nw): 0, or -1 with why. */
-static int
-same_servers(const char *be, const struct hapcfg_want *w, size_t nw,
-	     const struct hap_srvstate *st, size_t n, char *why, size_t wlen)
-{
-	size_t j, k;
-
-	for (k = 0; k < nw; k++) {
-		for (j = 0; j < n; j++)
-			if (!strcmp(st[j].backend, be) &&
-			    !strcmp(st[j].server, w[k].server))
-				break;
-		if (j == n)
-			return seterr(why, wlen, "%s/%s is not running", be,
-				      w[k].server);
-		if ((w[k].addr && !same_addr(w[k].addr, st[j].addr)) ||
-		    (w[k].port && atol(w[k].port) != st[j].port))
-			return seterr(why, wlen, "%s/%s runs at %s:%ld", be,
-				      w[k].server, st[j].addr, st[j].port);
-		if (w[k].weight != st[j].weight)
-			return seterr(why, wlen, "%s/%s has weight %ld", be,
-				      w[k].server, st[j].weight);
-		if (!w[k].disabled && (st[j].admin_state & HAP_ADMF_FMAINT))
-			return seterr(why, wlen, "%s/%s is in maintenance", be,
-				      w[k].server);
-	}
-	for (j = 0; j < n; j++) {
-		if (strcmp(st[j].backend, be))
-			continue;
-		for (k = 0; k < nw && strcmp(st[j].server, w[k].server); k++)
-			;
-		if (k == nw)
-			return seterr(why, wlen, "%s/%s is still running", be,
-				      st[j].server);
 	}
 	return 0;
 }
@@ -609,7 +580,7 @@ settled(void *arg)
 				    sizeof(err)) < 0)
 		return seterr(c->why, c->wlen, "show servers state %s: %s",
 			      s->be, err);
-	ret = same_servers(s->be, s->w, s->nw, st, n, c->why, c->wlen);
+	ret = hap_same_servers(s->be, s->w, s->nw, st, n, c->why, c->wlen);
 	hap_srvstate_free(st, n);
 	return ret == 0;
 }
@@ -779,18 +750,19 @@ prepare(struct run *r)
 
 /* Step 2: haproxy -c on the candidate.  When only server lines changed,
  * haproxy's runtime parser checks each line as it is added: the change
- * (step 4) goes live while haproxy -c checks the whole file beside it.
- * The file is installed only once it passed (0); refuse undoes the change
- * when it did not (-1). */
+ * (step 4) goes live first, then haproxy -c checks the whole file (not
+ * the other way round: on a small machine a haproxy -c just started
+ * slows the running haproxy's answers down).  The file is installed only
+ * once it passed (0); refuse undoes the change when it did not (-1). */
 static int
 validate(struct run *r)
 {
 	struct check c;
 
-	validate_start(r->candidate, &c);
 	if (r->fast)
 		r->applied =
 		    apply_runtime(&r->plan, r->why, sizeof(r->why)) == 0;
+	validate_start(r->candidate, &c);
 	if (validate_wait(&c, &r->diag) != 0)
 		return -1;
 	unlink(r->candidate);
