@@ -54,7 +54,8 @@ const char ccall_defs[] =
 	"def haproxy_name: [\"__tmpl_hap_name\", .] | __ccall;\n"
 	"def haproxy_path: [\"__tmpl_hap_path\", .] | __ccall;\n"
 	"def haproxy_servers($d): [\"__tmpl_hap_servers\", $d, ($d | __norm)] | __ccall;\n"
-	"def haproxy_backend($d): [\"__tmpl_hap_backend\", $d, ($d | __norm)] | __ccall;\n";
+	"def haproxy_backend($d): [\"__tmpl_hap_backend\", $d, ($d | __norm)] | __ccall;\n"
+	"def haproxy_routes: [\"__tmpl_hap_routes\", .] | __ccall;\n";
 /* clang-format on */
 
 /* input, in __ccall: the answer to the request just made. */

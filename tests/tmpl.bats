@@ -123,6 +123,27 @@ golden() {
 @test "syntax error: each without as" { golden err-each-noas; }
 @test "syntax error: unclosed each" { golden err-each-unclosed; }
 @test "haproxy_name, haproxy_path, haproxy_servers and haproxy_backend: the values haproxy accepts, the others skipped with a warning" { golden helper-haproxy; }
+@test "haproxy_routes: the routes in the order the shipped template worked out in jq, on 300 random sets of services" {
+	local g=$G/helper-haproxy-routes
+	python3 "$g/gen.py" 1 300 >"$BATS_TEST_TMPDIR/d.json"
+	run_split tmpl -d "$BATS_TEST_TMPDIR/d.json" "$g/t.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(grep -c '^case[0-9]* same$' <<<"$output")" -eq 300 ]
+	[ "$(grep -vc '^$' <<<"$output")" -eq 300 ]
+}
+@test "haproxy_routes: input that is not services' hosts and locations is an error naming the helper" {
+	local t=$BATS_TEST_TMPDIR/t.tmpl in
+	for in in '[1]|the input is not an object' \
+		'{"s": [null, 5]}|s: not [hosts, location]' \
+		'{"s": [[1], "/"]}|s: not [hosts, location]'; do
+		printf '{{ %s | haproxy_routes }}\n' "${in%%|*}" >"$t"
+		run_split tmpl "$t" <<<'{}'
+		[ "$status" -eq 1 ]
+		[ -z "$output" ]
+		[ "$stderr" = "tmpl: $t:1:4: runtime error: haproxy_routes: ${in#*|}" ]
+	done
+}
 @test "helper tree nests the data by path segment" { golden helper-tree; }
 @test "helper tree: a key that is also a directory keeps its value under \"\"" { golden helper-tree-conflict; }
 @test "helpers on data that is not an object" { golden helper-tree-notobject; }
