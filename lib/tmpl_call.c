@@ -43,9 +43,9 @@ jq_err_cb(void *data, jv msg)
 /* clang-format off */
 const char ccall_defs[] =
 	"def __ccall: debug | input;\n"
-	"def ls($d): ([\"__tmpl_ls\", ($d | __norm)] | __ccall)[];\n"
-	"def lsdir($d): ([\"__tmpl_lsdir\", ($d | __norm)] | __ccall)[];\n"
-	"def under($d): [\"__tmpl_under\", ($d | __norm)] | __ccall;\n"
+	"def ls($d): ([\"__tmpl_ls\", $d] | __ccall)[];\n"
+	"def lsdir($d): ([\"__tmpl_lsdir\", $d] | __ccall)[];\n"
+	"def under($d): [\"__tmpl_under\", $d] | __ccall;\n"
 	"def __scan($pfx): ([\"__tmpl_scan\", $pfx] | __ccall)[];\n"
 	"def warn($m): [\"__tmpl_warn\", ($m | tostring)] | debug | empty;\n"
 	"def memo(k; f): k as $__mk | ([\"__tmpl_memo\", $__mk] | __ccall) as $__mv | if $__mv != null then $__mv[] else [f] as $__mo | ([\"__tmpl_memo_put\", $__mk, $__mo] | debug | empty), $__mo[] end;\n"
@@ -53,8 +53,8 @@ const char ccall_defs[] =
 	"def __dirmap($s; $d; f): ([\"__tmpl_dm\", $s, ($d | __norm)] | __ccall) as $__t | ($__t[1][] as $__n | [\"__tmpl_dm_put\", $__t[0], $__n, ($__n | f)] | debug | empty), ([\"__tmpl_dm_end\", $__t[0]] | __ccall);\n"
 	"def haproxy_name: [\"__tmpl_hap_name\", .] | __ccall;\n"
 	"def haproxy_path: [\"__tmpl_hap_path\", .] | __ccall;\n"
-	"def haproxy_servers($d): [\"__tmpl_hap_servers\", $d, ($d | __norm)] | __ccall;\n"
-	"def haproxy_backend($d): [\"__tmpl_hap_backend\", $d, ($d | __norm)] | __ccall;\n"
+	"def haproxy_servers($d): [\"__tmpl_hap_servers\", $d] | __ccall;\n"
+	"def haproxy_backend($d): [\"__tmpl_hap_backend\", $d] | __ccall;\n"
 	"def haproxy_routes: [\"__tmpl_hap_routes\", .] | __ccall;\n";
 /* clang-format on */
 
@@ -93,6 +93,14 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		return inc_request(t, tg, n, msg);
 	a = jv_array_get(jv_copy(msg), 1);
 	b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
+	/* (ls, lsdir and under take a directory in any form) */
+	if (n == 2 &&
+	    (!strcmp(tg, "__tmpl_ls") || !strcmp(tg, "__tmpl_lsdir") ||
+	     !strcmp(tg, "__tmpl_under"))) {
+		a = keys_dir(a, tg + 7);
+		if (!jv_is_valid(a))
+			return ccall_answer(t, a);
+	}
 	as = jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
 	an = jv_get_kind(a) == JV_KIND_STRING
 		 ? (size_t)jv_string_length_bytes(jv_copy(a))

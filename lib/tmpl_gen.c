@@ -22,14 +22,14 @@
  * render. */
 /* clang-format off */
 static const char prelude_head[] =
-	".[0] as $root | .[1] as $__tree |\n"
+	".[0] as $root | .[1] as $__tree | ($root | type == \"object\") as $__obj |\n"
 	"def __te($n): if type == \"object\" and (has(\"__tmpl\") or has(\"__jq\")) then error(.) else error({__tmpl: $n, msg: .}) end;\n"
 	"def __x(n; f): try f catch __te(n);\n"
 	"def __if(n; f): try (label $__f | (f | ., break $__f), false) catch __te(n);\n"
 	"def __segs: split(\"/\") | map(select(. != \"\"));\n"
 	"def __norm: if startswith(\"/\") and (endswith(\"/\") | not) and (contains(\"//\") | not) then . else \"/\" + (__segs | join(\"/\")) end;\n";
 static const char prelude_tail[] =
-	"def exists($k): $root | type == \"object\" and has($k);\n"
+	"def exists($k): $__obj and ($root | has($k));\n"
 	"def getv($k): if exists($k) then $root[$k] else error(\"getv: no such key: \\($k)\") end;\n"
 	"def getv($k; $d): if exists($k) then $root[$k] else $d end;\n"
 	"def base: if endswith(\"/\") | not then split(\"/\")[-1] // \".\" else __segs as $s | if $s == [] then \"/\" else $s[-1] end end;\n"

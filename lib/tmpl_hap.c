@@ -815,28 +815,35 @@ out:
 int
 hap_request(struct tmpl *t, const char *tg, int n, jv msg)
 {
-	jv a = jv_array_get(jv_copy(msg), 1);
-	jv b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
+	jv a = jv_array_get(jv_copy(msg), 1), b = jv_invalid();
 	const char *s =
 	    jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : NULL;
 	size_t sn = s ? (size_t)jv_string_length_bytes(jv_copy(a)) : 0;
 	int r = 1;
 
-	if (n == 2 && !strcmp(tg, "__tmpl_hap_routes")) {
+	if (n != 2) {
+		r = 0;
+	} else if (!strcmp(tg, "__tmpl_hap_routes")) {
 		ccall_answer(t, routes(a));
-	} else if (n == 2 && !strcmp(tg, "__tmpl_hap_name")) {
+	} else if (!strcmp(tg, "__tmpl_hap_name")) {
 		ccall_answer(t, jv_bool(s && is_name(s, sn)));
-	} else if (n == 2 && !strcmp(tg, "__tmpl_hap_path")) {
+	} else if (!strcmp(tg, "__tmpl_hap_path")) {
 		ccall_answer(t, jv_bool(s && is_path(s, sn)));
-	} else if (n == 3 && s && jv_get_kind(b) == JV_KIND_STRING &&
-		   (!strcmp(tg, "__tmpl_hap_servers") ||
-		    !strcmp(tg, "__tmpl_hap_backend"))) {
+	} else if (!strcmp(tg, "__tmpl_hap_servers") ||
+		   !strcmp(tg, "__tmpl_hap_backend")) {
 		jv lines = jv_array();
 
-		if (keys_children(t, s, sn, jv_string_value(b),
-				  (size_t)jv_string_length_bytes(jv_copy(b)),
-				  tg[11] == 's' ? server : backend,
-				  &lines) < 0) {
+		/* (the directory as written for the warnings, b to look
+		 * it up) */
+		b = keys_dir(jv_copy(a), tg[11] == 's' ? "haproxy_servers"
+						       : "haproxy_backend");
+		if (!jv_is_valid(b)) {
+			jv_free(lines);
+			lines = jv_copy(b);
+		} else if (keys_children(
+			       t, s, sn, jv_string_value(b),
+			       (size_t)jv_string_length_bytes(jv_copy(b)),
+			       tg[11] == 's' ? server : backend, &lines) < 0) {
 			jv_free(lines);
 			lines = jv_invalid_with_msg(jv_string("out of memory"));
 		}

@@ -179,6 +179,9 @@ int keys_dir_exists(struct tmpl *t, const char *d, size_t dn);
  * form, a new string of *outn bytes, or NULL when out of memory. */
 int keys_is_normal(const char *s, size_t n);
 char *keys_normal(const char *s, size_t n, size_t *outn);
+/* The directory argument d (consumed) of helper in normal form, a string;
+ * an error naming helper when it is not a string. */
+jv keys_dir(jv d, const char *helper);
 /* Call f for each name directly below directory d (normal form, dn
  * bytes), in the order of ls: with the name (nm, nn bytes), the key raw
  * + "/" + name (borrowed) and its value (borrowed; invalid when there is

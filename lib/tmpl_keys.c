@@ -61,6 +61,32 @@ keys_normal(const char *s, size_t n, size_t *outn)
 	return r;
 }
 
+jv
+keys_dir(jv d, const char *helper)
+{
+	const char *s;
+	size_t n, rn;
+	char *r;
+	jv j;
+
+	if (jv_get_kind(d) != JV_KIND_STRING) {
+		jv_free(d);
+		return jv_invalid_with_msg(
+		    jv_string_fmt("%s: the directory is not a string", helper));
+	}
+	s = jv_string_value(d);
+	n = (size_t)jv_string_length_bytes(jv_copy(d));
+	if (keys_is_normal(s, n))
+		return d;
+	r = keys_normal(s, n, &rn);
+	jv_free(d);
+	if (!r)
+		return jv_invalid_with_msg(jv_string("out of memory"));
+	j = jv_string_sized(r, (int)rn);
+	free(r);
+	return j;
+}
+
 static void
 kref_free(struct kref *r)
 {

@@ -132,16 +132,21 @@ golden() {
 	[ "$(grep -c '^case[0-9]* same$' <<<"$output")" -eq 300 ]
 	[ "$(grep -vc '^$' <<<"$output")" -eq 300 ]
 }
-@test "haproxy_routes: input that is not services' hosts and locations is an error naming the helper" {
+@test "helpers given the wrong kind of input: an error naming the helper" {
 	local t=$BATS_TEST_TMPDIR/t.tmpl in
-	for in in '[1]|the input is not an object' \
-		'{"s": [null, 5]}|s: not [hosts, location]' \
-		'{"s": [[1], "/"]}|s: not [hosts, location]'; do
-		printf '{{ %s | haproxy_routes }}\n' "${in%%|*}" >"$t"
+	for in in '[1] | haproxy_routes @ haproxy_routes: the input is not an object' \
+		'{"s": [null, 5]} | haproxy_routes @ haproxy_routes: s: not [hosts, location]' \
+		'{"s": [[1], "/"]} | haproxy_routes @ haproxy_routes: s: not [hosts, location]' \
+		'ls(1) @ ls: the directory is not a string' \
+		'lsdir(null) @ lsdir: the directory is not a string' \
+		'under({}) @ under: the directory is not a string' \
+		'haproxy_servers(["/s"]) @ haproxy_servers: the directory is not a string' \
+		'haproxy_backend(true) @ haproxy_backend: the directory is not a string'; do
+		printf '{{ %s }}\n' "${in%% @ *}" >"$t"
 		run_split tmpl "$t" <<<'{}'
 		[ "$status" -eq 1 ]
 		[ -z "$output" ]
-		[ "$stderr" = "tmpl: $t:1:4: runtime error: haproxy_routes: ${in#*|}" ]
+		[ "$stderr" = "tmpl: $t:1:4: runtime error: ${in#* @ }" ]
 	done
 }
 @test "helper tree nests the data by path segment" { golden helper-tree; }
