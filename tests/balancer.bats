@@ -106,6 +106,40 @@ root_of() { readlink "/proc/$1/root"; }
 	wait_until 5 grep -q "easy-lb: revision [0-9]*: runtime: +1 -0 ~0 servers" "$TESTTMP/lb.err"
 }
 
+@test "a keep-alive connection left idle across a reload gets its next answer, then is closed" {
+	local out=$TESTTMP/ka.out old
+	python3 - "$LB_PORT" "$TESTTMP/ka-go" >"$out" 2>&1 <<'PY' &
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+c.request("GET", "/plain/")
+r = c.getresponse()
+r.read()
+print("first", r.status, flush=True)
+end = time.time() + 30
+while not os.path.exists(sys.argv[2]) and time.time() < end:
+    time.sleep(0.05)
+c.request("GET", "/plain/")
+r = c.getresponse()
+r.read()
+print("second", r.status, r.getheader("Connection"))
+PY
+	BGPID=$!
+	wait_until 10 grep -q '^first 200$' "$out"
+	old=$(show_proc "$EASY_LB_RUN/master.sock" | awk '$2 == "worker" { print $1; exit }')
+	# a new service is a new backend section: a reload
+	backend_start ka
+	etcd-put /services/ka/upstream/a "127.0.0.1:$BACKEND_PORT"
+	wait_until 20 answers /ka/ ka
+	# the old worker stopping (or gone: it closed the connection)
+	wait_until 10 sh -c "! echo '@!$old show info' | socat -t 2 - 'unix:$EASY_LB_RUN/master.sock' | grep -q '^Stopping: 0'"
+	touch "$TESTTMP/ka-go"
+	wait "$BGPID" || true
+	BGPID=
+	cat "$out" >&2
+	[ "$(cat "$out")" = "$(printf 'first 200\nsecond 200 close')" ]
+	etcd-put -d -p /services/ka/ >/dev/null
+}
+
 @test "a service registered with --ttl --keepalive vanishes when it dies" {
 	backend_start ephemeral
 	etcd-put --ttl 2 --keepalive /services/eph/upstream/e1 "127.0.0.1:$BACKEND_PORT" &
