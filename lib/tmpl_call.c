@@ -39,7 +39,7 @@ jq_err_cb(void *data, jv msg)
 
 /* The helpers that C answers, in jq: each sends a request with the tag
  * that ccall below knows it by.  The program defines them after __norm,
- * which ls, lsdir and under use, and before gets, which uses __scan. */
+ * which __dirmap uses, and before gets, which uses __scan. */
 /* clang-format off */
 const char ccall_defs[] =
 	"def __ccall: debug | input;\n"
