@@ -86,6 +86,7 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 	jv a, b, r = jv_invalid();
 	const char *as;
 	size_t an;
+	int dir;
 
 	if (!strncmp(tg, "__tmpl_hap_", 11))
 		return hap_request(t, tg, n, msg);
@@ -93,18 +94,6 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		return inc_request(t, tg, n, msg);
 	a = jv_array_get(jv_copy(msg), 1);
 	b = n == 3 ? jv_array_get(jv_copy(msg), 2) : jv_invalid();
-	/* (ls, lsdir and under take a directory in any form) */
-	if (n == 2 &&
-	    (!strcmp(tg, "__tmpl_ls") || !strcmp(tg, "__tmpl_lsdir") ||
-	     !strcmp(tg, "__tmpl_under"))) {
-		a = keys_dir(a, tg + 7);
-		if (!jv_is_valid(a))
-			return ccall_answer(t, a);
-	}
-	as = jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
-	an = jv_get_kind(a) == JV_KIND_STRING
-		 ? (size_t)jv_string_length_bytes(jv_copy(a))
-		 : 0;
 
 	if (n == 2 && !strcmp(tg, "__tmpl_memo"))
 		return ccall_answer(t, memo_get(t, a));
@@ -132,12 +121,18 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		jv_free(a);
 		return 0;
 	}
-	if (!strcmp(tg, "__tmpl_ls"))
-		r = keys_ls(t, as, an, 0);
-	else if (!strcmp(tg, "__tmpl_lsdir"))
-		r = keys_ls(t, as, an, 1);
-	else if (!strcmp(tg, "__tmpl_under"))
-		r = keys_under(t, as, an);
+	/* (ls, lsdir and under take a directory in any form) */
+	dir = !strcmp(tg, "__tmpl_ls") || !strcmp(tg, "__tmpl_lsdir") ||
+	      !strcmp(tg, "__tmpl_under");
+	if (dir && !jv_is_valid(a = keys_dir(a, tg + 7)))
+		return ccall_answer(t, a);
+	as = jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
+	an = jv_get_kind(a) == JV_KIND_STRING
+		 ? (size_t)jv_string_length_bytes(jv_copy(a))
+		 : 0;
+	if (dir)
+		r = tg[7] == 'u' ? keys_under(t, as, an)
+				 : keys_ls(t, as, an, tg[9] == 'd');
 	else if (!strcmp(tg, "__tmpl_scan"))
 		r = keys_scan(t, as, an);
 	jv_free(a);

@@ -516,18 +516,6 @@ struct route {
 	size_t i; /* the order in which the routes were made */
 };
 
-static long
-jlen(jv s)
-{
-	const char *p = jv_string_value(s);
-	int n = jv_string_length_bytes(jv_copy(s)), i;
-	long c = 0;
-
-	for (i = 0; i < n; i++)
-		c += ((unsigned char)p[i] & 0xc0) != 0x80;
-	return c;
-}
-
 static int
 scmp(jv a, jv b)
 {
@@ -611,7 +599,7 @@ add_route(struct route **r, size_t *nr, const struct svc *v, jv h, long rank0,
 	a->hosts = h;
 	a->rank[0] = rank0;
 	a->rank[1] = rank1;
-	a->loclen = jlen(v->loc);
+	a->loclen = jv_string_length_codepoints(jv_copy(v->loc));
 	a->i = *nr;
 	return 0;
 }
@@ -644,7 +632,7 @@ host_routes(struct route **r, size_t *nr, const struct svc *v)
 		len = -1;
 		for (i = 0; i < n; i++) {
 			jv h = jv_array_get(jv_copy(v->hosts), i);
-			long l = jlen(h);
+			long l = jv_string_length_codepoints(jv_copy(h));
 
 			if (jv_string_value(h)[0] == '.' && l > done &&
 			    (len < 0 || l < len))
@@ -658,7 +646,8 @@ host_routes(struct route **r, size_t *nr, const struct svc *v)
 		for (j = 0; j < n; j++) {
 			jv h = jv_array_get(jv_copy(v->hosts), j);
 
-			if (jv_string_value(h)[0] == '.' && jlen(h) == len)
+			if (jv_string_value(h)[0] == '.' &&
+			    jv_string_length_codepoints(jv_copy(h)) == len)
 				wild = jv_array_append(wild, h);
 			else
 				jv_free(h);
