@@ -91,12 +91,19 @@ start_watcher() {
 # wait until its leader is gone.  (A group signal cannot miss a process
 # being forked: the kernel restarts such a fork.  One sent before the
 # watcher has made its group finds none: the watcher itself, not yet
-# started, is ended by the second.)
+# started, is ended by the second.)  A shell's child forked a moment ago
+# can still lose a signal: it comes to the handler the child inherited,
+# which the child then drops with its traps.  So the signals are sent
+# again each second until the watcher is gone (a timer's end, as any
+# child's, makes the wait return).
 stop_watcher() {
-	kill -TERM "-$wpid" 2>/dev/null
-	kill -TERM "$wpid" 2>/dev/null
 	while kill -0 "$wpid" 2>/dev/null; do
+		kill -TERM "-$wpid" 2>/dev/null
+		kill -TERM "$wpid" 2>/dev/null
+		sleep 1 &
+		tpid=$!
 		wait "$wpid"
+		kill "$tpid" 2>/dev/null
 	done
 }
 

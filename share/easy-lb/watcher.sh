@@ -41,13 +41,17 @@ follow() {
 # way; and the watcher passes the signal on to the whole group, should it
 # have come to the watcher alone (boot.sh signals the group, but that may
 # come before the group was made).  (A handler, not an ignore: the
-# pipeline's programs keep the default.)
+# pipeline's programs keep the default.)  A signal that comes before the
+# pipeline is started, or as it is, stops it too.
 # shellcheck disable=SC2317,SC2329 # (run by the trap)
 stop() {
-	trap '' TERM INT HUP
+	[ -z "$stopping" ] || return 0
+	stopping=1
 	kill -TERM 0
 }
+stopping=''
 trap stop TERM INT HUP
+[ -z "$stopping" ] || exit 0
 if [ -n "$LB_TLS_PORT" ]; then
 	etcd-watch --snapshot --progress -p "$TLS_PREFIX/" | {
 		trap 'exit 0' TERM INT HUP
@@ -60,6 +64,7 @@ if [ -n "$LB_TLS_PORT" ]; then
 else
 	services | follow &
 fi
+[ -z "$stopping" ] || kill -TERM 0
 # (wait returns when a signal is trapped: wait again until it is done)
 while kill -0 "$!" 2>/dev/null; do
 	wait "$!"
