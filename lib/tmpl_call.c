@@ -86,7 +86,7 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 	jv a, b, r = jv_invalid();
 	const char *as;
 	size_t an;
-	int dir;
+	enum { DIR_NONE, DIR_LS, DIR_LSDIR, DIR_UNDER } dir;
 
 	if (!strncmp(tg, "__tmpl_hap_", 11))
 		return hap_request(t, tg, n, msg);
@@ -122,17 +122,20 @@ ccall(struct tmpl *t, const char *tg, int n, jv msg)
 		return 0;
 	}
 	/* (ls, lsdir and under take a directory in any form) */
-	dir = !strcmp(tg, "__tmpl_ls") || !strcmp(tg, "__tmpl_lsdir") ||
-	      !strcmp(tg, "__tmpl_under");
-	if (dir && !jv_is_valid(a = keys_dir(a, tg + 7)))
+	dir = !strcmp(tg, "__tmpl_ls")	    ? DIR_LS
+	      : !strcmp(tg, "__tmpl_lsdir") ? DIR_LSDIR
+	      : !strcmp(tg, "__tmpl_under") ? DIR_UNDER
+					    : DIR_NONE;
+	if (dir != DIR_NONE && !jv_is_valid(a = keys_dir(a, tg + 7)))
 		return ccall_answer(t, a);
 	as = jv_get_kind(a) == JV_KIND_STRING ? jv_string_value(a) : "";
 	an = jv_get_kind(a) == JV_KIND_STRING
 		 ? (size_t)jv_string_length_bytes(jv_copy(a))
 		 : 0;
-	if (dir)
-		r = tg[7] == 'u' ? keys_under(t, as, an)
-				 : keys_ls(t, as, an, tg[9] == 'd');
+	if (dir == DIR_UNDER)
+		r = keys_under(t, as, an);
+	else if (dir != DIR_NONE)
+		r = keys_ls(t, as, an, dir == DIR_LSDIR);
 	else if (!strcmp(tg, "__tmpl_scan"))
 		r = keys_scan(t, as, an);
 	jv_free(a);
