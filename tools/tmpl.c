@@ -197,7 +197,7 @@ struct follow {
 	struct stat at;	      /* ... and this is OUT as it was left */
 	long long retry_at;   /* OUT could not be written: when to try again */
 	struct backoff retry; /* the waits between those tries */
-	int ending;	      /* the input ended: this render is the last */
+	int failing;	      /* a write failed, said; none succeeded since */
 	int timings;
 };
 
@@ -350,17 +350,22 @@ render_out(struct follow *f)
 			f->rev, f->out);
 	} else if (write_out(f, &changed, err, sizeof(err)) < 0) {
 		/* A full disk, say: the render is not lost, it is written
-		 * again later (every 8 s at most), input or not. */
-		long long wait = backoff_next(&f->retry);
-
-		if (f->ending)
+		 * again later (every 8 s at most), input or not.  The failure
+		 * is said when it begins (and its end when a write succeeds),
+		 * not at each try, and never with what comes next: whether
+		 * the input ends before the next try is not known yet, and
+		 * what tmpl says must not depend on when that end is read. */
+		if (!f->failing)
 			warnmsg("%s", err);
-		else
-			warnmsg("%s; trying again in %lld s", err, wait / 1000);
+		f->failing = 1;
 		f->dirty = f->boundary = 1;
-		f->retry_at = now_ms() + wait;
+		f->retry_at = now_ms() + backoff_next(&f->retry);
 	} else {
 		backoff_reset(&f->retry);
+		if (f->failing)
+			warnmsg("%s: up to date again (revision %lld)", f->out,
+				f->rev);
+		f->failing = 0;
 		if ((changed || !f->rendered) &&
 		    (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF)) {
 			if (errno == EPIPE)
@@ -461,7 +466,6 @@ follow(struct follow *f, int fd)
 	/* What the input held at its end is rendered now, once: its
 	 * producer is gone, and so is any reason to wait. */
 	if (due_in(f) >= 0) {
-		f->ending = 1;
 		render_out(f);
 		if (f->retry_at)
 			return EXIT_TEMP;
