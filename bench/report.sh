@@ -158,7 +158,9 @@ Row 9 comes from bench/tls-bench.sh, with a balancer of its own:
    Then wrk (2 threads, 16 connections) on the same route over HTTPS and
    over plain HTTP, with keep-alive and with a connection a request (a
    full TLS handshake each, RSA 2048); the backend is a second haproxy
-   answering by itself, so the rates are the balancer's.
+   answering by itself, so the rates are the balancer's.  Then h2load
+   (nghttp2-client; the same 16 connections, one request in flight on
+   each) over HTTPS with keep-alive, HTTP/2 against HTTP/1.1.
 MD
 	echo
 	echo "## The other benchmarks (raw output of this run)"

@@ -9,10 +9,13 @@
 #   b. request rate (wrk), with keep-alive and with a new connection (a
 #      full TLS handshake) a request: HTTPS against plain HTTP, the same
 #      route to a backend that is a second haproxy answering by itself,
-#      the same run.
+#      the same run.  Then HTTPS over HTTP/2 against HTTPS over HTTP/1.1
+#      with keep-alive (h2load, which speaks both, where wrk speaks
+#      HTTP/1.1 only): the same 16 connections, one request in flight on
+#      each, as wrk's.
 # Writes its table to stdout and bench/out/tls.txt, and the rows of the
 # README's summary to bench/out/tls-summary.tsv.  Knobs: ROT_N (rotations,
-# default 40), WRK_SECS (default 8).
+# default 40), WRK_SECS (default 8; h2load's runs too).
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/bench/out
@@ -198,8 +201,35 @@ else
 	say "wrk not installed: the request rates are left out"
 	http_rps=- https_rps=- http_cps=- https_cps=-
 fi
+# h2load_rate [h2load options]: requests/s of h2load on the HTTPS URL,
+# "-" (and why, said) unless every request got a 2xx over the protocol
+# asked for (h2, or http/1.1 with --h1).
+h2load_rate() {
+	want=h2
+	[ "${1:-}" = --h1 ] && want=http/1.1
+	h2load -t2 -c16 -m1 -D "$WRK_SECS" "$@" "https://127.0.0.1:$LB_TLS_PORT/" >"$TMP/h2load.out" 2>&1
+	awk -v want="$want" '
+		/^Application protocol:/ { proto = $3 }
+		/^requests:/ { done = $6; ok = $8 }
+		/^status codes:/ { two = $3 }
+		/^finished in/ { rate = $4 }
+		END {
+			if (proto != want) { print "-"; print "h2load: the protocol was " (proto == "" ? "none" : proto) ", not " want > "/dev/stderr"; exit }
+			if (done == 0 || ok != done || two != done) { print "-"; print "h2load: " done " requests done, " ok " succeeded, " two " with a 2xx" > "/dev/stderr"; exit }
+			print rate
+		}' "$TMP/h2load.out"
+}
+if command -v h2load >/dev/null; then
+	say "b. h2load, ${WRK_SECS} s each, HTTPS over HTTP/2 then over HTTP/1.1"
+	h2_rps=$(h2load_rate)
+	h1_rps=$(h2load_rate --h1)
+else
+	say "h2load not installed (nghttp2-client): the HTTP/2 rate is left out"
+	h2_rps=- h1_rps=-
+fi
 ratio=$(ratio "$https_rps" "$http_rps")
 cratio=$(ratio "$https_cps" "$http_cps")
+h2ratio=$(ratio "$h2_rps" "$h1_rps")
 
 {
 	printf 'easy-lb TLS benchmarks, %s, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
@@ -212,6 +242,7 @@ cratio=$(ratio "$https_cps" "$http_cps")
 	printf '%-52s %10s\n' "a. the worker after the rotations" "$same"
 	printf '%-52s %10s %10s %10s\n' "b. requests/s with keep-alive, HTTPS (vs HTTP)" "$https_rps" "$http_rps" "$ratio"
 	printf '%-52s %10s %10s %10s\n' "b. requests/s, a connection each, HTTPS (vs HTTP)" "$https_cps" "$http_cps" "$cratio"
+	printf '%-52s %10s %10s %10s\n' "b. HTTPS requests/s, keep-alive, h2 (vs HTTP/1.1)" "$h2_rps" "$h1_rps" "$h2ratio"
 } | tee "$TMP/table"
 mkdir -p "$OUT"
 cp "$TMP/table" "$OUT/tls.txt"
@@ -223,5 +254,7 @@ cp "$TMP/table" "$OUT/tls.txt"
 		"$https_rps" "$http_rps" "$ratio"
 	printf '9. https: requests/s, a connection (a full TLS handshake) each, HTTPS vs HTTP\t%s\t\t%s\t%s\t\t\n' \
 		"$https_cps" "$http_cps" "$cratio"
+	printf '9. https: requests/s with keep-alive (h2load), HTTPS over HTTP/2 vs over HTTP/1.1\t%s\t\t%s\t%s\t\t\n' \
+		"$h2_rps" "$h1_rps" "$h2ratio"
 } >"$OUT/tls-summary.tsv"
 exit 0

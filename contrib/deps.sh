@@ -30,8 +30,10 @@ fuzz="clang libclang-rt-dev llvm"
 check="$demo bats parallel etcd-client jq openssl socat $fuzz shellcheck \
 clang-format valgrind groff-base bsdextrautils iproute2 file procps"
 # jq and time (GNU time: peak RSS): tmpl-bench.sh and render-bench.sh.
+# Optional: wrk (HTTP/1.1 rates), nghttp2-client (h2load: tls-bench.sh's
+# HTTP/2 rate), gnuplot-nox (the plots), hyperfine.
 bench="$demo etcd-client openssl jq time"
-benchopt="wrk gnuplot-nox hyperfine"
+benchopt="wrk nghttp2-client gnuplot-nox hyperfine"
 
 purpose=${1:-check}
 case $purpose in
