@@ -181,6 +181,7 @@ hr() {
 	[ -s "$D/haproxy.cfg.prev" ]
 	[ "$(answers 4)" = "a b " ]
 	[ "$(worker)" = "$W0" ]
+	[ ! -e "$D/haproxy.cfg.applying" ]
 }
 
 @test "hap-reload: a runtime change whose file fails haproxy -c is undone by a reload" {
@@ -319,6 +320,37 @@ hr() {
 	[ "$(worker)" != "$W0" ]
 	[ "$output" = "reloaded (worker $(worker))" ]
 	curl -fsi "http://127.0.0.1:$FE/" | grep -qi '^x-test: yes'
+	[ ! -e "$D/haproxy.cfg.applying" ]
+}
+
+@test "hap-reload: a run cut short (CONFIG installed, never reloaded) is finished by the next, even with nothing new" {
+	# what a hap-reload killed between its install and its reload leaves
+	cfg --extra "http-response set-header X-Test yes" a >"$D/haproxy.cfg"
+	: >"$D/haproxy.cfg.applying"
+	cp "$D/haproxy.cfg" "$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "hap-reload: $D/haproxy.cfg.applying: an earlier run did not finish; reloading" ]
+	[[ $output == "reloaded (worker "*")" ]]
+	[ "$(worker)" != "$W0" ]
+	curl -fsi "http://127.0.0.1:$FE/" | grep -qi '^x-test: yes'
+	[ ! -e "$D/haproxy.cfg.applying" ]
+	# and the one after is back to normal
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "unchanged" ]
+	[ -z "$stderr" ]
+}
+
+@test "hap-reload: a refused file leaves the mark of a run cut short in place" {
+	: >"$D/haproxy.cfg.applying"
+	printf 'global\n\tbogus-keyword\n' >"$D/new.cfg"
+	hr "$D/new.cfg"
+	[ "$status" -eq 1 ]
+	[[ $output == "rejected: "* ]]
+	[[ $stderr == "hap-reload: $D/haproxy.cfg.applying: an earlier run did not finish; reloading"$'\n'* ]]
+	[ -e "$D/haproxy.cfg.applying" ]
+	[ "$(worker)" = "$W0" ]
 }
 
 @test "hap-reload: hostname addresses go through a reload" {

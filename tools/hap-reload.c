@@ -44,42 +44,13 @@ pathwith(const char *suffix)
 	return p;
 }
 
-/* The lock came free; or, asked to stop while waiting for it (nothing
- * done yet: a safe point), -1 with errno EINTR. */
-static int
-locked(void *fd)
-{
-	if (flock(*(int *)fd, LOCK_EX | LOCK_NB) == 0)
-		return 1;
-	if (tool_stopping) {
-		errno = EINTR;
-		return -1;
-	}
-	return errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-}
-
 /* Take the lock beside CONFIG, waiting at most --timeout. */
 static int
 lock_config(void)
 {
 	char *path = pathwith(".lock");
-	long long deadline = now_ms() + timeout_ms;
-	int fd;
+	int fd = tool_lock(path, timeout_ms, "another hap-reload");
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		dieerr(EXIT_TEMP, "%s", path);
-	switch (deadline_wait(deadline, locked, &fd)) {
-	case DEADLINE_HELD:
-		break;
-	case DEADLINE_FAILED:
-		if (tool_stopping)
-			exit(EXIT_TEMP);
-		dieerr(EXIT_TEMP, "%s: flock", path);
-	case DEADLINE_PASSED:
-		die(EXIT_TEMP,
-		    "%s: another hap-reload still holds the lock after %lld s",
-		    path, timeout_ms / 1000);
-	}
 	free(path);
 	return fd;
 }
@@ -680,6 +651,11 @@ struct run {
 	/* Beside CONFIG: the candidate (not CONFIG.new: a renderer may be
 	 * writing NEWFILE there), the last file refused, the one before. */
 	char *candidate, *rejected, *prev;
+	/* CONFIG.applying: there from before the first change to haproxy
+	 * until what runs is known again, so that a run cut short (killed)
+	 * is followed by one that reloads whatever the files say. */
+	char *marker;
+	int redo;		 /* the marker was there: reload */
 	int lockfd;		 /* CONFIG.lock, held; -1 under --check */
 	int have_old;		 /* CONFIG exists: old holds it */
 	struct buf old, new;	 /* CONFIG and NEWFILE */
@@ -699,6 +675,7 @@ run_init(struct run *r, const char *newfile, int check)
 	r->candidate = pathwith(".checking");
 	r->rejected = pathwith(".rejected");
 	r->prev = pathwith(".prev");
+	r->marker = pathwith(".applying");
 	r->lockfd = -1;
 }
 
@@ -708,12 +685,33 @@ run_free(struct run *r)
 	free(r->candidate);
 	free(r->rejected);
 	free(r->prev);
+	free(r->marker);
 	if (r->lockfd >= 0)
 		close(r->lockfd);
 	buf_free(&r->old);
 	buf_free(&r->new);
 	buf_free(&r->diag);
 	hapcfg_plan_free(&r->plan);
+}
+
+/* The marker goes on disk before haproxy is touched, and away once
+ * what it runs is known: the new file, or the old one again. */
+static void
+mark(struct run *r)
+{
+	char err[512];
+	int changed;
+
+	if (!r->redo &&
+	    atomic_replace(r->marker, "", 0, &changed, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+}
+
+static void
+unmark(struct run *r)
+{
+	if (unlink(r->marker) < 0 && errno != ENOENT)
+		dieerr(EXIT_TEMP, "unlink %s", r->marker);
 }
 
 /* Step 1: read NEWFILE, then CONFIG under the lock, plan the change and
@@ -731,15 +729,22 @@ prepare(struct run *r)
 	r->have_old = access(config, F_OK) == 0;
 	if (r->have_old && read_file(config, &r->old, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
-	if (r->have_old && r->old.len == r->new.len &&
+	if (!r->check && access(r->marker, F_OK) == 0) {
+		r->redo = 1;
+		warnmsg("%s: an earlier run did not finish; reloading",
+			r->marker);
+	}
+	if (!r->redo && r->have_old && r->old.len == r->new.len &&
 	    (!r->new.len || !memcmp(r->old.p, r->new.p, r->new.len)))
 		return 1;
-	if (!r->check &&
+	if (!r->check && !r->redo &&
 	    hapcfg_diff(r->old.p ? r->old.p : "", r->old.len, r->new.p,
 			r->new.len, &r->plan, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
-	r->fast = !r->check && r->have_old && runtime && r->plan.runtime &&
-		  r->plan.nops > 0;
+	r->fast = !r->check && !r->redo && r->have_old && runtime &&
+		  r->plan.runtime && r->plan.nops > 0;
+	if (!r->check)
+		mark(r);
 	/* Validate a copy beside CONFIG, in the running haproxy's working
 	 * directory, so relative paths mean what they will mean. */
 	if (write_scratch(r->candidate, r->new.p ? r->new.p : "", r->new.len,
@@ -789,6 +794,9 @@ refuse(struct run *r)
 		die(EXIT_TEMP,
 		    "rejected: %s, and the reload that was to undo its runtime change failed: %s",
 		    a, err);
+	/* (a marker an earlier run left stays: what runs is still unknown) */
+	if (r->fast || !r->redo)
+		unmark(r);
 	printf("rejected: %s%s\n", a,
 	       r->fast ? " (its runtime change undone by a reload)" : "");
 	return EXIT_NO;
@@ -832,6 +840,7 @@ roll_back(struct run *r, int how)
 		die(EXIT_TEMP,
 		    "ROLLBACK FAILED: %s; haproxy may be left with neither configuration",
 		    err);
+	unmark(r);
 	printf("rolled back: %s\n", r->why);
 	return EXIT_NO;
 }
@@ -847,10 +856,12 @@ apply(struct run *r)
 
 	if (r->have_old && r->plan.runtime && r->plan.nops == 0) {
 		/* Comments or blanks only: the file is all there is to it. */
+		unmark(r);
 		puts("runtime: +0 -0 ~0 servers");
 		return EXIT_OK;
 	}
 	if (r->fast && r->applied) {
+		unmark(r);
 		printf("runtime: +%u -%u ~%u servers\n", r->plan.nadd,
 		       r->plan.ndel, r->plan.nchg);
 		return EXIT_OK;
@@ -861,6 +872,7 @@ apply(struct run *r)
 		warnmsg("runtime update failed, reloading: %s", r->why);
 	if ((how = reload(&worker, r->why, sizeof(r->why))) < 0)
 		return roll_back(r, how);
+	unmark(r);
 	printf("reloaded (worker %ld)\n", worker);
 	return EXIT_OK;
 }

@@ -1,14 +1,17 @@
 /* The tools' messages and deaths (see tool.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "tool.h"
 
 static const char *progname = "easy-lb";
@@ -193,4 +196,40 @@ tool_retry(int (*fn)(void *), void *arg, long long min, long long max)
 		if (nanosleep(&ts, NULL) < 0 && tool_stopping)
 			return rc;
 	}
+}
+
+/* The lock came free; or, asked to stop while waiting for it (nothing
+ * done yet: a safe point), -1 with errno EINTR. */
+static int
+locked(void *fd)
+{
+	if (flock(*(int *)fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	if (tool_stopping) {
+		errno = EINTR;
+		return -1;
+	}
+	return errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+}
+
+int
+tool_lock(const char *path, long long ms, const char *holder)
+{
+	long long deadline = now_ms() + ms;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		dieerr(EXIT_TEMP, "%s", path);
+	switch (deadline_wait(deadline, locked, &fd)) {
+	case DEADLINE_HELD:
+		break;
+	case DEADLINE_FAILED:
+		if (tool_stopping)
+			exit(EXIT_TEMP);
+		dieerr(EXIT_TEMP, "%s: flock", path);
+	case DEADLINE_PASSED:
+		die(EXIT_TEMP, "%s: %s still holds the lock after %lld s", path,
+		    holder, ms / 1000);
+	}
+	return fd;
 }

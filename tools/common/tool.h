@@ -40,5 +40,10 @@ void tool_defer_stop(void);
  * twice as long each time up to max, unless tool_stopping.  Returns the
  * last status. */
 int tool_retry(int (*fn)(void *), void *arg, long long min, long long max);
+/* An exclusive flock(2) on path (made when missing), waiting at most ms:
+ * its descriptor, close-on-exec.  Dies with EXIT_TEMP, naming holder,
+ * when the wait runs out, and at once when tool_stopping is set while
+ * it waits (nothing done yet). */
+int tool_lock(const char *path, long long ms, const char *holder);
 
 #endif
