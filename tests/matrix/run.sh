@@ -16,9 +16,12 @@
 # environment:
 #   MATRIX_CACHE   the base chroots, apt's downloads and the logs
 #                  (default /var/cache/easy-lb-matrix)
-#   MATRIX_MIRROR  Debian's registry (default http://deb.debian.org/debian)
-#   MATRIX_SECURITY  its security archive (default: MATRIX_MIRROR's
-#                  sibling debian-security)
+#   MATRIX_MIRROR  Debian's registry (default: the one this machine's own
+#                  apt sources name, /etc/apt/sources.list.d/*.sources or
+#                  /etc/apt/sources.list)
+#   MATRIX_SECURITY  its security archive (default: the apt sources'
+#                  security one, else MATRIX_MIRROR's sibling
+#                  debian-security)
 #   MATRIX_FRESH=1 build the base chroots again
 #   MATRIX_KEEP=1  keep each row's chroot (run-ROW) for a look afterwards
 # Needs root (debootstrap, chroot, mount); installs debootstrap if missing.
@@ -26,11 +29,39 @@ set -u
 cd "$(dirname "$0")/../.." || exit 111
 REPO=$(pwd)
 cache=${MATRIX_CACHE:-/var/cache/easy-lb-matrix}
-mirror=${MATRIX_MIRROR:-http://deb.debian.org/debian}
-security=${MATRIX_SECURITY:-${mirror%/debian}/debian-security}
+# apt_uris: "main URI" and "security URI" lines, from the machine's apt
+# sources (deb822 stanzas, then one-line entries), in their order.
+apt_uris() {
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		awk 'BEGIN { RS = ""; FS = "\n" }
+		{
+			uri = ""; suites = ""; deb = 0; on = 1
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Types:/ && $i ~ /[ \t]deb([ \t]|$)/) deb = 1
+				if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); uri = a[2] }
+				if ($i ~ /^Suites:/) suites = $i
+				if ($i ~ /^Enabled:[ \t]*no/) on = 0
+			}
+			if (deb && on && uri != "")
+				print (suites ~ /-security/ ? "security " : "main ") uri
+		}' "$f"
+	done
+	[ -r /etc/apt/sources.list ] &&
+		awk '$1 == "deb" { sub(/\[[^]]*\][ \t]*/, ""); $0 = $0
+			print ($3 ~ /-security/ ? "security " : "main ") $2 }' /etc/apt/sources.list
+}
+mirror=${MATRIX_MIRROR:-$(apt_uris | awk '$1 == "main" { print $2; exit }')}
+mirror=${mirror%/}
+[ -n "$mirror" ] || {
+	echo "matrix: no Debian mirror in this machine's apt sources: set MATRIX_MIRROR" >&2
+	exit 100
+}
+security=${MATRIX_SECURITY:-$(apt_uris | awk '$1 == "security" { print $2; exit }')}
+security=${security:-${mirror%/debian}/debian-security}
 rows=${*:-bookworm trixie forky experimental}
 # The suites that face haproxy, run again on haproxy from experimental.
-hapsuites="tests/hap-reload.bats tests/balancer.bats tests/demo.bats \
+hapsuites="tests/hap-reload.bats tests/balancer.bats tests/supervision.bats tests/demo.bats \
 tests/hostile.bats tests/https.bats tests/hap-certs.bats tests/chaos/haproxy.bats \
 tests/chaos/disk.bats"
 # The release whose haproxy is the container image's (contrib/Dockerfile).
