@@ -223,15 +223,10 @@ refute() {
 # their files in $EASY_LB_RUN or by the EASY_LB_BALANCER boot.sh gives
 # them, whatever other balancer runs on the machine.
 lb_procs() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" != "$BASHPID" ] || continue
-		if grep -qaF -- "$EASY_LB_RUN/" "$p/cmdline" 2>/dev/null ||
-			tr '\0' '\n' 2>/dev/null <"$p/environ" |
-			grep -qxF -- "EASY_LB_BALANCER=$EASY_LB_RUN"; then
-			echo "${p#/proc/}"
-		fi
-	done
+	{
+		grep -laF -- "$EASY_LB_RUN/" /proc/[0-9]*/cmdline
+		grep -lzxF -- "EASY_LB_BALANCER=$EASY_LB_RUN" /proc/[0-9]*/environ
+	} 2>/dev/null | sed -n 's|^/proc/\([0-9]*\)/.*|\1|p' | sort -un
 }
 
 # lb_proc NAME: the pid of this balancer's process whose program is NAME

@@ -9,65 +9,64 @@
 # etcd-watch and tmpl: it keeps the certificates under TLS_PREFIX, which
 # a second etcd-watch gives it on descriptor 3, in DIR and in haproxy,
 # and tells tmpl when HTTPS turns on or off.  A failure is logged and
-# the last good config keeps serving.  boot.sh runs it in a process group
-# of its own: one TERM to the group stops it all, a hap-reload under way
-# first finishing what it does.
+# the last good config keeps serving.
+#
+# boot.sh runs it in a process group of its own, with two locks taken
+# for it: descriptor 9 (watcher.lock), which every process of the
+# pipeline inherits, and descriptor 8 (watcher.leader), which this shell
+# alone keeps.  It sets no trap: one TERM to the group ends every shell
+# and program at once, but hap-reload, which finishes an apply under way
+# first.  When any part of the pipeline ends, the others follow: a
+# program whose input ends or whose reader goes away leaves, and so does
+# this shell, whose end boot.sh sees as the leader's lock coming free.
 set -u
 # shellcheck source-path=SCRIPTDIR source=env.sh
 . "$(dirname "$0")/env.sh"
 
-# services: the records of the services.
-services() {
-	etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" </dev/null
+# apply: each revision tmpl prints, into haproxy.  An apply cut short
+# by a signal (hap-reload killed) is run again, at most three times: the
+# next run sees that the last one did not finish and reloads.
+apply() {
+	# (a redirection on a function or a group would leave the shell a
+	# saved copy of the descriptor, and of its lock)
+	exec 3<&- 8>&-
+	while read -r rev; do
+		n=0
+		while :; do
+			out=$(hap-reload --retry -f "$CFG" -S "$MASTER_SOCK" \
+				-s "$RUNTIME_SOCK" -p "$PIDFILE" "$CFG.new")
+			rc=$?
+			n=$((n + 1))
+			if [ "$rc" -le 128 ] || [ "$n" -ge 3 ]; then
+				break
+			fi
+			log "revision $rev: hap-reload ended by signal $((rc - 128)); applying again"
+		done
+		log "revision $rev: ${out:-hap-reload failed (exit $rc)}"
+	done
 }
 
-# follow: records on stdin into haproxy.
-follow() {
-	trap 'exit 0' TERM INT HUP
-	tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" "$TEMPLATE" |
-		{
-			trap 'exit 0' TERM INT HUP
-			while read -r rev; do
-				out=$(hap-reload --retry -f "$CFG" -S "$MASTER_SOCK" \
-					-s "$RUNTIME_SOCK" -p "$PIDFILE" "$CFG.new")
-				rc=$?
-				log "revision $rev: ${out:-hap-reload failed (exit $rc)}"
-			done
-		}
-}
-
-# On TERM every shell of the pipeline waits for its part to end, so that
-# the watcher, the group's leader, ends last, after a hap-reload under
-# way; and the watcher passes the signal on to the whole group, should it
-# have come to the watcher alone (boot.sh signals the group, but that may
-# come before the group was made).  (A handler, not an ignore: the
-# pipeline's programs keep the default.)  A signal that comes before the
-# pipeline is started, or as it is, stops it too.
-# shellcheck disable=SC2317,SC2329 # (run by the trap)
-stop() {
-	[ -z "$stopping" ] || return 0
-	stopping=1
-	kill -TERM 0
-}
-stopping=''
-trap stop TERM INT HUP
-[ -z "$stopping" ] || exit 0
 if [ -n "$LB_TLS_PORT" ]; then
-	etcd-watch --snapshot --progress -p "$TLS_PREFIX/" | {
-		trap 'exit 0' TERM INT HUP
-		exec 3<&0 </dev/null
-		services 3<&- |
+	# (the certificates' records ending turns HTTPS off: right when TLS_PREFIX
+	# cannot be read, not when their etcd-watch was killed; then the
+	# pipeline is not whole any more, and ends, before hap-certs sees an
+	# end, since this shell keeps the pipe open until then)
+	{
+		exec 8>&-
+		etcd-watch --snapshot --progress -p "$TLS_PREFIX/" </dev/null
+		[ "$?" -le 128 ] || kill -TERM 0
+	} | {
+		exec 3<&0 </dev/null 8>&-
+		etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" 3<&- |
 			hap-certs --from 3 -d "$EASY_LB_RUN/tls" -s "$RUNTIME_SOCK" \
 				--prefix "$TLS_PREFIX" --default "$TLS_DEFAULT" |
-			follow 3<&-
-	} &
+			tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" "$TEMPLATE" 3<&- |
+			apply
+	}
 else
-	services | follow &
+	etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" </dev/null 8>&- |
+		tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" "$TEMPLATE" 8>&- |
+		apply
 fi
-[ -z "$stopping" ] || kill -TERM 0
-# (wait returns when a signal is trapped: wait again until it is done)
-while kill -0 "$!" 2>/dev/null; do
-	wait "$!"
-done
 log "the watcher's pipeline ended"
 exit 1
