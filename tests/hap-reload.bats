@@ -433,6 +433,17 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$busy"
 	cmp "$D/haproxy.cfg" "$D/n1.cfg" || cmp "$D/haproxy.cfg" "$D/n2.cfg"
 }
 
+@test "hap-reload: a haproxy -c that says nothing is given up at --timeout, not when it ends" {
+	# (it would say "valid" after 30 s)
+	printf '#!/bin/sh\nsleep 30\n' >"$D/mute-haproxy"
+	chmod +x "$D/mute-haproxy"
+	cfg a b >"$D/new.cfg"
+	HAPROXY="$D/mute-haproxy" run_split hap-reload --check --timeout 1 -f "$D/haproxy.cfg" "$D/new.cfg"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "hap-reload: $D/mute-haproxy -c: no verdict within 1 s" ]
+}
+
 @test "hap-reload: usage errors exit 100" {
 	run_split hap-reload
 	[ "$status" -eq 100 ]

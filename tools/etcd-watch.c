@@ -260,6 +260,8 @@ start_failed(struct watch *w, int st, struct backoff *retry)
 {
 	if (st == ETCD_EBAD)
 		etcd_tool_die(st, w->key, w->err);
+	/* (a reader gone ends the tool quietly, not after a "retrying") */
+	pause_ms(0);
 	if (!w->outage)
 		warnmsg("%s: %s; retrying", w->key, w->err);
 	w->outage = 1;
@@ -411,6 +413,9 @@ main(int argc, char *argv[])
 			emit_rev(&w, w.pending);
 		if (w.next > before)
 			backoff_reset(&retry);
+		/* The stream and stdout's reader can end together: which is
+		 * seen first must not decide what is said. */
+		pause_ms(0);
 		if (!w.outage)
 			warnmsg("%s: %s; retrying from revision %lld", w.key,
 				w.err, w.next);

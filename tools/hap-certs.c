@@ -68,7 +68,8 @@ static struct {
 	uint64_t defsum;   /* and its pem's sum, as written */
 	long long sync_at; /* when to put the set into haproxy, 0: no */
 	struct backoff retry;
-	int swept; /* what an earlier run left is gone, haproxy synced */
+	int failing; /* a sync failed, said; none succeeded since */
+	int swept;   /* what an earlier run left is gone, haproxy synced */
 } st;
 
 static void
@@ -839,10 +840,14 @@ run(int tlsfd)
 			exit(EXIT_OK);
 		if (tlsfd >= 0 && (p[1].revents & (POLLIN | POLLHUP))) {
 			if (fill(tlsfd, &tin) == 0) {
-				/* TLS_PREFIX cannot be read (the reason is
-				 * etcd-watch's): HTTPS off. */
 				close(tlsfd);
 				tlsfd = -1;
+			}
+			/* TLS_PREFIX cannot be read (the reason is
+			 * etcd-watch's): HTTPS off.  Unless the services
+			 * ended too: the pipeline is going, and their end,
+			 * below, ends this tool as when it is read first. */
+			if (tlsfd < 0 && !(open && (p[0].revents & POLLHUP))) {
 				warnmsg(
 				    "the certificates' records ended: HTTPS is off");
 				st.tls_known = 1;
@@ -876,13 +881,21 @@ run(int tlsfd)
 			buf_free(&o);
 		}
 		if (st.sync_at && now_ms() >= st.sync_at) {
+			/* Tried again later (every 8 s at most).  Said when it
+			 * begins and when it ends, never with a promise of the
+			 * next try, which the services' end may come before. */
 			if (write_dir() < 0 || (st.on && sync_haproxy() < 0)) {
-				long long w = backoff_next(&st.retry);
-
-				warnmsg("certificates: trying again in %lld s",
-					w / 1000);
-				st.sync_at = now_ms() + w;
+				if (!st.failing)
+					warnmsg(
+					    "certificates: not in step with "
+					    "%s; trying again",
+					    st.prefix);
+				st.failing = 1;
+				st.sync_at = now_ms() + backoff_next(&st.retry);
 			} else {
+				if (st.failing)
+					warnmsg("certificates: in step again");
+				st.failing = 0;
 				st.sync_at = 0;
 			}
 		}

@@ -160,20 +160,27 @@ validate_wait(struct check *c, struct buf *diag)
 	pid_t pid = c->pid;
 	int st;
 
+	/* What is there is read before the deadline is looked at (a
+	 * verdict that came as it passed counts), and only what is there:
+	 * a read that would wait would wait past the deadline. */
 	for (;;) {
 		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		char tmp[4096];
 		long long left = deadline - now_ms();
 		ssize_t n;
+		int r;
 
-		if (left <= 0) {
+		if ((r = poll(&p, 1, left > 0 ? (int)left : 0)) < 0 &&
+		    errno != EINTR)
+			dieerr(EXIT_TEMP, "poll");
+		if (r <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (left > 0)
+				continue;
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			die(EXIT_TEMP, "%s -c: no verdict within %lld s", hap,
 			    timeout_ms / 1000);
 		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-			dieerr(EXIT_TEMP, "poll");
 		n = read(c->fd, tmp, sizeof(tmp));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -249,19 +256,21 @@ reload_master(long long deadline, long *worker, char *why, size_t wlen)
 	struct hap_proc before;
 	struct buf r = {0};
 	char err[256];
-	int ret = -1;
+	int ret = -1, rc;
 
 	if (show_proc(deadline, &before, err, sizeof(err)) < 0) {
 		snprintf(why, wlen, "master CLI: %s", err);
 		return -2;
 	}
-	if (hap_command(master, "reload", deadline, &r, err, sizeof(err)) < 0) {
-		snprintf(why, wlen, "master CLI: %s", err);
-	} else if (r.p && strstr(r.p, "Success=0")) {
+	/* (a refusal read before the reply was cut short is a refusal) */
+	rc = hap_command(master, "reload", deadline, &r, err, sizeof(err));
+	if (r.p && strstr(r.p, "Success=0")) {
 		/* 2.7 and later answer; 2.6 closes without a word. */
 		char a[200];
 		hap_first_alert(r.p, a, sizeof(a));
 		snprintf(why, wlen, "reload failed: %s", a);
+	} else if (rc < 0) {
+		snprintf(why, wlen, "master CLI: %s", err);
 	} else {
 		ret = confirm_master(deadline, &before, worker, why, wlen);
 	}

@@ -189,12 +189,14 @@ tool_retry(int (*fn)(void *), void *arg, long long min, long long max)
 		if (rc != EXIT_TEMP || tool_stopping)
 			return rc;
 		ms = backoff_next(&pause);
-		warnmsg("trying again in %lld s", ms / 1000);
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = ms % 1000 * 1000000L;
-		/* (a signal ends the wait, and the retries) */
-		if (nanosleep(&ts, NULL) < 0 && tool_stopping)
+		/* (a signal ends the wait, and the retries; what is said is
+		 * what happens, so the try is said once the wait is over) */
+		nanosleep(&ts, NULL);
+		if (tool_stopping)
 			return rc;
+		warnmsg("trying again after %lld s", ms / 1000);
 	}
 }
 

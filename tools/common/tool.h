@@ -36,9 +36,9 @@ void fshut_stdout(void);
 extern volatile sig_atomic_t tool_stopping;
 void tool_defer_stop(void);
 /* Run fn(arg), an exit status, in a child process; while that is
- * EXIT_TEMP (worth retrying), say so and run it again after min ms, then
- * twice as long each time up to max, unless tool_stopping.  Returns the
- * last status. */
+ * EXIT_TEMP (worth retrying), run it again after min ms, then twice as
+ * long each time up to max, saying so as it does, unless tool_stopping
+ * (then nothing is said).  Returns the last status. */
 int tool_retry(int (*fn)(void *), void *arg, long long min, long long max);
 /* An exclusive flock(2) on path (made when missing), waiting at most ms:
  * its descriptor, close-on-exec.  Dies with EXIT_TEMP, naming holder,
