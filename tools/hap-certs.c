@@ -887,8 +887,7 @@ run(int tlsfd)
 			if (write_dir() < 0 || (st.on && sync_haproxy() < 0)) {
 				if (!st.failing)
 					warnmsg(
-					    "certificates: not in step with "
-					    "%s; trying again",
+					    "certificates: not in step with %s",
 					    st.prefix);
 				st.failing = 1;
 				st.sync_at = now_ms() + backoff_next(&st.retry);
