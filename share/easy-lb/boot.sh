@@ -77,7 +77,7 @@ fi
 [ "$(id -u)" -ne 0 ] || [ -n "$HAPROXY_USER" ] ||
 	log "haproxy's workers run as root (HAPROXY_USER is empty, or there is no user haproxy)"
 
-gpid='' hpid='' hrc='' wpid='' wgen=0 waiter='' stopping='' failed=0
+gpid='' hpid='' hrc='' wpid='' wgen=0 stopping='' failed=0
 
 # stop: the main loop stops the watcher first, so that it never reloads
 # a stopping haproxy, then haproxy.
@@ -207,14 +207,13 @@ start_watcher() {
 	echo "$wpid" >"$EASY_LB_RUN/watcher.pgid"
 	exec 8>&- 9>&-
 	flock "$WLEADER" echo "watcher-gone $wgen" >&6 7>&- &
-	waiter=$!
 }
 
 # stop_watcher: the watcher's whole group, by its id, whatever became of
-# its leader; and the waiter, whose word is no longer wanted.
+# its leader.  (Its waiter, left alone, says so once the leader's lock
+# is free, with a generation no longer wanted, and ends.)
 stop_watcher() {
 	[ -n "$wpid" ] || return 0
-	kill "$waiter" 2>/dev/null
 	stop_group "$wpid" "$WLOCK" "the watcher (process group $wpid)"
 	wpid='' wdead=''
 }
@@ -223,20 +222,27 @@ stop_watcher() {
 # for the subshell that waits for it; then to what is left of its group
 # (workers, when the master was killed), until none holds the lock.
 stop_haproxy() {
+	# (a pid not said yet: the subshell was stopped before it could)
+	[ -n "$hpid" ] || hpid=$(cat "$EASY_LB_RUN/haproxy.pgid" 2>/dev/null)
 	[ -z "$hpid" ] || kill -TERM "$hpid" 2>/dev/null
-	while kill -0 "$rpid" 2>/dev/null; do
+	# (over 128: a trapped signal ended the wait, or it was killed; the
+	# wait after that says 127, unknown, or its status)
+	while :; do
 		wait "$rpid"
+		[ "$?" -gt 128 ] || break
 	done
 	[ -z "$hpid" ] || stop_group "$hpid" "$HLOCK" "haproxy (process group $hpid)"
 }
 
 # haproxy's pid comes first, before anything else can happen to it.
 wdead=''
-while [ -z "$hpid" ]; do
+while [ -z "$hpid$stopping" ]; do
 	event
 done
-log "haproxy started (master pid $hpid) on port $LB_PORT"
-start_watcher
+if [ -n "$hpid" ]; then
+	log "haproxy started (master pid $hpid) on port $LB_PORT"
+	start_watcher
+fi
 
 while :; do
 	[ -n "$stopping$hrc$wdead" ] || event
