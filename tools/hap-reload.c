@@ -704,16 +704,19 @@ run_free(struct run *r)
 }
 
 /* The marker goes on disk before haproxy is touched, and away once
- * what it runs is known: the new file, or the old one again. */
+ * what it runs is known: the new file, or the old one again.  (An empty
+ * file, not synced: it speaks of a haproxy that a crash of the machine
+ * would end too.) */
 static void
 mark(struct run *r)
 {
-	char err[512];
-	int changed;
+	int fd;
 
-	if (!r->redo &&
-	    atomic_replace(r->marker, "", 0, &changed, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
+	if (r->redo)
+		return;
+	if ((fd = open(r->marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		dieerr(EXIT_TEMP, "%s", r->marker);
+	close(fd);
 }
 
 static void
