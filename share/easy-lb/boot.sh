@@ -77,7 +77,7 @@ fi
 [ "$(id -u)" -ne 0 ] || [ -n "$HAPROXY_USER" ] ||
 	log "haproxy's workers run as root (HAPROXY_USER is empty, or there is no user haproxy)"
 
-gpid='' hpid='' hrc='' wpid='' wgen=0 stopping='' failed=0
+gpid='' hpid='' hrc='' wpid='' wgen=0 wdead='' stopping='' failed=0
 
 # stop: the main loop stops the watcher first, so that it never reloads
 # a stopping haproxy, then haproxy.
@@ -235,7 +235,6 @@ stop_haproxy() {
 }
 
 # haproxy's pid comes first, before anything else can happen to it.
-wdead=''
 while [ -z "$hpid$stopping" ]; do
 	event
 done

@@ -51,13 +51,14 @@ apt_uris() {
 		awk '$1 == "deb" { sub(/\[[^]]*\][ \t]*/, ""); $0 = $0
 			print ($3 ~ /-security/ ? "security " : "main ") $2 }' /etc/apt/sources.list
 }
-mirror=${MATRIX_MIRROR:-$(apt_uris | awk '$1 == "main" { print $2; exit }')}
+uris=$(apt_uris)
+mirror=${MATRIX_MIRROR:-$(echo "$uris" | awk '$1 == "main" { print $2; exit }')}
 mirror=${mirror%/}
 [ -n "$mirror" ] || {
 	echo "matrix: no Debian mirror in this machine's apt sources: set MATRIX_MIRROR" >&2
 	exit 100
 }
-security=${MATRIX_SECURITY:-$(apt_uris | awk '$1 == "security" { print $2; exit }')}
+security=${MATRIX_SECURITY:-$(echo "$uris" | awk '$1 == "security" { print $2; exit }')}
 security=${security:-${mirror%/debian}/debian-security}
 rows=${*:-bookworm trixie forky experimental}
 # The suites that face haproxy, run again on haproxy from experimental.
