@@ -59,10 +59,14 @@ $(BUILD)/libtools.a: $(COMOBJ)
 # (only hap-certs reads certificates itself)
 $(BUILD)/hap-certs: LDLIBS += -lcrypto
 
+# A tool is tools/NAME.c, and the files of tools/NAME/ when it has some.
 $(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(BUILD)/libeasylb.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtools.a $(BUILD)/libeasylb.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libtools.a $(BUILD)/libeasylb.a $(LDLIBS)
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d $(BUILD)/tools/common/*.d)
+HAPRELOADOBJ = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/hap-reload/*.c))
+$(BUILD)/hap-reload: $(HAPRELOADOBJ)
+
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d $(BUILD)/tools/*/*.d)
 
 # What each purpose needs from Debian, and only that (contrib/deps.sh).
 deps:

@@ -250,6 +250,12 @@ header_at(const char *t, size_t len, size_t at, size_t *eol)
 	return iskind(word);
 }
 
+int
+hapcfg_header(const char *text, size_t len, size_t at, size_t *eol)
+{
+	return header_at(text, len, at, eol);
+}
+
 /* Where the sections of text begin: at 0 (the lines before the first
  * section keyword), then at each line that opens one.  Returns their
  * number, the offsets in *at (malloc'd; NULL when out of memory). */

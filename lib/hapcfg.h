@@ -66,4 +66,8 @@ int hapcfg_dynamic_balance(const char *word);
  * -1 when memory ran out. */
 int hapcfg_split_addr(const char *word, char **host, char **port);
 
+/* Whether the line that starts at text[at] opens a section (its first
+ * word is a section keyword); *eol: where that line ends. */
+int hapcfg_header(const char *text, size_t len, size_t at, size_t *eol);
+
 #endif

@@ -675,6 +675,78 @@ route_obj(const struct route *r)
 				      jv_number((double)r->rank[1])));
 }
 
+/* The routes r[0, nr) (in order) and the default service def as the
+ * lines "KEY NAME" of one map_beg map: KEY is the host, ".domain" for a
+ * wildcard or nothing for any host, followed by the location.  The
+ * longest key that begins a request's host and path is the route of
+ * the longest location for that host: the lookup order of tmpl(1) is
+ * the one of the routes, a host at a time.  Of two routes with the same
+ * key (a host two services share), the first keeps it. */
+static jv
+route_map(const struct route *r, size_t nr, jv def)
+{
+	jv map = jv_array(), seen = jv_object();
+	size_t i;
+	int j, nh;
+
+	for (i = 0; i < nr; i++) {
+		const char *loc = jv_string_value(r[i].loc);
+
+		nh = jv_get_kind(r[i].hosts) == JV_KIND_NULL
+			 ? 1
+			 : jv_array_length(jv_copy(r[i].hosts));
+		for (j = 0; j < nh; j++) {
+			jv h = jv_get_kind(r[i].hosts) == JV_KIND_NULL
+				   ? jv_string("")
+				   : jv_array_get(jv_copy(r[i].hosts), j);
+			jv key = jv_string_fmt("%s%s", jv_string_value(h), loc);
+
+			jv_free(h);
+			if (jv_object_has(jv_copy(seen), jv_copy(key))) {
+				jv_free(key);
+				continue;
+			}
+			seen = jv_object_set(seen, jv_copy(key), jv_true());
+			map = jv_array_append(
+			    map, jv_string_fmt("%s %s", jv_string_value(key),
+					       jv_string_value(r[i].name)));
+			jv_free(key);
+		}
+	}
+	jv_free(seen);
+	if (jv_get_kind(def) == JV_KIND_STRING)
+		map = jv_array_append(
+		    map, jv_string_fmt("/ %s", jv_string_value(def)));
+	return map;
+}
+
+/* The most labels of a wildcard domain of r[0, nr): how many suffixes of
+ * a request's host the lookup must try. */
+static long
+route_depth(const struct route *r, size_t nr)
+{
+	long most = 0, n;
+	size_t i;
+	int j, nh;
+
+	for (i = 0; i < nr; i++) {
+		if (r[i].rank[0] != 1)
+			continue;
+		nh = jv_array_length(jv_copy(r[i].hosts));
+		for (j = 0; j < nh; j++) {
+			jv h = jv_array_get(jv_copy(r[i].hosts), j);
+			const char *c;
+
+			for (n = 0, c = jv_string_value(h); *c; c++)
+				n += *c == '.';
+			if (n > most)
+				most = n;
+			jv_free(h);
+		}
+	}
+	return most;
+}
+
 /* Is v [hosts, location], hosts null or an array of strings? */
 static int
 is_where(jv v)
@@ -774,6 +846,9 @@ routes(jv where)
 	for (i = 0; i < nr; i++)
 		list = jv_array_append(list, route_obj(&r[i]));
 	res = jv_object();
+	res = jv_object_set(res, jv_string("map"), route_map(r, nr, def));
+	res = jv_object_set(res, jv_string("depth"),
+			    jv_number((double)route_depth(r, nr)));
 	res = jv_object_set(res, jv_string("default"), def);
 	res = jv_object_set(res, jv_string("routes"), list);
 	res = jv_object_set(res, jv_string("dup"), dup);

@@ -126,8 +126,9 @@ PY
 	BGPID=$!
 	wait_until 10 grep -q '^first 200$' "$out"
 	old=$(show_proc "$EASY_LB_RUN/master.sock" | awk '$2 == "worker" { print $1; exit }')
-	# a new service is a new backend section: a reload
+	# a new service whose backend options no spare backend has: a reload
 	backend_start ka
+	etcd-put /services/ka/backend/balance leastconn
 	etcd-put /services/ka/upstream/a "127.0.0.1:$BACKEND_PORT"
 	wait_until 20 answers /ka/ ka
 	# the old worker stopping (or gone: it closed the connection)

@@ -108,10 +108,22 @@ uid_of() { awk '$1 == "Uid:" { print $2 }' "/proc/$1/status"; }
 	[ "$(worker_pid)" = "$w0" ]
 }
 
-@test "image: a new service goes through a reload, a new worker" {
+@test "image: a new service goes through the runtime API, in a spare backend, same worker" {
+	local w0
+	w0=$(worker_pid)
+	backend_start shop1
+	# (web, the image's first service, took easy-lb-spare-1)
+	etcd-put /services/shop/upstream/s1 "127.0.0.1:$BACKEND_PORT"
+	wait_until 10 answers /shop/ shop1
+	wait_until 5 grep -q "easy-lb: revision [0-9]*: runtime: +1 -0 ~0 servers, +1 -0 ~0 map entries; backend shop in easy-lb-spare-2$" "$TESTTMP/lb.err"
+	[ "$(worker_pid)" = "$w0" ]
+}
+
+@test "image: a new service with backend options of its own goes through a reload, a new worker" {
 	local w0 w1
 	w0=$(worker_pid)
 	backend_start api1
+	etcd-put /services/api/backend/balance source
 	etcd-put /services/api/upstream/a1 "127.0.0.1:$BACKEND_PORT"
 	wait_until 10 answers /api/ api1
 	wait_until 5 grep -q "easy-lb: revision [0-9]*: reloaded (worker [0-9]*)" "$TESTTMP/lb.err"

@@ -7,19 +7,7 @@ load helper
 setup_file() {
 	HT=$(mktemp -d "${TMPDIR:-/tmp}/easylb-hap.XXXXXX")
 	export HT
-	local n spec=()
-	for n in a b c d e; do
-		printf -v "PORT_$n" '%s' "$(free_port)"
-		export "PORT_$n"
-		spec+=("$n:$(eval echo "\$PORT_$n")")
-	done
-	python3 "$BATS_TEST_DIRNAME/hap/backend.py" "${spec[@]}" \
-		>"$HT/backends.log" 2>&1 &
-	echo $! >"$HT/backends.pid"
-	for n in a b c d e; do
-		wait_until 10 curl -fs -o /dev/null \
-			"http://127.0.0.1:$(eval echo "\$PORT_$n")/"
-	done
+	names_start "$HT" a b c d e
 }
 
 teardown_file() {

@@ -171,6 +171,26 @@ backends_stop() {
 # caller's LB_PORT, LB_BIND, EASY_LB_RUN, DEBOUNCE_MS... and ETCDCTL_*.
 LB() { echo "http://127.0.0.1:$LB_PORT"; }
 
+# names_start DIR NAME...: tests/hap/backend.py answering NAME on a free
+# port PORT_<NAME> (exported) for each NAME, its pid in DIR/backends.pid,
+# once every one answers.
+names_start() {
+	local dir=$1 n spec=()
+	shift
+	for n in "$@"; do
+		printf -v "PORT_$n" '%s' "$(free_port)"
+		export "PORT_$n"
+		spec+=("$n:$(eval echo "\$PORT_$n")")
+	done
+	python3 "$REPO/tests/hap/backend.py" "${spec[@]}" \
+		>"$dir/backends.log" 2>&1 &
+	echo $! >"$dir/backends.pid"
+	for n in "$@"; do
+		wait_until 10 curl -fs -o /dev/null \
+			"http://127.0.0.1:$(eval echo "\$PORT_$n")/"
+	done
+}
+
 # lb_start: boot.sh in the background, its stderr in $TESTTMP/lb.err;
 # waits until haproxy answers.
 lb_start() {

@@ -17,12 +17,15 @@
 #include <unistd.h>
 
 #include "deadline.h"
+#include "hap-reload/maps.h"
+#include "hap-reload/runtime.h"
+#include "hapbind.h"
 #include "hapcfg.h"
 #include "haproxy.h"
 #include "tool.h"
 
 static const char usage_line[] =
-    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] [-p PIDFILE] [--check] [--retry] [--timeout SECONDS] NEWFILE\n";
+    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] [-p PIDFILE] [--check | --install] [--retry] [--timeout SECONDS] NEWFILE\n";
 
 static const char *config, *master, *runtime, *pidfile;
 static long long timeout_ms = 10000;
@@ -356,290 +359,6 @@ reload(long *worker, char *why, size_t wlen)
 	return reload_signal(deadline, worker, why, wlen);
 }
 
-/* A runtime update's conversation with the runtime API: its commands
- * share one deadline and one reply buffer, and a failure's reason goes
- * to why. */
-struct rtconv {
-	long long deadline;
-	struct buf r;
-	char *why;
-	size_t wlen;
-};
-
-/* What rt's ok may be besides a string the reply must hold. */
-#define RT_ANY NULL /* any reply, for the caller to read */
-#define RT_EMPTY "" /* none: the command's success is silent */
-
-/* One runtime API command, formatted from fmt; the reply, without the
- * newlines and blanks that end it, in c->r.  Returns 0 when the reply is what
- * ok says, -1 with why in c->why. */
-static int rt(struct rtconv *c, const char *ok, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-rt(struct rtconv *c, const char *ok, const char *fmt, ...)
-{
-	struct buf *r = &c->r;
-	char cmd[4096], err[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(cmd))
-		return seterr(c->why, c->wlen, "command too long");
-	r->len = 0;
-	if (r->p)
-		r->p[0] = '\0';
-	if (hap_command(runtime, cmd, c->deadline, r, err, sizeof(err)) < 0)
-		return seterr(c->why, c->wlen, "%s", err);
-	while (r->len && (r->p[r->len - 1] == '\n' || r->p[r->len - 1] == ' '))
-		r->p[--r->len] = '\0';
-	if (!ok || (*ok ? r->len && strstr(r->p, ok) : r->len == 0))
-		return 0;
-	return seterr(c->why, c->wlen, "%.200s: %.200s", cmd,
-		      r->len ? r->p : "(no reply)");
-}
-
-/* A server added at run time starts in maintenance, checks off. */
-static int
-add_server(struct rtconv *c, const struct hapcfg_op *op)
-{
-	const char *be = op->backend, *srv = op->server;
-	int v6 = strchr(op->addr, ':') != NULL;
-
-	if (rt(c, "New server registered", "add server %s/%s %s%s%s:%s%s%s", be,
-	       srv, v6 ? "[" : "", op->addr, v6 ? "]" : "", op->port,
-	       *op->args ? " " : "", op->args) < 0 ||
-	    (op->check &&
-	     rt(c, RT_EMPTY, "enable health %s/%s", be, srv) < 0) ||
-	    (op->agent && rt(c, RT_EMPTY, "enable agent %s/%s", be, srv) < 0) ||
-	    (!op->disabled &&
-	     rt(c, RT_EMPTY, "set server %s/%s state ready", be, srv) < 0))
-		return -1;
-	return 0;
-}
-
-/* Current sessions plus queued requests of be/srv, -1 when unknown. */
-static long
-server_load(struct rtconv *c, const char *be, const char *srv)
-{
-	if (rt(c, RT_ANY, "show stat %s 4 -1", be) < 0)
-		return -1;
-	return hap_parse_stat_load(c->r.p ? c->r.p : "", be, srv);
-}
-
-/* How long the servers a plan removes must stay empty once in maintenance
- * before what is left on them is shut down, in ms.  haproxy counts a
- * stream in its server's sessions only once connect_server is done with
- * it: a stream given the server just before it was drained, on a thread
- * that the machine's load put aside in between, can show up after a
- * "show stat" that found the server empty. */
-#define DRAIN_GRACE_MS 10
-
-/* The servers a plan removes, emptied one after the other: ops[i] is the
- * first that may still have sessions or a queue.  Not before grace (an
- * absolute now_ms() time). */
-struct drain {
-	struct rtconv *c;
-	const struct hapcfg_plan *pl;
-	size_t i;
-	long long grace;
-};
-
-static int
-drained(void *arg)
-{
-	struct drain *d = arg;
-
-	if (now_ms() < d->grace)
-		return 0;
-	for (; d->i < d->pl->nops; d->i++) {
-		const struct hapcfg_op *op = &d->pl->ops[d->i];
-		if (op->kind == HAPCFG_DEL &&
-		    server_load(d->c, op->backend, op->server) > 0)
-			return 0;
-	}
-	return 1;
-}
-
-/* One "del server", which fails while the sessions just shut down have
- * not let go of the server yet. */
-struct deletion {
-	struct rtconv *c;
-	const struct hapcfg_op *op;
-};
-
-static int
-deleted(void *arg)
-{
-	struct deletion *d = arg;
-
-	if (rt(d->c, "Server deleted", "del server %s/%s", d->op->backend,
-	       d->op->server) == 0)
-		return 1;
-	return strstr(d->c->why, "connections") ? 0 : -1;
-}
-
-static int
-del_servers(struct rtconv *c, const struct hapcfg_plan *pl)
-{
-	struct drain d = {c, pl, 0, 0};
-	struct deletion dl = {c, NULL};
-	long long drain_until = now_ms() + timeout_ms / 2;
-	size_t i;
-
-	if (drain_until > c->deadline)
-		drain_until = c->deadline;
-	for (i = 0; i < pl->nops; i++) {
-		const struct hapcfg_op *op = &pl->ops[i];
-		if (op->kind != HAPCFG_DEL)
-			continue;
-		if (rt(c, RT_EMPTY, "set server %s/%s state drain", op->backend,
-		       op->server) < 0)
-			return -1;
-	}
-	/* Let the sessions in flight finish, for a bounded time. */
-	deadline_wait(drain_until, drained, &d);
-	for (i = 0; i < pl->nops; i++) {
-		const struct hapcfg_op *op = &pl->ops[i];
-		if (op->kind == HAPCFG_DEL &&
-		    rt(c, RT_EMPTY, "set server %s/%s state maint", op->backend,
-		       op->server) < 0)
-			return -1;
-	}
-	/* In maintenance no stream is given the servers any more: those
-	 * given them just before have the grace to show up and finish. */
-	d.i = 0;
-	d.grace = now_ms() + DRAIN_GRACE_MS;
-	deadline_wait(drain_until > d.grace ? drain_until : d.grace, drained,
-		      &d);
-	for (i = 0; i < pl->nops; i++) {
-		const struct hapcfg_op *op = &pl->ops[i];
-		if (op->kind != HAPCFG_DEL)
-			continue;
-		if (rt(c, RT_EMPTY, "shutdown sessions server %s/%s",
-		       op->backend, op->server) < 0)
-			return -1;
-		dl.op = op;
-		if (deadline_wait(c->deadline, deleted, &dl) != DEADLINE_HELD)
-			return -1;
-	}
-	return 0;
-}
-
-/* How long a backend's servers may take to show what was set, in ms.
- * Since haproxy 2.9, "set server ... addr" answers before the address is
- * written: a task applies it once every thread is isolated, and "show
- * servers state" asked meanwhile, on another thread, prints the old one
- * (about 0.1 ms, 4 ms seen under load; never with nbthread 1). */
-#define SETTLE_MS 2000
-
-/* The servers running in one backend, to compare with the ones wanted. */
-struct settle {
-	struct rtconv *c;
-	const char *be;
-	const struct hapcfg_want *w;
-	size_t nw;
-};
-
-static int
-settled(void *arg)
-{
-	struct settle *s = arg;
-	struct rtconv *c = s->c;
-	struct hap_srvstate *st;
-	char err[256];
-	size_t n;
-	int ret;
-
-	if (rt(c, RT_ANY, "show servers state %s", s->be) < 0)
-		return -1;
-	if (hap_parse_servers_state(c->r.p ? c->r.p : "", &st, &n, err,
-				    sizeof(err)) < 0)
-		return seterr(c->why, c->wlen, "show servers state %s: %s",
-			      s->be, err);
-	ret = hap_same_servers(s->be, s->w, s->nw, st, n, c->why, c->wlen);
-	hap_srvstate_free(st, n);
-	return ret == 0;
-}
-
-/* The running servers of backend be must be exactly w[0..nw): 0 once
- * "show servers state" says so, -1 with why when it still does not by
- * the settle deadline. */
-static int
-confirm_backend(struct rtconv *c, const char *be, const struct hapcfg_want *w,
-		size_t nw)
-{
-	long long settle = now_ms() + SETTLE_MS;
-	struct settle s = {c, be, w, nw};
-
-	if (settle > c->deadline)
-		settle = c->deadline;
-	return deadline_wait(settle, settled, &s) == DEADLINE_HELD ? 0 : -1;
-}
-
-/* The running servers of every backend the plan touched must be exactly
- * the ones the new file declares.  (Asked backend by backend: haproxy's
- * whole list can hold 100,000 servers; the plan lists each backend's
- * servers together.) */
-static int
-confirm_runtime(struct rtconv *c, const struct hapcfg_plan *pl)
-{
-	size_t i, end;
-
-	for (i = 0; i < pl->nwant; i = end) {
-		const char *be = pl->want[i].backend;
-
-		for (end = i;
-		     end < pl->nwant && !strcmp(pl->want[end].backend, be);
-		     end++)
-			;
-		if (confirm_backend(c, be, &pl->want[i], end - i) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* A runtime change: the plan's commands, then the proof that they took.
- * 0, or -1 with why. */
-static int
-apply_runtime(const struct hapcfg_plan *pl, char *why, size_t wlen)
-{
-	struct rtconv c = {now_ms() + timeout_ms, {0}, why, wlen};
-	int ret = -1;
-	size_t i;
-
-	/* New servers first, so that capacity only grows until the end. */
-	for (i = 0; i < pl->nops; i++)
-		if (pl->ops[i].kind == HAPCFG_ADD && !pl->ops[i].replace &&
-		    add_server(&c, &pl->ops[i]) < 0)
-			goto out;
-	for (i = 0; i < pl->nops; i++) {
-		const struct hapcfg_op *op = &pl->ops[i];
-		if (op->kind == HAPCFG_ADDR &&
-		    rt(&c, "change", "set server %s/%s addr %s%s%s",
-		       op->backend, op->server, op->addr,
-		       op->port ? " port " : "", op->port ? op->port : "") < 0)
-			goto out;
-		if (op->kind == HAPCFG_WEIGHT &&
-		    rt(&c, RT_EMPTY, "set weight %s/%s %ld", op->backend,
-		       op->server, op->weight) < 0)
-			goto out;
-	}
-	if (del_servers(&c, pl) < 0)
-		goto out;
-	for (i = 0; i < pl->nops; i++)
-		if (pl->ops[i].kind == HAPCFG_ADD && pl->ops[i].replace &&
-		    add_server(&c, &pl->ops[i]) < 0)
-			goto out;
-	ret = confirm_runtime(&c, pl);
-out:
-	buf_free(&c.r);
-	return ret;
-}
-
 static void
 install(const char *path, const struct buf *b)
 {
@@ -657,6 +376,7 @@ install(const char *path, const struct buf *b)
 struct run {
 	const char *newfile; /* NEWFILE, "-" for stdin */
 	int check;	     /* --check: stop once validated */
+	int install;	     /* --install: stop once installed */
 	/* Beside CONFIG: the candidate (not CONFIG.new: a renderer may be
 	 * writing NEWFILE there), the last file refused, the one before. */
 	char *candidate, *rejected, *prev;
@@ -664,10 +384,18 @@ struct run {
 	 * until what runs is known again, so that a run cut short (killed)
 	 * is followed by one that reloads whatever the files say. */
 	char *marker;
-	int redo;		 /* the marker was there: reload */
-	int lockfd;		 /* CONFIG.lock, held; -1 under --check */
-	int have_old;		 /* CONFIG exists: old holds it */
-	struct buf old, new;	 /* CONFIG and NEWFILE */
+	int redo;	     /* the marker was there: reload */
+	int lockfd;	     /* CONFIG.lock, held; -1 under --check */
+	int have_old;	     /* CONFIG exists: old holds it */
+	struct buf old, new; /* CONFIG and NEWFILE */
+	struct buf cfg;	     /* NEWFILE but its maps */
+	struct maps maps;    /* NEWFILE's maps */
+	/* The new file as the running haproxy must read it to take it at
+	 * run time: new backends in spares (hapbind.h). */
+	struct buf bound;
+	struct hapbind *binds;
+	size_t nbinds;
+	const struct buf *inst;	 /* what CONFIG gets: cfg or bound */
 	struct buf diag;	 /* what haproxy -c said */
 	struct hapcfg_plan plan; /* old to new; empty under --check */
 	int fast;		 /* a runtime change, made while validating */
@@ -676,11 +404,12 @@ struct run {
 };
 
 static void
-run_init(struct run *r, const char *newfile, int check)
+run_init(struct run *r, const char *newfile, int check, int inst)
 {
 	memset(r, 0, sizeof(*r));
 	r->newfile = newfile;
 	r->check = check;
+	r->install = inst;
 	r->candidate = pathwith(".checking");
 	r->rejected = pathwith(".rejected");
 	r->prev = pathwith(".prev");
@@ -699,6 +428,10 @@ run_free(struct run *r)
 		close(r->lockfd);
 	buf_free(&r->old);
 	buf_free(&r->new);
+	buf_free(&r->cfg);
+	buf_free(&r->bound);
+	hapbind_free(r->binds, r->nbinds);
+	maps_free(&r->maps);
 	buf_free(&r->diag);
 	hapcfg_plan_free(&r->plan);
 }
@@ -726,9 +459,63 @@ unmark(struct run *r)
 		dieerr(EXIT_TEMP, "unlink %s", r->marker);
 }
 
+/* The plan from CONFIG to NEWFILE: its servers through the runtime API,
+ * new backends in spares when the plain file needs a reload, its maps. */
+static void
+plan(struct run *r)
+{
+	char err[512], why[sizeof(r->plan.why)];
+	const char *o = r->old.p ? r->old.p : "", *n = r->cfg.p ? r->cfg.p : "";
+	int b;
+
+	r->inst = &r->cfg;
+	if (hapcfg_diff(o, r->old.len, n, r->cfg.len, &r->plan, err,
+			sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+	if (!r->plan.runtime && r->maps.n) {
+		memcpy(why, r->plan.why, sizeof(why));
+		b = hapbind(o, r->old.len, n, r->cfg.len, &r->bound, &r->binds,
+			    &r->nbinds, r->plan.why, sizeof(r->plan.why));
+		if (b < 0)
+			die(EXIT_TEMP, "out of memory");
+		if (b > 0) {
+			hapcfg_plan_free(&r->plan);
+			if (hapcfg_diff(o, r->old.len, r->bound.p, r->bound.len,
+					&r->plan, err, sizeof(err)) < 0)
+				die(EXIT_TEMP, "%s", err);
+			if (r->plan.runtime) {
+				r->inst = &r->bound;
+				maps_bind(&r->maps, r->binds, r->nbinds);
+			} else {
+				memcpy(r->plan.why, why, sizeof(why));
+			}
+		}
+	}
+	if (!r->plan.runtime)
+		return;
+	maps_plan(&r->maps);
+	if (r->maps.runtime)
+		return;
+	/* A reload after all: of the file as it came. */
+	hapcfg_plan_free(&r->plan);
+	snprintf(r->plan.why, sizeof(r->plan.why), "%s", r->maps.why);
+	if (r->inst == &r->bound) {
+		struct buf again = {0};
+
+		r->inst = &r->cfg;
+		maps_free(&r->maps);
+		r->cfg.len = 0;
+		if (maps_read(&r->maps, config, &r->new, &again, err,
+			      sizeof(err)) < 0)
+			die(EXIT_TEMP, "%s", err);
+		buf_free(&again);
+	}
+}
+
 /* Step 1: read NEWFILE, then CONFIG under the lock, plan the change and
- * write the candidate.  Returns 0, or 1 when NEWFILE is CONFIG byte for
- * byte. */
+ * write the candidate.  Returns 0; 1 when NEWFILE is what CONFIG and its
+ * maps hold already; 2 when NEWFILE's maps are malformed (why says
+ * how). */
 static int
 prepare(struct run *r)
 {
@@ -738,29 +525,40 @@ prepare(struct run *r)
 		die(EXIT_TEMP, "%s", err);
 	if (!r->check)
 		r->lockfd = lock_config();
+	if (maps_read(&r->maps, config, &r->new, &r->cfg, r->why,
+		      sizeof(r->why)) < 0)
+		return 2;
+	r->inst = &r->cfg;
 	r->have_old = access(config, F_OK) == 0;
 	if (r->have_old && read_file(config, &r->old, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
-	if (!r->check && access(r->marker, F_OK) == 0) {
+	if (!r->check && !r->install && access(r->marker, F_OK) == 0) {
 		r->redo = 1;
 		warnmsg("%s: an earlier run did not finish; reloading",
 			r->marker);
 	}
-	if (!r->redo && r->have_old && r->old.len == r->new.len &&
-	    (!r->new.len || !memcmp(r->old.p, r->new.p, r->new.len)))
+	if (!r->check && !r->install && !r->redo && r->have_old)
+		plan(r);
+	if (!r->redo && r->have_old && maps_same(&r->maps) &&
+	    r->old.len == r->inst->len &&
+	    (!r->inst->len || !memcmp(r->old.p, r->inst->p, r->inst->len)))
 		return 1;
-	if (!r->check && !r->redo &&
-	    hapcfg_diff(r->old.p ? r->old.p : "", r->old.len, r->new.p,
-			r->new.len, &r->plan, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-	r->fast = !r->check && !r->redo && r->have_old && runtime &&
-		  r->plan.runtime && r->plan.nops > 0;
-	if (!r->check)
+	r->fast = !r->check && !r->install && !r->redo && r->have_old &&
+		  runtime && r->plan.runtime && r->maps.runtime &&
+		  (r->plan.nops > 0 ||
+		   r->maps.nadd + r->maps.ndel + r->maps.nchg > 0);
+	if (!r->check && !r->install)
 		mark(r);
+	/* The maps go where the file says they are before haproxy -c reads
+	 * it (under --check only the ones there is none of yet). */
+	if (r->check)
+		maps_put_missing(&r->maps);
+	else
+		maps_put(&r->maps);
 	/* Validate a copy beside CONFIG, in the running haproxy's working
 	 * directory, so relative paths mean what they will mean. */
-	if (write_scratch(r->candidate, r->new.p ? r->new.p : "", r->new.len,
-			  err, sizeof(err)) < 0)
+	if (write_scratch(r->candidate, r->inst->p ? r->inst->p : "",
+			  r->inst->len, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
 	return 0;
 }
@@ -778,7 +576,8 @@ validate(struct run *r)
 
 	if (r->fast)
 		r->applied =
-		    apply_runtime(&r->plan, r->why, sizeof(r->why)) == 0;
+		    apply_runtime(runtime, timeout_ms, &r->plan, r->maps.rt,
+				  r->maps.n, r->why, sizeof(r->why)) == 0;
 	validate_start(r->candidate, &c);
 	if (validate_wait(&c, &r->diag) != 0)
 		return -1;
@@ -798,6 +597,7 @@ refuse(struct run *r)
 
 	if (rename(r->candidate, r->rejected) < 0)
 		dieerr(EXIT_TEMP, "rename %s", r->candidate);
+	maps_restore(&r->maps);
 	fputs(diag, stderr);
 	hap_first_alert(diag, a, sizeof(a));
 	warnmsg("%s rejected, kept as %s",
@@ -820,7 +620,7 @@ install_new(struct run *r)
 {
 	if (r->have_old)
 		install(r->prev, &r->old);
-	install(config, &r->new);
+	install(config, r->inst);
 }
 
 /* Step 6: the reload of the new file failed (how: -1, or -2 when it
@@ -838,6 +638,7 @@ roll_back(struct run *r, int how)
 			install(config, &r->old);
 		else
 			unlink(config);
+		maps_restore(&r->maps);
 		die(EXIT_TEMP, "%s; %s left as it was, nothing reloaded",
 		    r->why, config);
 	}
@@ -846,6 +647,7 @@ roll_back(struct run *r, int how)
 		    r->why, config);
 	install(r->rejected, &r->new);
 	install(config, &r->old);
+	maps_restore(&r->maps);
 	warnmsg("%s; restored the previous %s, kept the new one as %s", r->why,
 		config, r->rejected);
 	if (reload(&worker, err, sizeof(err)) < 0)
@@ -857,6 +659,24 @@ roll_back(struct run *r, int how)
 	return EXIT_NO;
 }
 
+/* What a runtime change did: servers, map entries, spares given. */
+static void
+say_runtime(const struct run *r)
+{
+	const struct maps *m = &r->maps;
+	size_t i;
+
+	printf("runtime: +%u -%u ~%u servers", r->plan.nadd, r->plan.ndel,
+	       r->plan.nchg);
+	if (m->nadd + m->ndel + m->nchg)
+		printf(", +%u -%u ~%u map entries", m->nadd, m->ndel, m->nchg);
+	for (i = 0; i < r->nbinds; i++)
+		if (r->binds[i].fresh)
+			printf("; backend %s in %s", r->binds[i].name,
+			       r->binds[i].spare);
+	putchar('\n');
+}
+
 /* Steps 4 and 5: haproxy serves the installed file, through the runtime
  * change made during step 2, else by a confirmed reload.  Returns the
  * exit status. */
@@ -866,7 +686,12 @@ apply(struct run *r)
 	long worker;
 	int how;
 
-	if (r->have_old && r->plan.runtime && r->plan.nops == 0) {
+	if (r->install) {
+		puts("installed");
+		return EXIT_OK;
+	}
+	if (r->have_old && !r->redo && r->plan.runtime && r->maps.runtime &&
+	    !r->fast) {
 		/* Comments or blanks only: the file is all there is to it. */
 		unmark(r);
 		puts("runtime: +0 -0 ~0 servers");
@@ -874,8 +699,7 @@ apply(struct run *r)
 	}
 	if (r->fast && r->applied) {
 		unmark(r);
-		printf("runtime: +%u -%u ~%u servers\n", r->plan.nadd,
-		       r->plan.ndel, r->plan.nchg);
+		say_runtime(r);
 		return EXIT_OK;
 	}
 	if (r->fast)
@@ -893,9 +717,15 @@ apply(struct run *r)
 static int
 steps(struct run *r)
 {
-	if (prepare(r) != 0) {
+	switch (prepare(r)) {
+	case 1:
 		puts("unchanged");
 		return EXIT_OK;
+	case 2:
+		warnmsg("%s: %s",
+			strcmp(r->newfile, "-") ? r->newfile : "stdin", r->why);
+		printf("rejected: %s\n", r->why);
+		return EXIT_NO;
 	}
 	if (validate(r) != 0)
 		return refuse(r);
@@ -922,6 +752,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 	    {"check", no_argument, NULL, 'c'},
+	    {"install", no_argument, NULL, 'i'},
 	    {"retry", no_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
@@ -929,7 +760,7 @@ main(int argc, char *argv[])
 	    {NULL, 0, NULL, 0},
 	};
 	const char *newfile = "-", *es;
-	int c, ret, check = 0, again = 0;
+	int c, ret, check = 0, inst = 0, again = 0;
 	struct run run;
 	long long v;
 
@@ -939,6 +770,9 @@ main(int argc, char *argv[])
 		switch (c) {
 		case 'c':
 			check = 1;
+			break;
+		case 'i':
+			inst = 1;
 			break;
 		case 'f':
 			config = optarg;
@@ -980,14 +814,18 @@ main(int argc, char *argv[])
 		usage();
 	if (argc == 1)
 		newfile = argv[0];
-	if (!check && !master && !pidfile) {
+	if (check && inst) {
+		warnmsg("--check and --install exclude each other");
+		usage();
+	}
+	if (!check && !inst && !master && !pidfile) {
 		warnmsg("-S or -p is needed to apply a configuration");
 		usage();
 	}
 	/* A run is never cut short: haproxy must not be left with one file
 	 * installed and another serving. */
 	tool_defer_stop();
-	run_init(&run, newfile, check);
+	run_init(&run, newfile, check, inst);
 	ret = again ? tool_retry(one_run, &run, 1000, 8000) : one_run(&run);
 	run_free(&run);
 	return ret;

@@ -146,8 +146,9 @@ tmpl -d "$data" -o "$CFG.new" "$TEMPLATE" || {
 	log "template $TEMPLATE failed (exit $rc)"
 	exit "$rc"
 }
-mv -f "$CFG.new" "$CFG"
-out=$("$HAPROXY" -c -f "$CFG" 2>&1) || {
+# (hap-reload checks it with haproxy -c, and puts it and its maps in
+# place, atomically)
+out=$(hap-reload --install -f "$CFG" "$CFG.new" 2>&1) || {
 	log "the first config is invalid: $out"
 	exit 1
 }

@@ -62,6 +62,20 @@ HAPROXY_GROUP=""
 [ -z "$HAPROXY_USER" ] || HAPROXY_GROUP=$(id -gn "$HAPROXY_USER" 2>/dev/null)
 export HAPROXY_USER HAPROXY_GROUP HAPROXY_CHROOT
 
+# haproxy counts a descriptor for every server it health-checks, on top
+# of two for each connection, and by default will not start past the hard
+# limit (10,000 services x 10 upstreams want about 100,000): MAXCONN set
+# makes it start with the limit there is, that many connections at most.
+# Default: 40 % of the hard limit, at most 100,000; empty: haproxy's own.
+if [ -z "${MAXCONN+set}" ]; then
+	MAXCONN=$(ulimit -H -n 2>/dev/null)
+	case $MAXCONN in
+	'' | *[!0-9]*) MAXCONN='' ;;
+	*) MAXCONN=$((MAXCONN * 2 / 5 > 100000 ? 100000 : MAXCONN * 2 / 5)) ;;
+	esac
+fi
+export MAXCONN
+
 CFG=$EASY_LB_RUN/haproxy.cfg
 MASTER_SOCK=$EASY_LB_RUN/master.sock
 RUNTIME_SOCK=$EASY_LB_RUN/haproxy.sock

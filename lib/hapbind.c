@@ -1,0 +1,402 @@
+/* Spare backends: see hapbind.h.
+ *
+ * Both files are cut into sections (hapcfg_header says where one
+ * starts).  Each section of the old file takes its text from the section
+ * of the new file it stands for: the same kind and name, or for a spare
+ * the backend it serves.  The new file's backends left over take free
+ * spares; anything else left over means a reload. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hapbind.h"
+#include "hapcfg.h"
+
+#define SERVES "# easy-lb: serves "
+#define RETIRED "# easy-lb: retired"
+
+enum { NONE = -1, RETIRE = -2 };
+
+struct sec {
+	const char *at;	  /* the section, its header line first */
+	size_t len, hlen; /* all of it; its header line, newline included */
+	const char *kind, *name;
+	size_t klen, nlen;
+	const char *serves; /* old file: the backend a spare serves */
+	size_t slen;
+	long src;  /* old file: the new section it takes its text from */
+	int bound; /* ... which it serves, under its own name */
+	int fresh; /* ... since this change */
+	int used;  /* new file: some old section takes its text */
+};
+
+static int
+blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* The word at s[*i, n), after blanks; *i moves past it. */
+static const char *
+word(const char *s, size_t n, size_t *i, size_t *len)
+{
+	size_t b;
+
+	while (*i < n && blank(s[*i]))
+		(*i)++;
+	for (b = *i; *i < n && !blank(s[*i]) && s[*i] != '#'; (*i)++)
+		;
+	*len = *i - b;
+	return s + b;
+}
+
+static int
+is(const char *s, size_t n, const char *w)
+{
+	return strlen(w) == n && !memcmp(s, w, n);
+}
+
+/* The next line of a section from *p on (before end), without its
+ * leading and trailing blanks, in *line; its length, -1 at the end. */
+static long
+next_line(const char **p, const char *end, const char **line)
+{
+	const char *s = *p, *nl;
+	size_t n;
+
+	if (s >= end)
+		return -1;
+	if (!(nl = memchr(s, '\n', (size_t)(end - s))))
+		nl = end;
+	*p = nl < end ? nl + 1 : end;
+	while (s < nl && blank(*s))
+		s++;
+	for (n = (size_t)(nl - s); n && blank(s[n - 1]); n--)
+		;
+	*line = s;
+	return (long)n;
+}
+
+/* The comment line of an old section that says what it serves. */
+static void
+easylb_comment(struct sec *s)
+{
+	const char *p = s->at + s->hlen, *end = s->at + s->len, *l;
+	size_t k = strlen(SERVES);
+	long n;
+
+	while ((n = next_line(&p, end, &l)) >= 0)
+		if ((size_t)n > k && !memcmp(l, SERVES, k)) {
+			s->serves = l + k;
+			s->slen = (size_t)n - k;
+		}
+}
+
+/* The sections of text: the lines before the first one, then each. */
+static int
+sections(const char *text, size_t len, struct sec **out, size_t *n)
+{
+	size_t i = 0, e, k;
+	struct sec *s;
+
+	*n = 0;
+	if (!(*out = array_grow(NULL, 0, sizeof(**out))))
+		return -1;
+	memset(*out, 0, sizeof(**out));
+	(*out)->at = text;
+	(*out)->src = NONE;
+	*n = 1;
+	while (i < len) {
+		if (hapcfg_header(text, len, i, &e)) {
+			s = &(*out)[*n - 1];
+			s->len = (size_t)(text + i - s->at);
+			if (!(s = array_grow(*out, *n, sizeof(**out))))
+				return -1;
+			*out = s;
+			s += (*n)++;
+			memset(s, 0, sizeof(*s));
+			s->at = text + i;
+			s->hlen = e - i + (e < len);
+			k = 0;
+			s->kind = word(s->at, e - i, &k, &s->klen);
+			s->name = word(s->at, e - i, &k, &s->nlen);
+			s->src = NONE;
+		}
+		i = e + 1;
+	}
+	s = &(*out)[*n - 1];
+	s->len = (size_t)(text + len - s->at);
+	return 0;
+}
+
+static int
+by_kind_name(const struct sec *a, const struct sec *b)
+{
+	int r = bytes_cmp(a->kind, a->klen, b->kind, b->klen);
+
+	return r ? r : bytes_cmp(a->name, a->nlen, b->name, b->nlen);
+}
+
+static const struct sec *sorting;
+
+static int
+by_index(const void *pa, const void *pb)
+{
+	long a = *(const long *)pa, b = *(const long *)pb;
+	int r = by_kind_name(&sorting[a], &sorting[b]);
+
+	return r ? r : (a > b) - (a < b);
+}
+
+/* The first section of kind and name in s, by the index idx sorted by
+ * kind and name; NONE when there is none. */
+static long
+find(const struct sec *s, const long *idx, size_t n, const char *kind,
+     size_t klen, const char *name, size_t nlen)
+{
+	size_t lo = 0, hi = n;
+	struct sec key = {0};
+
+	key.kind = kind;
+	key.klen = klen;
+	key.name = name;
+	key.nlen = nlen;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (by_kind_name(&s[idx[mid]], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !by_kind_name(&s[idx[lo]], &key) ? idx[lo] : NONE;
+}
+
+/* The lines of section s but its header, comments, blank lines and
+ * server lines, each trimmed and after indent, into b. */
+static int
+lines(const struct sec *s, const char *indent, struct buf *b)
+{
+	const char *p = s->at + s->hlen, *end = s->at + s->len, *l;
+	long n;
+
+	while ((n = next_line(&p, end, &l)) >= 0)
+		if (n && *l != '#' &&
+		    (n < 7 || memcmp(l, "server", 6) || !blank(l[6])) &&
+		    (buf_puts(b, indent) < 0 || buf_add(b, l, (size_t)n) < 0 ||
+		     buf_add(b, "\n", 1) < 0))
+			return -1;
+	return 0;
+}
+
+static int
+same_lines(const struct sec *a, const struct sec *b, int *same)
+{
+	struct buf x = {0}, y = {0};
+	int r = lines(a, "", &x) < 0 || lines(b, "", &y) < 0 ? -1 : 0;
+
+	*same = x.len == y.len && (!x.len || !memcmp(x.p, y.p, x.len));
+	buf_free(&x);
+	buf_free(&y);
+	return r;
+}
+
+static int
+is_spare(const struct sec *s)
+{
+	size_t n = strlen(HAPBIND_SPARE);
+
+	return s->nlen > n && !memcmp(s->name, HAPBIND_SPARE, n);
+}
+
+/* Where each old section takes its text from; 0 with why when one cannot
+ * take any. */
+static int
+match_old(struct sec *o, size_t no, struct sec *n, const long *idx, size_t nn,
+	  char *why, size_t whylen)
+{
+	size_t i;
+	long x;
+
+	for (i = 1; i < no; i++) {
+		struct sec *s = &o[i];
+
+		if (s->serves &&
+		    (x = find(n, idx, nn, "backend", 7, s->serves, s->slen)) !=
+			NONE &&
+		    !n[x].used) {
+			s->src = x;
+			s->bound = 1;
+			n[x].used = 1;
+			continue;
+		}
+		x = find(n, idx, nn, s->kind, s->klen, s->name, s->nlen);
+		if (x != NONE && !n[x].used) {
+			s->src = x;
+			n[x].used = 1;
+		} else if (is(s->kind, s->klen, "backend") && !is_spare(s)) {
+			s->src = RETIRE;
+		} else {
+			seterr(why, whylen, "%.*s %.*s removed", (int)s->klen,
+			       s->kind, (int)s->nlen, s->name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Whether the old file has spare s, serving a backend: the new file's
+ * spare s has no place of its own. */
+static int
+spare_taken(const struct sec *o, size_t no, const struct sec *s)
+{
+	size_t j;
+
+	for (j = 1; j < no; j++)
+		if (o[j].bound && !by_kind_name(&o[j], s))
+			return 1;
+	return 0;
+}
+
+/* The new backends no old section stands for, each into a free spare
+ * with the same other lines; 0 with why when one finds none. */
+static int
+match_new(struct sec *o, size_t no, struct sec *n, size_t nn, char *why,
+	  size_t whylen)
+{
+	size_t i, j;
+	int same;
+
+	for (i = 1; i < nn; i++) {
+		struct sec *s = &n[i];
+
+		if (s->used || (is_spare(s) && spare_taken(o, no, s)))
+			continue;
+		if (!is(s->kind, s->klen, "backend") || is_spare(s)) {
+			seterr(why, whylen, "%.*s %.*s added", (int)s->klen,
+			       s->kind, (int)s->nlen, s->name);
+			return 0;
+		}
+		for (j = 1; j < no; j++) {
+			struct sec *f = &o[j];
+
+			if (!is_spare(f) || f->bound || f->src < 0)
+				continue;
+			if (same_lines(&n[f->src], s, &same) < 0)
+				return -1;
+			if (same)
+				break;
+		}
+		if (j == no) {
+			seterr(
+			    why, whylen,
+			    "backend %.*s added, and no free spare backend (" HAPBIND_SPARE
+			    "N) has its other lines",
+			    (int)s->nlen, s->name);
+			return 0;
+		}
+		o[j].src = (long)i;
+		o[j].bound = o[j].fresh = 1;
+		s->used = 1;
+	}
+	return 1;
+}
+
+/* The text of old section s as the new file says it, into out. */
+static int
+emit(const struct sec *s, const struct sec *n, struct buf *out)
+{
+	const struct sec *x = s->src >= 0 ? &n[s->src] : NULL;
+	size_t k;
+
+	if (s->src == RETIRE)
+		return buf_add(out, s->at, s->hlen) < 0 ||
+			       (s->at[s->hlen - 1] != '\n' &&
+				buf_add(out, "\n", 1) < 0) ||
+			       buf_puts(out, "    " RETIRED "\n") < 0 ||
+			       lines(s, "    ", out) < 0
+			   ? -1
+			   : 0;
+	if (!s->bound)
+		return buf_add(out, x->at, x->len);
+	/* "backend SPARE", the rest of the new header, what it serves */
+	k = (size_t)(x->name + x->nlen - x->at);
+	if (buf_add(out, s->at, (size_t)(s->name + s->nlen - s->at)) < 0 ||
+	    buf_add(out, x->at + k, x->hlen - k) < 0 ||
+	    (x->at[x->hlen - 1] != '\n' && buf_add(out, "\n", 1) < 0) ||
+	    buf_printf(out, "    " SERVES "%.*s\n", (int)x->nlen, x->name) < 0)
+		return -1;
+	return buf_add(out, x->at + x->hlen, x->len - x->hlen);
+}
+
+void
+hapbind_free(struct hapbind *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(b[i].name);
+		free(b[i].spare);
+	}
+	free(b);
+}
+
+int
+hapbind(const char *old, size_t oldlen, const char *new, size_t newlen,
+	struct buf *out, struct hapbind **b, size_t *nb, char *why,
+	size_t whylen)
+{
+	struct sec *o = NULL, *n = NULL;
+	size_t no = 0, nn = 0, i;
+	long *idx = NULL;
+	int ret = -1;
+
+	*b = NULL;
+	*nb = 0;
+	if (sections(old, oldlen, &o, &no) < 0 ||
+	    sections(new, newlen, &n, &nn) < 0 ||
+	    !(idx = malloc((nn + 1) * sizeof(*idx))))
+		goto out;
+	for (i = 1; i < no; i++)
+		easylb_comment(&o[i]);
+	for (i = 0; i + 1 < nn; i++)
+		idx[i] = (long)i + 1;
+	sorting = n;
+	qsort(idx, nn - 1, sizeof(*idx), by_index);
+	if (!match_old(o, no, n, idx, nn - 1, why, whylen)) {
+		ret = 0;
+		goto out;
+	}
+	if ((ret = match_new(o, no, n, nn, why, whylen)) <= 0)
+		goto out;
+	ret = -1;
+	if (buf_add(out, n[0].at, n[0].len) < 0)
+		goto out;
+	for (i = 1; i < no; i++) {
+		struct hapbind *a;
+
+		if (emit(&o[i], n, out) < 0)
+			goto out;
+		if (!o[i].bound)
+			continue;
+		if (!(a = array_grow(*b, *nb, sizeof(**b))))
+			goto out;
+		*b = a;
+		a += (*nb)++;
+		a->name = strndup(n[o[i].src].name, n[o[i].src].nlen);
+		a->spare = strndup(o[i].name, o[i].nlen);
+		a->fresh = o[i].fresh;
+		if (!a->name || !a->spare)
+			goto out;
+	}
+	ret = 1;
+out:
+	if (ret <= 0) {
+		hapbind_free(*b, *nb);
+		*b = NULL;
+		*nb = 0;
+	}
+	free(idx);
+	free(o);
+	free(n);
+	return ret;
+}

@@ -1,0 +1,42 @@
+/* Spare backends: how a backend that the running haproxy does not have
+ * goes live without a reload.  haproxy cannot add a backend at run time
+ * (before 3.4), so a configuration declares empty backends named
+ * easy-lb-spare-N ahead; a new backend takes the place of a free one
+ * whose other lines are the same, under the spare's name, and a backend
+ * gone stays as an empty one, retired, until the next reload.  A comment
+ * line under the header says so in the installed file:
+ *
+ *     backend easy-lb-spare-3
+ *         # easy-lb: serves NAME
+ *     backend NAME
+ *         # easy-lb: retired
+ *
+ * Pure functions of their input buffers, like hapcfg. */
+#ifndef EASYLB_HAPBIND_H
+#define EASYLB_HAPBIND_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+#define HAPBIND_SPARE "easy-lb-spare-"
+
+struct hapbind {
+	char *name;  /* the backend as the new file names it */
+	char *spare; /* the spare backend of the running haproxy serving it */
+	int fresh;   /* bound by this change, not by an earlier one */
+};
+
+/* The new configuration as the running one must read to apply it at run
+ * time: its sections in the order and under the names of the old one
+ * (installed, with the bindings of earlier changes), new backends in
+ * spares, backends gone retired.  Returns 1 with the text in *out and the
+ * bindings in *b (*nb of them); 0 when there is none (a section other
+ * than a backend added or removed, no free spare left: a reload), with
+ * why; -1 when memory ran out. */
+int hapbind(const char *old, size_t oldlen, const char *new, size_t newlen,
+	    struct buf *out, struct hapbind **b, size_t *nb, char *why,
+	    size_t whylen);
+void hapbind_free(struct hapbind *b, size_t n);
+
+#endif

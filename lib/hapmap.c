@@ -1,0 +1,381 @@
+/* haproxy maps carried in a configuration: see hapmap.h.
+ *
+ * A map file holds one entry a line, a key (one word) then its value;
+ * blank lines and lines starting with '#' are not entries.  The diff
+ * sorts the entries of both texts by key and walks them together: a
+ * change of routes costs the sort, a change of nothing else costs a
+ * comparison of the two texts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hapmap.h"
+
+struct entry {
+	const char *key, *val;
+	size_t klen, vlen;
+};
+
+static int
+blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* A byte haproxy's files and CLI cannot carry in a word. */
+static int
+control(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* Entry of the line s[0, n) into *e: 1, 0 for a comment or a blank
+ * line, -1 for a key without a value. */
+static int
+entry_of(const char *s, size_t n, struct entry *e)
+{
+	size_t i = 0, k;
+
+	while (i < n && blank(s[i]))
+		i++;
+	if (i == n || s[i] == '#')
+		return 0;
+	for (k = i; k < n && !blank(s[k]); k++)
+		;
+	e->key = s + i;
+	e->klen = k - i;
+	while (k < n && blank(s[k]))
+		k++;
+	while (n > k && blank(s[n - 1]))
+		n--;
+	if (k == n)
+		return -1;
+	e->val = s + k;
+	e->vlen = n - k;
+	return 1;
+}
+
+void
+hapmap_free(struct hapmap *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(m[i].path);
+		buf_free(&m[i].text);
+	}
+	free(m);
+}
+
+/* A map path: absolute, one word the CLI passes as it is. */
+static int
+good_path(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n < 2 || p[0] != '/')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (blank(p[i]) || control((unsigned char)p[i]) ||
+		    p[i] == ';' || p[i] == '\\' || p[i] == '#' || p[i] == '"' ||
+		    p[i] == '\'')
+			return 0;
+	return 1;
+}
+
+int
+hapmap_split(const char *text, size_t len, struct buf *cfg,
+	     struct hapmap **maps, size_t *nmaps, char *err, size_t errlen)
+{
+	struct hapmap *cur = NULL;
+	size_t i = 0, e, line = 0, j;
+	struct entry en;
+
+	*maps = NULL;
+	*nmaps = 0;
+	while (i < len) {
+		const char *nl, *s = text + i;
+		size_t n;
+
+		if (!cur && *s != '@') {
+			/* (to the next line that starts with '@', at once) */
+			const char *at = memmem(s, len - i, "\n@", 2);
+
+			e = at ? (size_t)(at - text) + 1 : len;
+			if (buf_add(cfg, s, e - i) < 0)
+				goto nomem;
+			for (; (nl = memchr(s, '\n', (size_t)(text + e - s)));
+			     s = nl + 1)
+				line++;
+			i = e;
+			continue;
+		}
+		nl = memchr(s, '\n', len - i);
+
+		e = nl ? (size_t)(nl - text) + 1 : len;
+		n = e - i - (nl != NULL);
+		line++;
+		i = e;
+		if (n >= 4 && !memcmp(s, "@map", 4) &&
+		    (n == 4 || blank(s[4]))) {
+			const char *p = s + 4;
+			size_t pn;
+
+			if (cur)
+				return seterr(
+				    err, errlen,
+				    "line %zu: @map inside the @map of line %zu",
+				    line, cur->line);
+			while (p < s + n && blank(*p))
+				p++;
+			for (pn = (size_t)(s + n - p); pn && blank(p[pn - 1]);
+			     pn--)
+				;
+			if (!good_path(p, pn))
+				return seterr(
+				    err, errlen,
+				    "line %zu: @map needs an absolute path, one word",
+				    line);
+			for (j = 0; j < *nmaps; j++)
+				if (strlen((*maps)[j].path) == pn &&
+				    !memcmp((*maps)[j].path, p, pn))
+					return seterr(
+					    err, errlen,
+					    "line %zu: map %.*s already opened at line %zu",
+					    line, (int)pn, p, (*maps)[j].line);
+			if (!(cur = array_grow(*maps, *nmaps, sizeof(**maps))))
+				goto nomem;
+			*maps = cur;
+			cur += (*nmaps)++;
+			memset(cur, 0, sizeof(*cur));
+			cur->line = line;
+			if (!(cur->path = strndup(p, pn)))
+				goto nomem;
+			continue;
+		}
+		if (n >= 4 && !memcmp(s, "@end", 4) &&
+		    (n == 4 || blank(s[4]))) {
+			if (!cur)
+				return seterr(err, errlen,
+					      "line %zu: @end without @map",
+					      line);
+			cur = NULL;
+			continue;
+		}
+		if (!cur) {
+			if (buf_add(cfg, s, e - (size_t)(s - text)) < 0)
+				goto nomem;
+			continue;
+		}
+		for (j = 0; j < n; j++)
+			if (control((unsigned char)s[j]))
+				return seterr(
+				    err, errlen,
+				    "line %zu: map %s: control character in an entry",
+				    line, cur->path);
+		if (entry_of(s, n, &en) < 0)
+			return seterr(err, errlen,
+				      "line %zu: map %s: key %.*s has no value",
+				      line, cur->path, (int)en.klen, en.key);
+		if (buf_add(&cur->text, s, n) < 0 ||
+		    buf_add(&cur->text, "\n", 1) < 0)
+			goto nomem;
+	}
+	if (cur)
+		return seterr(err, errlen, "line %zu: @map %s has no @end",
+			      cur->line, cur->path);
+	return 0;
+nomem:
+	return seterr(err, errlen, "out of memory");
+}
+
+/* The entries of text, in *out (malloc'd), their number in *n; -1 when
+ * out of memory. */
+static int
+entries(const char *text, size_t len, struct entry **out, size_t *n)
+{
+	size_t i = 0, e;
+	struct entry en, *a;
+
+	*out = NULL;
+	*n = 0;
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+
+		e = nl ? (size_t)(nl - text) : len;
+		if (entry_of(text + i, e - i, &en) > 0) {
+			if (!(a = array_grow(*out, *n, sizeof(**out))))
+				return -1;
+			*out = a;
+			a[(*n)++] = en;
+		}
+		i = e + 1;
+	}
+	return 0;
+}
+
+static int
+by_key(const void *pa, const void *pb)
+{
+	const struct entry *a = pa, *b = pb;
+
+	return bytes_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+static void
+norun(struct hapmap_plan *p, const char *what, const struct entry *e)
+{
+	if (p->runtime)
+		seterr(p->why, sizeof(p->why), "map key %.100s: %s",
+		       e->klen ? e->key : "", what);
+	p->runtime = 0;
+}
+
+/* A word the runtime API takes as it is: no blank, no ';' (which ends a
+ * command), no '\\' (which escapes). */
+static int
+cli_word(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (blank(s[i]) || s[i] == ';' || s[i] == '\\' || s[i] == '\r')
+			return 0;
+	return 1;
+}
+
+static int
+addop(struct hapmap_plan *p, enum hapmap_opkind kind, const struct entry *e)
+{
+	struct hapmap_op *o = array_grow(p->ops, p->nops, sizeof(*o));
+
+	if (!o)
+		return -1;
+	p->ops = o;
+	o += p->nops++;
+	o->kind = kind;
+	o->value = NULL;
+	if (!(o->key = strndup(e->key, e->klen)) ||
+	    (kind != HAPMAP_DEL && !(o->value = strndup(e->val, e->vlen))))
+		return -1;
+	return 0;
+}
+
+/* Keys twice in a[0, n) (sorted), or a word the CLI cannot take, make
+ * p not a runtime change. */
+static void
+check(struct hapmap_plan *p, const struct entry *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; p->runtime && i < n; i++) {
+		if (i && !by_key(&a[i - 1], &a[i]))
+			norun(p, "twice", &a[i]);
+		else if (!cli_word(a[i].key, a[i].klen) ||
+			 !cli_word(a[i].val, a[i].vlen))
+			norun(p, "a word the runtime API cannot take", &a[i]);
+	}
+}
+
+int
+hapmap_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
+	    struct hapmap_plan *p)
+{
+	struct entry *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0, i = 0, j = 0;
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	p->runtime = 1;
+	if (oldlen == newlen && (!newlen || !memcmp(old, new, newlen)))
+		return 0;
+	if (entries(old, oldlen, &a, &na) < 0 ||
+	    entries(new, newlen, &b, &nb) < 0)
+		goto out;
+	qsort(a, na, sizeof(*a), by_key);
+	qsort(b, nb, sizeof(*b), by_key);
+	check(p, a, na);
+	check(p, b, nb);
+	while (p->runtime && (i < na || j < nb)) {
+		int c = i == na ? 1 : j == nb ? -1 : by_key(&a[i], &b[j]);
+
+		if (c < 0) {
+			if (addop(p, HAPMAP_DEL, &a[i++]) < 0)
+				goto out;
+			p->ndel++;
+		} else if (c > 0) {
+			if (addop(p, HAPMAP_ADD, &b[j++]) < 0)
+				goto out;
+			p->nadd++;
+		} else {
+			if ((a[i].vlen != b[j].vlen ||
+			     memcmp(a[i].val, b[j].val, b[j].vlen))) {
+				if (addop(p, HAPMAP_SET, &b[j]) < 0)
+					goto out;
+				p->nchg++;
+			}
+			i++;
+			j++;
+		}
+	}
+	ret = 0;
+out:
+	free(a);
+	free(b);
+	if (ret < 0 || !p->runtime) {
+		char why[sizeof(p->why)];
+
+		memcpy(why, p->why, sizeof(why));
+		hapmap_plan_free(p);
+		memcpy(p->why, why, sizeof(why));
+	}
+	return ret;
+}
+
+void
+hapmap_plan_free(struct hapmap_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nops; i++) {
+		free(p->ops[i].key);
+		free(p->ops[i].value);
+	}
+	free(p->ops);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+hapmap_rename(struct buf *text, char *const *from, char *const *to, size_t n)
+{
+	struct buf out = {0};
+	size_t i = 0, e, k;
+	struct entry en;
+
+	if (!n || !text->len)
+		return 0;
+	while (i < text->len) {
+		const char *s = text->p + i;
+		const char *nl = memchr(s, '\n', text->len - i);
+		const char *v = NULL;
+
+		e = nl ? (size_t)(nl - text->p) + 1 : text->len;
+		if (entry_of(s, e - i - (nl != NULL), &en) > 0)
+			for (k = 0; !v && k < n; k++)
+				if (strlen(from[k]) == en.vlen &&
+				    !memcmp(from[k], en.val, en.vlen))
+					v = to[k];
+		if (v ? buf_add(&out, s, (size_t)(en.val - s)) < 0 ||
+			    buf_puts(&out, v) < 0 ||
+			    buf_add(&out, en.val + en.vlen,
+				    e - (size_t)(en.val + en.vlen - text->p)) <
+				0
+		      : buf_add(&out, s, e - i) < 0) {
+			buf_free(&out);
+			return -1;
+		}
+		i = e;
+	}
+	buf_free(text);
+	*text = out;
+	return 0;
+}

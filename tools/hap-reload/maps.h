@@ -1,0 +1,44 @@
+/* hap-reload's maps: the blocks of NEWFILE (hapmap.h), the files they
+ * go to beside CONFIG, and the runtime change from one to the other. */
+#ifndef EASYLB_HAPRELOAD_MAPS_H
+#define EASYLB_HAPRELOAD_MAPS_H
+
+#include <stddef.h>
+
+#include "hapbind.h"
+#include "hapmap.h"
+#include "runtime.h"
+
+struct maps {
+	struct hapmap *m; /* NEWFILE's blocks */
+	size_t n;
+	struct buf *old;	  /* each file as it is */
+	int *had;		  /* ... 1 when there is one */
+	struct hapmap_plan *plan; /* old to new, each */
+	struct rt_map *rt;	  /* the plans for apply_runtime */
+	int runtime;		  /* every plan a runtime one */
+	char why[300];		  /* runtime == 0: why */
+	unsigned nadd, ndel, nchg;
+	int put; /* the new contents are on disk */
+};
+
+/* Split NEWFILE's text into cfg and mp's blocks, check that each goes to
+ * a file in CONFIG's directory and read what those files hold.  0, or
+ * -1 with err for a NEWFILE to refuse (dies on I/O errors). */
+int maps_read(struct maps *mp, const char *config, const struct buf *text,
+	      struct buf *cfg, char *err, size_t errlen);
+/* Rename the values of the bound backends to their spares. */
+void maps_bind(struct maps *mp, const struct hapbind *b, size_t nb);
+/* Plan each map's change; sets runtime, why and the counts. */
+void maps_plan(struct maps *mp);
+/* Nonzero when every file already holds its new contents. */
+int maps_same(const struct maps *mp);
+/* The new contents into the files; the old ones back (dying when either
+ * cannot be written). */
+void maps_put(struct maps *mp);
+void maps_restore(struct maps *mp);
+/* The new contents, only into files that do not exist yet (--check). */
+void maps_put_missing(struct maps *mp);
+void maps_free(struct maps *mp);
+
+#endif
