@@ -5,6 +5,7 @@
  * sorts the entries of both texts by key and walks them together: a
  * change of routes costs the sort, a change of nothing else costs a
  * comparison of the two texts. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,39 +83,61 @@ good_path(const char *p, size_t n)
 	return 1;
 }
 
+/* The newlines in s[0, n), eight bytes at a time: in a word x ^ '\n'
+ * repeated, a byte is zero where s has a newline, and y has the high
+ * bit of exactly those bytes set. */
+static size_t
+lines_in(const char *s, size_t n)
+{
+	const uint64_t nl = 0x0a0a0a0a0a0a0a0aULL, low = 0x7f7f7f7f7f7f7f7fULL;
+	size_t i = 0, c = 0;
+	uint64_t x, y;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, s + i, 8);
+		x ^= nl;
+		y = ~(((x & low) + low) | x | low);
+		c += (size_t)__builtin_popcountll(y);
+	}
+	for (; i < n; i++)
+		c += s[i] == '\n';
+	return c;
+}
+
 int
-hapmap_split(const char *text, size_t len, struct buf *cfg,
-	     struct hapmap **maps, size_t *nmaps, char *err, size_t errlen)
+hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
+	     size_t errlen)
 {
 	struct hapmap *cur = NULL;
-	size_t i = 0, e, line = 0, j;
+	char *t = text->p ? text->p : "";
+	size_t len = text->len, i = 0, w = 0, e, line = 0, seen = 0, j;
 	struct entry en;
 
 	*maps = NULL;
 	*nmaps = 0;
 	while (i < len) {
-		const char *nl, *s = text + i;
+		const char *nl, *s = t + i, *at = s;
 		size_t n;
 
 		if (!cur && *s != '@') {
-			/* (to the next line that starts with '@', at once) */
-			const char *at = memmem(s, len - i, "\n@", 2);
-
-			e = at ? (size_t)(at - text) + 1 : len;
-			if (buf_add(cfg, s, e - i) < 0)
-				goto nomem;
-			for (; (nl = memchr(s, '\n', (size_t)(text + e - s)));
-			     s = nl + 1)
-				line++;
+			/* (to the next line that starts with '@', at once;
+			 * moved down over the blocks before it, if any) */
+			while ((at = memchr(at, '@', len - (size_t)(at - t))) &&
+			       at[-1] != '\n')
+				at++;
+			e = at ? (size_t)(at - t) : len;
+			if (w != i)
+				memmove(t + w, s, e - i);
+			w += e - i;
 			i = e;
 			continue;
 		}
+		/* (the lines skipped, counted now that one may be named) */
+		line += lines_in(t + seen, i - seen) + 1;
 		nl = memchr(s, '\n', len - i);
-
-		e = nl ? (size_t)(nl - text) + 1 : len;
+		e = nl ? (size_t)(nl - t) + 1 : len;
 		n = e - i - (nl != NULL);
-		line++;
-		i = e;
+		i = seen = e;
 		if (n >= 4 && !memcmp(s, "@map", 4) &&
 		    (n == 4 || blank(s[4]))) {
 			const char *p = s + 4;
@@ -162,8 +185,9 @@ hapmap_split(const char *text, size_t len, struct buf *cfg,
 			continue;
 		}
 		if (!cur) {
-			if (buf_add(cfg, s, e - (size_t)(s - text)) < 0)
-				goto nomem;
+			if (w != (size_t)(s - t))
+				memmove(t + w, s, e - (size_t)(s - t));
+			w += e - (size_t)(s - t);
 			continue;
 		}
 		for (j = 0; j < n; j++)
@@ -183,6 +207,10 @@ hapmap_split(const char *text, size_t len, struct buf *cfg,
 	if (cur)
 		return seterr(err, errlen, "line %zu: @map %s has no @end",
 			      cur->line, cur->path);
+	if (text->p) {
+		text->len = w;
+		text->p[w] = '\0';
+	}
 	return 0;
 nomem:
 	return seterr(err, errlen, "out of memory");

@@ -16,13 +16,13 @@ struct hapmap {
 	size_t line;	 /* the line of the input that opened it */
 };
 
-/* Split text into the configuration (every line outside the blocks, in
- * cfg) and the maps (*maps, *nmaps).  Returns 0, or -1 with err naming
- * the line of what is wrong: a block not closed, a path that is not
- * absolute or not one word, the same path twice, an entry without a
- * value, a control character. */
-int hapmap_split(const char *text, size_t len, struct buf *cfg,
-		 struct hapmap **maps, size_t *nmaps, char *err, size_t errlen);
+/* Take the blocks out of text (in place: what is left is the
+ * configuration) into *maps (*nmaps of them).  Returns 0, or -1 with err
+ * naming the line of what is wrong (text then in pieces): a block not
+ * closed, a path that is not absolute or not one word, the same path
+ * twice, an entry without a value, a control character. */
+int hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps,
+		 char *err, size_t errlen);
 void hapmap_free(struct hapmap *m, size_t n);
 
 enum hapmap_opkind {

@@ -387,15 +387,14 @@ struct run {
 	int redo;	     /* the marker was there: reload */
 	int lockfd;	     /* CONFIG.lock, held; -1 under --check */
 	int have_old;	     /* CONFIG exists: old holds it */
-	struct buf old, new; /* CONFIG and NEWFILE */
-	struct buf cfg;	     /* NEWFILE but its maps */
+	struct buf old, new; /* CONFIG and NEWFILE (but its maps) */
 	struct maps maps;    /* NEWFILE's maps */
 	/* The new file as the running haproxy must read it to take it at
 	 * run time: new backends in spares (hapbind.h). */
 	struct buf bound;
 	struct hapbind *binds;
 	size_t nbinds;
-	const struct buf *inst;	 /* what CONFIG gets: cfg or bound */
+	const struct buf *inst;	 /* what CONFIG gets: new or bound */
 	struct buf diag;	 /* what haproxy -c said */
 	struct hapcfg_plan plan; /* old to new; empty under --check */
 	int fast;		 /* a runtime change, made while validating */
@@ -428,7 +427,6 @@ run_free(struct run *r)
 		close(r->lockfd);
 	buf_free(&r->old);
 	buf_free(&r->new);
-	buf_free(&r->cfg);
 	buf_free(&r->bound);
 	hapbind_free(r->binds, r->nbinds);
 	maps_free(&r->maps);
@@ -465,16 +463,16 @@ static void
 plan(struct run *r)
 {
 	char err[512], why[sizeof(r->plan.why)];
-	const char *o = r->old.p ? r->old.p : "", *n = r->cfg.p ? r->cfg.p : "";
+	const char *o = r->old.p ? r->old.p : "", *n = r->new.p ? r->new.p : "";
 	int b;
 
-	r->inst = &r->cfg;
-	if (hapcfg_diff(o, r->old.len, n, r->cfg.len, &r->plan, err,
+	r->inst = &r->new;
+	if (hapcfg_diff(o, r->old.len, n, r->new.len, &r->plan, err,
 			sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
 	if (!r->plan.runtime && r->maps.n) {
 		memcpy(why, r->plan.why, sizeof(why));
-		b = hapbind(o, r->old.len, n, r->cfg.len, &r->bound, &r->binds,
+		b = hapbind(o, r->old.len, n, r->new.len, &r->bound, &r->binds,
 			    &r->nbinds, r->plan.why, sizeof(r->plan.why));
 		if (b < 0)
 			die(EXIT_TEMP, "out of memory");
@@ -499,21 +497,12 @@ plan(struct run *r)
 	/* A reload after all: of the file as it came. */
 	hapcfg_plan_free(&r->plan);
 	snprintf(r->plan.why, sizeof(r->plan.why), "%s", r->maps.why);
-	if (r->inst == &r->bound) {
-		struct buf again = {0};
-
-		r->inst = &r->cfg;
-		maps_free(&r->maps);
-		r->cfg.len = 0;
-		if (maps_read(&r->maps, config, &r->new, &again, err,
-			      sizeof(err)) < 0)
-			die(EXIT_TEMP, "%s", err);
-		buf_free(&again);
-	}
+	r->inst = &r->new;
+	maps_unbind(&r->maps);
 }
 
-/* Step 1: read NEWFILE, then CONFIG under the lock, plan the change and
- * write the candidate.  Returns 0; 1 when NEWFILE is what CONFIG and its
+/* Step 1: read NEWFILE, then CONFIG under the lock, and plan the
+ * change.  Returns 0; 1 when NEWFILE is what CONFIG and its
  * maps hold already; 2 when NEWFILE's maps are malformed (why says
  * how). */
 static int
@@ -525,10 +514,9 @@ prepare(struct run *r)
 		die(EXIT_TEMP, "%s", err);
 	if (!r->check)
 		r->lockfd = lock_config();
-	if (maps_read(&r->maps, config, &r->new, &r->cfg, r->why,
-		      sizeof(r->why)) < 0)
+	if (maps_read(&r->maps, config, &r->new, r->why, sizeof(r->why)) < 0)
 		return 2;
-	r->inst = &r->cfg;
+	r->inst = &r->new;
 	r->have_old = access(config, F_OK) == 0;
 	if (r->have_old && read_file(config, &r->old, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
@@ -549,21 +537,29 @@ prepare(struct run *r)
 		   r->maps.nadd + r->maps.ndel + r->maps.nchg > 0);
 	if (!r->check && !r->install)
 		mark(r);
-	/* The maps go where the file says they are before haproxy -c reads
-	 * it (under --check only the ones there is none of yet). */
+	return 0;
+}
+
+/* The files haproxy -c reads: the maps where the file says they are
+ * (under --check only the ones there is none of yet), and a copy of the
+ * file beside CONFIG, in the running haproxy's working directory, so
+ * that relative paths mean what they will mean. */
+static void
+candidate(struct run *r)
+{
+	char err[512];
+
 	if (r->check)
 		maps_put_missing(&r->maps);
 	else
 		maps_put(&r->maps);
-	/* Validate a copy beside CONFIG, in the running haproxy's working
-	 * directory, so relative paths mean what they will mean. */
 	if (write_scratch(r->candidate, r->inst->p ? r->inst->p : "",
 			  r->inst->len, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
-	return 0;
 }
 
-/* Step 2: haproxy -c on the candidate.  When only server lines changed,
+/* Step 2: haproxy -c on the candidate.  When only server lines and map
+ * entries changed,
  * haproxy's runtime parser checks each line as it is added: the change
  * (step 4) goes live first, then haproxy -c checks the whole file (not
  * the other way round: on a small machine a haproxy -c just started
@@ -578,6 +574,7 @@ validate(struct run *r)
 		r->applied =
 		    apply_runtime(runtime, timeout_ms, &r->plan, r->maps.rt,
 				  r->maps.n, r->why, sizeof(r->why)) == 0;
+	candidate(r);
 	validate_start(r->candidate, &c);
 	if (validate_wait(&c, &r->diag) != 0)
 		return -1;
@@ -645,7 +642,7 @@ roll_back(struct run *r, int how)
 	if (!r->have_old)
 		die(EXIT_TEMP, "%s, and there is no previous %s to restore",
 		    r->why, config);
-	install(r->rejected, &r->new);
+	install(r->rejected, r->inst);
 	install(config, &r->old);
 	maps_restore(&r->maps);
 	warnmsg("%s; restored the previous %s, kept the new one as %s", r->why,

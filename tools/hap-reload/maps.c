@@ -21,16 +21,15 @@ dir_of(const char *path)
 }
 
 int
-maps_read(struct maps *mp, const char *config, const struct buf *text,
-	  struct buf *cfg, char *err, size_t errlen)
+maps_read(struct maps *mp, const char *config, struct buf *text, char *err,
+	  size_t errlen)
 {
 	char *cdir, *mdir, e[512];
 	size_t i;
 
 	memset(mp, 0, sizeof(*mp));
 	mp->runtime = 1;
-	if (hapmap_split(text->p ? text->p : "", text->len, cfg, &mp->m, &mp->n,
-			 err, errlen) < 0)
+	if (hapmap_split(text, &mp->m, &mp->n, err, errlen) < 0)
 		return -1;
 	if (!mp->n)
 		return 0;
@@ -40,7 +39,8 @@ maps_read(struct maps *mp, const char *config, const struct buf *text,
 	mp->had = calloc(mp->n, sizeof(*mp->had));
 	mp->plan = calloc(mp->n, sizeof(*mp->plan));
 	mp->rt = calloc(mp->n, sizeof(*mp->rt));
-	if (!mp->old || !mp->had || !mp->plan || !mp->rt)
+	mp->orig = calloc(mp->n, sizeof(*mp->orig));
+	if (!mp->old || !mp->had || !mp->plan || !mp->rt || !mp->orig)
 		die(EXIT_TEMP, "out of memory");
 	for (i = 0; i < mp->n; i++) {
 		const char *p = mp->m[i].path;
@@ -78,11 +78,32 @@ maps_bind(struct maps *mp, const struct hapbind *b, size_t nb)
 		from[i] = b[i].name;
 		to[i] = b[i].spare;
 	}
-	for (i = 0; i < mp->n; i++)
-		if (hapmap_rename(&mp->m[i].text, from, to, nb) < 0)
+	for (i = 0; i < mp->n; i++) {
+		mp->orig[i] = mp->m[i].text;
+		memset(&mp->m[i].text, 0, sizeof(mp->m[i].text));
+		if (buf_add(&mp->m[i].text, mp->orig[i].p, mp->orig[i].len) <
+			0 ||
+		    hapmap_rename(&mp->m[i].text, from, to, nb) < 0)
 			die(EXIT_TEMP, "out of memory");
+	}
+	mp->bound = 1;
 	free(from);
 	free(to);
+}
+
+void
+maps_unbind(struct maps *mp)
+{
+	size_t i;
+
+	if (!mp->bound)
+		return;
+	for (i = 0; i < mp->n; i++) {
+		buf_free(&mp->m[i].text);
+		mp->m[i].text = mp->orig[i];
+		memset(&mp->orig[i], 0, sizeof(mp->orig[i]));
+	}
+	mp->bound = 0;
 }
 
 void
@@ -189,8 +210,10 @@ maps_free(struct maps *mp)
 	 * else) */
 	for (i = 0; mp->old && i < mp->n; i++) {
 		buf_free(&mp->old[i]);
+		buf_free(&mp->orig[i]);
 		hapmap_plan_free(&mp->plan[i]);
 	}
+	free(mp->orig);
 	free(mp->old);
 	free(mp->had);
 	free(mp->plan);

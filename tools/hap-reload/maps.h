@@ -19,16 +19,20 @@ struct maps {
 	int runtime;		  /* every plan a runtime one */
 	char why[300];		  /* runtime == 0: why */
 	unsigned nadd, ndel, nchg;
-	int put; /* the new contents are on disk */
+	int put;	  /* the new contents are on disk */
+	struct buf *orig; /* bound: each map as NEWFILE gave it */
+	int bound;
 };
 
-/* Split NEWFILE's text into cfg and mp's blocks, check that each goes to
- * a file in CONFIG's directory and read what those files hold.  0, or
- * -1 with err for a NEWFILE to refuse (dies on I/O errors). */
-int maps_read(struct maps *mp, const char *config, const struct buf *text,
-	      struct buf *cfg, char *err, size_t errlen);
-/* Rename the values of the bound backends to their spares. */
+/* Take mp's blocks out of NEWFILE's text (which is left the
+ * configuration), check that each goes to a file in CONFIG's directory
+ * and read what those files hold.  0, or -1 with err for a NEWFILE to
+ * refuse (dies on I/O errors). */
+int maps_read(struct maps *mp, const char *config, struct buf *text, char *err,
+	      size_t errlen);
+/* Rename the values of the bound backends to their spares; back. */
 void maps_bind(struct maps *mp, const struct hapbind *b, size_t nb);
+void maps_unbind(struct maps *mp);
 /* Plan each map's change; sets runtime, why and the counts. */
 void maps_plan(struct maps *mp);
 /* Nonzero when every file already holds its new contents. */

@@ -328,7 +328,10 @@ apply_runtime(const char *socket, long long timeout_ms,
 	 * before their servers go. */
 	if (map_ops(&c, maps, nmaps, 1) < 0 || map_ops(&c, maps, nmaps, 0) < 0)
 		goto out;
-	if (del_servers(&c, pl) < 0)
+	/* (not one DEL: no grace to wait for either) */
+	for (i = 0; i < pl->nops && pl->ops[i].kind != HAPCFG_DEL; i++)
+		;
+	if (i < pl->nops && del_servers(&c, pl) < 0)
 		goto out;
 	for (i = 0; i < pl->nops; i++)
 		if (pl->ops[i].kind == HAPCFG_ADD && pl->ops[i].replace &&
