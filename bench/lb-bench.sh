@@ -7,8 +7,11 @@
 #   1. convergence, put -> first request served by the new server, for a
 #      new upstream (runtime path) and a new service (reload path), at 10,
 #      100, 1,000 and 10,000 services of 10 upstreams, against etcdctl
-#      watch's put -> event latency measured at the same moment
-#   2. churn under wrk load (at 100 services)
+#      watch's put -> event latency measured at the same moment and (new
+#      upstream) the same server added through haproxy's runtime API;
+#      each change counted by how it was applied (reload or runtime)
+#   2. churn under wrk load (at 100 services), changes applied by reload
+#      counted
 #   3. render cost, etcd-get -p then tmpl, at each size
 #   4. footprint while idle (at 1,000 services)
 #   5. a burst of 1,000 puts in one second (at 1,000 services)

@@ -280,34 +280,131 @@ def floor_latency(n):
         return None, None
 
 
+def outcome(o):
+    """The first word of what hap-reload said: runtime, reloaded,
+    unchanged, or hap-reload (failed)."""
+    return o.split(" ")[0].rstrip(":")
+
+
+def applied_by(lb, revs, start=0):
+    """{outcome: changes} for the changes made at revisions revs: each is
+    applied by the first apply whose revision is at least its own (a batch
+    applies every change up to its revision).  Lines of an apply cut short
+    and run again are skipped; "none" counts a change no apply was seen
+    for.  start: the index in lb.applied() to look from."""
+    lines = [(r, outcome(o)) for _, r, o in lb.applied()[start:]
+             if not o.endswith("applying again")]
+    out = {}
+    for rev in revs:
+        k = next((o for r, o in lines if r >= rev), "none")
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def by_reload(counts):
+    """"N of M": of M changes, N applied by a reload."""
+    return "%d of %d" % (counts.get("reloaded", 0), sum(counts.values()))
+
+
+# --- haproxy's runtime API, the balancer's own socket ------------------
+def runtime_api(lb, cmd):
+    """One command on EASY_LB_RUN/haproxy.sock, its answer (or why not)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    out = b""
+    try:
+        s.connect(os.path.join(lb.run, "haproxy.sock"))
+        s.sendall(cmd.encode() + b"\n")
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError as e:
+        return "(%s)" % e
+    finally:
+        s.close()
+    return out.decode(errors="replace").strip()
+
+
+def runtime_floor(lb, i, new_port, limit):
+    """The floor of the runtime path: the server that the etcd path adds
+    to svc00000, added instead straight through haproxy's runtime API
+    ("add server", then "set server ... state ready", as hap-reload does);
+    ms from sending them to the first request the same probe sees it
+    serve.  The server is then removed again (maintenance, sessions shut,
+    "del server" until its connections are gone), so that the running
+    haproxy agrees with its file before etcd's next change."""
+    srv = "svc00000/rtfloor%d" % i
+    t0 = time.monotonic()
+    a = runtime_api(lb, "add server %s 127.0.0.1:%d" % (srv, new_port))
+    b = runtime_api(lb, "set server %s state ready" % srv)
+    ms = None
+    if "New server registered" in a and not b:
+        ms = until(lb.port, "/svc00000/", "new", t0, limit)
+    else:
+        say("runtime floor: add server %s: %s / %s" % (srv, a, b))
+    runtime_api(lb, "set server %s state maint" % srv)
+    runtime_api(lb, "shutdown sessions server %s" % srv)
+    end = time.monotonic() + 5
+    while True:
+        r = runtime_api(lb, "del server %s" % srv)
+        if "Server deleted" in r or "connections" not in r or time.monotonic() > end:
+            break
+        time.sleep(0.005)
+    if "Server deleted" not in r and "New server registered" in a:
+        say("runtime floor: del server %s: %s" % (srv, r))
+    return ms
+
+
 def convergence(lb, nsvc, n, new_port, conv):
-    """(a) runtime path: a new upstream of svc00000; (b) reload path: a
-    new service.  Each sample: put, poll until the new server answers,
-    delete, wait until the delete is applied."""
+    """(a) a new upstream of svc00000; (b) a new service; (c) a new
+    location of svc00001 (its servers answer "old").  Each sample: put,
+    poll until the new server (or location) answers, delete, wait until
+    the delete is applied.  After each sample of (a),
+    one of its floor: the same server added through haproxy's runtime
+    API (runtime_floor).  Each put and delete is counted by how it was
+    applied (applied_by)."""
     limit = 60.0 if nsvc >= 10000 else 20.0
-    res = {}
-    for kind in ("runtime", "reload"):
+    res = {"floor": []}
+    for kind in ("runtime", "reload", "location"):
         xs, outcomes = [], {}
+        adds, dels = [], []
+        start = len(lb.applied())
         for i in range(n):
+            value, want = "127.0.0.1:%d" % new_port, "new"
             if kind == "runtime":
                 key, path = "/services/svc00000/upstream/new%d" % i, "/svc00000/"
-            else:
+            elif kind == "reload":
                 key, path = "/services/new%d/upstream/n" % i, "/new%d/" % i
+            else:
+                key, path = "/services/svc00001/location", "/moved%d/" % i
+                value, want = "/moved%d" % i, "old"
             t0 = time.monotonic()
-            rev = etcd.put(key, "127.0.0.1:%d" % new_port)
-            ms = until(lb.port, path, "new", t0, limit)
+            rev = etcd.put(key, value)
+            adds.append(rev)
+            ms = until(lb.port, path, want, t0, limit)
             lb.wait_rev(rev, limit)
             for _, r, o in lb.applied():
                 if r == rev:
-                    k = o.split(" ")[0].rstrip(":")
+                    k = outcome(o)
                     outcomes[k] = outcomes.get(k, 0) + 1
             if ms is not None:
                 xs.append(ms)
                 conv.write("%d\t%s\t%.2f\n" % (nsvc, kind, ms))
             rev = etcd.delete(key)
+            dels.append(rev)
             lb.wait_rev(rev, limit)
+            if kind == "runtime":
+                ms = runtime_floor(lb, i, new_port, limit)
+                if ms is not None:
+                    res["floor"].append(ms)
+                    conv.write("%d\truntime-floor\t%.2f\n" % (nsvc, ms))
         res[kind] = (xs, outcomes)
+        res[kind + " applies"] = (applied_by(lb, adds, start), applied_by(lb, dels, start))
         say("%d services, %s path: %d/%d samples, outcomes %s" % (nsvc, kind, len(xs), n, outcomes))
+    say("%d services, runtime API floor: %d/%d samples" % (nsvc, len(res["floor"]), n))
     return res
 
 
@@ -436,18 +533,20 @@ def churn(lb, new_port):
     time.sleep(1)
     end = time.monotonic() + secs - 3
     changes, i = 0, 0
+    revs = {"service": [], "upstream": []}
     while time.monotonic() < end and changes < 400:
         # a service comes, an upstream of a staying service comes, the
-        # service goes, the upstream goes: two reloads, two runtime updates
+        # service goes, the upstream goes
         step = i % 4
         if step == 0:
-            etcd.put("/services/churn%d/upstream/c" % (i % 10), "127.0.0.1:%d" % new_port)
+            rev = etcd.put("/services/churn%d/upstream/c" % (i % 10), "127.0.0.1:%d" % new_port)
         elif step == 1:
-            etcd.put("/services/svc00001/upstream/churn", "127.0.0.1:%d" % new_port)
+            rev = etcd.put("/services/svc00001/upstream/churn", "127.0.0.1:%d" % new_port)
         elif step == 2:
-            etcd.delete("/services/churn%d/" % ((i - 2) % 10), prefix=True)
+            rev = etcd.delete("/services/churn%d/" % ((i - 2) % 10), prefix=True)
         else:
-            etcd.delete("/services/svc00001/upstream/churn")
+            rev = etcd.delete("/services/svc00001/upstream/churn")
+        revs["upstream" if step % 2 else "service"].append(rev)
         changes += 1
         i += 1
         time.sleep(0.3)
@@ -473,7 +572,8 @@ def churn(lb, new_port):
     runtime = sum(1 for _, _, o in applied if o.startswith("runtime"))
     reloads = sum(1 for _, _, o in applied if o.startswith("reloaded"))
     other = len(applied) - runtime - reloads
-    return changes, reqs, non2xx, sock, sockd, rps, p99, runtime, reloads, other
+    by = {k: applied_by(lb, v, nlines) for k, v in revs.items()}
+    return changes, reqs, non2xx, sock, sockd, rps, p99, runtime, reloads, other, by
 
 
 def burst(lb, nsvc, new_port, bound_ms):
@@ -564,6 +664,15 @@ def raise_nofile():
             say("RLIMIT_NOFILE stays %d: %s" % (hard, e))
 
 
+def applies_row(label, nsvc, label_n, adds, dels):
+    """How the puts and deletes of a convergence measure were applied:
+    by reload, N of M (goal: none)."""
+    n = adds.get("reloaded", 0) + dels.get("reloaded", 0)
+    row("%s, %d svc%s: applied by reload: %d of %d (adds %s, removes %s)" % (
+        label.split(" (")[0], nsvc, label_n, n, sum(adds.values()) + sum(dels.values()),
+        by_reload(adds), by_reload(dels)), str(n), "", "", "", "0", "met" if n == 0 else "MISSED")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     raise_nofile()
@@ -580,7 +689,7 @@ def main():
     rtsv = open(os.path.join(OUT, "render.tsv"), "w")
     rtsv.write("services\tkeys\twall_s\tmin_s\tmax_s\tget_s\ttmpl_s\tget_rss_mb\ttmpl_rss_mb\n")
     csum = open(os.path.join(OUT, "conv-summary.tsv"), "w")
-    csum.write("services\tpath\tn\tp10_ms\tp50_ms\tp90_ms\tp99_ms\tfloor_p50_ms\n")
+    csum.write("services\tpath\tn\tp10_ms\tp50_ms\tp90_ms\tp99_ms\tfloor_p50_ms\trt_floor_p50_ms\n")
     fl = open(os.path.join(OUT, "floor.tsv"), "w")
     fl.write("services\tp50_ms\tp99_ms\n")
     loaded = 0
@@ -628,15 +737,20 @@ def main():
             n = NCONV if nsvc < 10000 else max(3, NCONV // 6)
             res = convergence(lb, nsvc, n, new_port, conv)
             conv.flush()
+            rf50 = pct(res["floor"], 0.5) if res["floor"] else None
             for kind, label in (("runtime", "1a. new upstream (runtime path)"),
-                                ("reload", "1b. new service (reload path)")):
+                                ("reload", "1b. new service"),
+                                ("location", "1c. new location of a service")):
                 xs, outc = res[kind]
+                adds, dels = res[kind + " applies"]
                 if not xs:
                     row("%s, %d svc" % (label, nsvc), "no sample")
+                    applies_row(label, nsvc, label_n, adds, dels)
                     continue
                 p50, p99 = pct(xs, 0.5), pct(xs, 0.99)
-                csum.write("%d\t%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\n" % (
-                    nsvc, kind, len(xs), pct(xs, 0.1), p50, pct(xs, 0.9), p99, f(p50f, 3)))
+                csum.write("%d\t%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\n" % (
+                    nsvc, kind, len(xs), pct(xs, 0.1), p50, pct(xs, 0.9), p99, f(p50f, 3),
+                    f(rf50, 3)))
                 csum.flush()
                 spread = "p10-p90 %s-%s" % (f(pct(xs, 0.1)), f(pct(xs, 0.9)))
                 oc = ", ".join("%s %d" % kv for kv in sorted(outc.items()))
@@ -647,9 +761,10 @@ def main():
                 if kind == "runtime" and nsvc in (10, 1000):
                     g50, v50 = "p50 <= 10 ms", verdict(p50, 10)
                     g99, v99 = "p99 <= 50 ms", verdict(p99, 50)
-                elif kind == "reload" and nsvc == 100:
-                    g50, v50 = "p50 <= 150 ms", verdict(p50, 150)
-                if nsvc == 10000:
+                if kind in ("reload", "location") and nsvc >= 100:
+                    # (issue 19: no reload, routes through the map)
+                    g50, v50 = "p50 <= 20 ms", verdict(p50, 20)
+                elif nsvc == 10000:
                     g50, v50 = "<= 3000 ms", verdict(p50, 3000)
                     g99, v99 = "<= 3000 ms", verdict(p99, 3000)
                 if nsvc == 10000 and kind == "runtime":
@@ -659,19 +774,38 @@ def main():
                     spread, f(p50f, 2), f(p50 / p50f if p50f else None, 0), g50, v50)
                 row("%s p99, %d svc%s, ms" % (label, nsvc, label_n), f(p99),
                     "max %s" % f(max(xs)), f(p99f, 2), f(p99 / p99f if p99f else None, 0), g99, v99)
+                if kind == "runtime":
+                    # The floor of this path: the same client seeing the same
+                    # server added straight through haproxy's runtime API.
+                    rf = res["floor"]
+                    if rf:
+                        row("1a. floor (runtime API): add server + state ready -> first request"
+                            " p50, %d svc%s, ms (n=%d)" % (nsvc, label_n, len(rf)), f(rf50),
+                            "p10-p90 %s-%s" % (f(pct(rf, 0.1)), f(pct(rf, 0.9))), "", "", "", "")
+                    row("1a. new upstream put -> traffic p50 against the runtime API floor, %d svc%s, ms"
+                        % (nsvc, label_n), f(p50), "", f(rf50, 2),
+                        f(p50 / rf50 if rf50 else None, 1), "p50 <= floor + 5 ms",
+                        verdict(p50, rf50 + 5) if rf50 is not None else "n/a")
+                applies_row(label, nsvc, label_n, adds, dels)
             if (nsvc == 100 or (nsvc == max(SCALES) and 100 not in SCALES)) \
                     and not shutil.which("wrk"):
                 row("2. churn: not measured: wrk is not installed (not packaged for this release?)",
                     "-", "", "", "", "0", "")
             elif nsvc == 100 or (nsvc == max(SCALES) and 100 not in SCALES):
                 c = churn(lb, new_port)
-                changes, reqs, non2xx, sock, sockd, rps, p99, rt, rl, other = c
+                changes, reqs, non2xx, sock, sockd, rps, p99, rt, rl, other, by = c
                 row("2. churn %d svc: failed requests of %d (%d changes)" % (nsvc, reqs, changes),
                     str(non2xx), "", "", "", "0", "met" if non2xx == 0 else "MISSED")
                 row("2. churn: socket errors (%s)" % sockd, str(sock), "", "", "", "0",
                     "met" if sock == 0 else "MISSED")
                 row("2. churn: applies: runtime / reloads / other", "%d/%d/%d" % (rt, rl, other),
                     "", "", "", "%.0f req/s, p99 %s" % (rps, p99), "")
+                for k, what in (("service", "service adds/removes"),
+                                ("upstream", "upstream adds/removes")):
+                    row("2. churn: %s applied by reload: %s (%s)" % (
+                        what, by_reload(by[k]), ", ".join("%s %d" % kv for kv in sorted(by[k].items()))),
+                        str(by[k].get("reloaded", 0)), "", "", "", "0",
+                        "met" if not by[k].get("reloaded") else "MISSED")
             if nsvc == 1000 or (nsvc == max(SCALES) and 1000 not in SCALES):
                 rss, wake, cpu, per, same, pss, priv = footprint(lb)
                 scale = 60.0 / IDLE_SECS

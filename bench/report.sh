@@ -11,7 +11,7 @@ TMPF=$RES.tmp
 
 ver() { "$@" 2>/dev/null | head -n 1; }
 
-# plot-convergence.png: p50 with its p10-p90 bar per path, and the floor.
+# plot-convergence.png: p50 with its p10-p90 bar per path, and the floors.
 if command -v gnuplot >/dev/null && [ -s "$OUT/conv-summary.tsv" ]; then
 	awk -F'\t' 'NR > 1 && $2 == "runtime"' "$OUT/conv-summary.tsv" >"$OUT/conv-runtime.dat"
 	awk -F'\t' 'NR > 1 && $2 == "reload"' "$OUT/conv-summary.tsv" >"$OUT/conv-reload.dat"
@@ -27,7 +27,8 @@ set grid
 set xrange [5:20000]
 plot "$OUT/conv-runtime.dat" using 1:5:4:6 with yerrorlines lw 2 title "new upstream (runtime path)", \
      "$OUT/conv-reload.dat" using 1:5:4:6 with yerrorlines lw 2 title "new service (reload path)", \
-     "$OUT/conv-runtime.dat" using 1:8 with linespoints lw 2 title "floor: etcdctl watch put->event p50"
+     "$OUT/conv-runtime.dat" using 1:8 with linespoints lw 2 title "floor: etcdctl watch put->event p50", \
+     "$OUT/conv-runtime.dat" using 1:9 with linespoints lw 2 title "floor: runtime API add server -> first request p50"
 GP
 fi
 
@@ -53,11 +54,14 @@ plot "$OUT/render.dat" using 2:3:4:5 with yerrorlines lw 2 title "wall time, s",
 GP
 fi
 
-# The rows by measure (1a, 1b, 2, ...), each kept in the order of sizes.
+# The rows by measure (1a, 1b, 2, ..., 9, 10), each kept in the order of
+# sizes.
 {
 	head -n 1 "$OUT/summary.tsv"
-	{ tail -n +2 "$OUT/summary.tsv"; cat "$OUT/tls-summary.tsv" 2>/dev/null; } |
-		sort -s -t. -k1,1
+	{
+		tail -n +2 "$OUT/summary.tsv"
+		cat "$OUT/tls-summary.tsv" "$OUT/route-summary.tsv" 2>/dev/null
+	} | sort -s -t. -k1,1V
 } >"$OUT/summary.tsv.sorted"
 
 {
@@ -89,6 +93,32 @@ fi
 	echo
 	[ -f plot-render.png ] && echo "![render cost](plot-render.png)"
 	echo
+	# The request rates by route (bench/route-bench.sh), as a table.
+	if [ -s "$OUT/route.tsv" ]; then
+		echo "## Request rate by route"
+		echo
+		echo "wrk (see 10 below), requests per second, and each as a ratio to the first route's at the smallest size of the same run (goal: each >= 0.8)."
+		echo
+		awk -F'\t' '
+			NR == 1 { next }
+			{
+				k = $1 SUBSEP $2
+				if (!(k in seen)) { seen[k] = 1; order[++n] = k; cfg[k] = $1; svc[k] = $2 }
+				rate[k, $3] = $5; ratio[k, $3] = $9
+			}
+			END {
+				print "| config | services | first route | last route | no route (503) | first | last | no route |"
+				print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+				for (i = 1; i <= n; i++) {
+					k = order[i]
+					printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", cfg[k], svc[k],
+						rate[k, "first"], rate[k, "last"], rate[k, "none"],
+						ratio[k, "first"], ratio[k, "last"], ratio[k, "none"]
+				}
+			}
+		' "$OUT/route.tsv"
+		echo
+	fi
 	cat <<'MD'
 ## How it is measured
 
@@ -114,7 +144,9 @@ each size, after the load.
    0.3 s, a service is added, an upstream of `svc00001` is added, the
    service is removed, the upstream is removed (bounded: 400 changes and
    the wrk run). Applies are counted from the balancer's log lines
-   `easy-lb: revision N: runtime: ...` and `... reloaded (worker N)`.
+   `easy-lb: revision N: runtime: ...` and `... reloaded (worker N)`;
+   each change by the apply that carried it, service adds/removes and
+   upstream adds/removes apart: "applied by reload: N of M", goal 0.
 3. Render: `etcd-get -p /services/ > file; tmpl -d file` with the shipped
    template, as `render()` in env.sh runs it for the first configuration
    (later changes are rendered by the watcher's `tmpl --follow`, which
@@ -161,10 +193,27 @@ Row 9 comes from bench/tls-bench.sh, with a balancer of its own:
    answering by itself, so the rates are the balancer's.  Then h2load
    (nghttp2-client; the same 16 connections, one request in flight on
    each) over HTTPS with keep-alive, HTTP/2 against HTTP/1.1.
+
+Row 10 comes from bench/route-bench.sh, with a balancer and an etcd of
+its own:
+
+10. Request rate by route: services `svcNNNNN` of one upstream each
+    (`check inter 1h`) and location `/svcNNNNN`, at 1, 1,000 and 10,000
+    services (`ROUTE_SCALES`), every upstream the same second haproxy
+    answering `200 ok` by itself. The balancer is started afresh at each
+    size and measured once it serves the last route. wrk (2 threads, 16
+    connections, keep-alive, 4 s) on the first route (`/svc00000/`), the
+    last (the largest number: all locations are as long, so the old rule
+    order, the longest location first, then bytewise, puts it last) and a
+    path no route matches (503 from `easy-lb-none`). Each rate is also a
+    ratio to the 1-service first-route rate of the same run; goal: each
+    >= 0.8. The baseline row is a haproxy alone, with the balancer's
+    defaults and the largest size's routes in one `map_beg` map, routing
+    straight to the same server.
 MD
 	echo
 	echo "## The other benchmarks (raw output of this run)"
-	for n in etcd render tmpl hap tls; do
+	for n in etcd render tmpl hap tls route; do
 		[ -s "$OUT/$n.txt" ] || continue
 		echo
 		echo "### bench/$n-bench.sh"
