@@ -85,7 +85,7 @@ easylb_comment(struct sec *s)
 	long n;
 
 	while ((n = next_line(&p, end, &l)) >= 0)
-		if ((size_t)n > k && !memcmp(l, SERVES, k)) {
+		if (!s->serves && (size_t)n > k && !memcmp(l, SERVES, k)) {
 			s->serves = l + k;
 			s->slen = (size_t)n - k;
 		}
@@ -136,21 +136,21 @@ by_kind_name(const struct sec *a, const struct sec *b)
 	return r ? r : bytes_cmp(a->name, a->nlen, b->name, b->nlen);
 }
 
-static const struct sec *sorting;
-
+/* Sections of one array by kind and name, then in file order. */
 static int
-by_index(const void *pa, const void *pb)
+by_ptr(const void *pa, const void *pb)
 {
-	long a = *(const long *)pa, b = *(const long *)pb;
-	int r = by_kind_name(&sorting[a], &sorting[b]);
+	const struct sec *a = *(const struct sec *const *)pa;
+	const struct sec *b = *(const struct sec *const *)pb;
+	int r = by_kind_name(a, b);
 
 	return r ? r : (a > b) - (a < b);
 }
 
-/* The first section of kind and name in s, by the index idx sorted by
- * kind and name; NONE when there is none. */
+/* The first section of kind and name in s, by idx (s's sections sorted
+ * by by_ptr); NONE when there is none. */
 static long
-find(const struct sec *s, const long *idx, size_t n, const char *kind,
+find(const struct sec *s, struct sec *const *idx, size_t n, const char *kind,
      size_t klen, const char *name, size_t nlen)
 {
 	size_t lo = 0, hi = n;
@@ -163,12 +163,46 @@ find(const struct sec *s, const long *idx, size_t n, const char *kind,
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (by_kind_name(&s[idx[mid]], &key) < 0)
+		if (by_kind_name(idx[mid], &key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < n && !by_kind_name(&s[idx[lo]], &key) ? idx[lo] : NONE;
+	return lo < n && !by_kind_name(idx[lo], &key) ? idx[lo] - s : NONE;
+}
+
+/* Pointers to the sections s[1, n), sorted by by_ptr; NULL when out of
+ * memory. */
+static struct sec **
+sorted(struct sec *s, size_t n)
+{
+	struct sec **idx = malloc(n * sizeof(*idx));
+	size_t i;
+
+	if (!idx)
+		return NULL;
+	for (i = 0; i + 1 < n; i++)
+		idx[i] = &s[i + 1];
+	if (n > 1)
+		qsort(idx, n - 1, sizeof(*idx), by_ptr);
+	return idx;
+}
+
+/* Whether two sections of idx[0, n) (sorted) have one kind and name:
+ * 1 with why. */
+static int
+twice(struct sec *const *idx, size_t n, char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (!by_kind_name(idx[i - 1], idx[i])) {
+			seterr(why, whylen, "%.*s %.*s twice",
+			       (int)idx[i]->klen, idx[i]->kind,
+			       (int)idx[i]->nlen, idx[i]->name);
+			return 1;
+		}
+	return 0;
 }
 
 /* The lines of section s but its header, comments, blank lines and
@@ -211,8 +245,8 @@ is_spare(const struct sec *s)
 /* Where each old section takes its text from; 0 with why when one cannot
  * take any. */
 static int
-match_old(struct sec *o, size_t no, struct sec *n, const long *idx, size_t nn,
-	  char *why, size_t whylen)
+match_old(struct sec *o, size_t no, struct sec *n, struct sec *const *idx,
+	  size_t nn, char *why, size_t whylen)
 {
 	size_t i;
 	long x;
@@ -301,6 +335,21 @@ match_new(struct sec *o, size_t no, struct sec *n, size_t nn, char *why,
 	return 1;
 }
 
+/* The lines of section x but its header and any "# easy-lb:" comment
+ * (what a spare serves is said once, under its header), as they are. */
+static int
+body_but_ours(const struct sec *x, struct buf *out)
+{
+	const char *p = x->at + x->hlen, *end = x->at + x->len, *l, *from;
+	long n;
+
+	for (from = p; (n = next_line(&p, end, &l)) >= 0; from = p)
+		if ((n < 10 || memcmp(l, "# easy-lb:", 10)) &&
+		    buf_add(out, from, (size_t)(p - from)) < 0)
+			return -1;
+	return 0;
+}
+
 /* The text of old section s as the new file says it, into out. */
 static int
 emit(const struct sec *s, const struct sec *n, struct buf *out)
@@ -316,8 +365,16 @@ emit(const struct sec *s, const struct sec *n, struct buf *out)
 			       lines(s, "    ", out) < 0
 			   ? -1
 			   : 0;
-	if (!s->bound)
+	if (!s->bound && !is_spare(x))
 		return buf_add(out, x->at, x->len);
+	if (!s->bound)
+		/* (a free spare says nothing it could be read to serve) */
+		return buf_add(out, x->at, x->hlen) < 0 ||
+			       (x->at[x->hlen - 1] != '\n' &&
+				buf_add(out, "\n", 1) < 0) ||
+			       body_but_ours(x, out) < 0
+			   ? -1
+			   : 0;
 	/* "backend SPARE", the rest of the new header, what it serves */
 	k = (size_t)(x->name + x->nlen - x->at);
 	if (buf_add(out, s->at, (size_t)(s->name + s->nlen - s->at)) < 0 ||
@@ -325,7 +382,7 @@ emit(const struct sec *s, const struct sec *n, struct buf *out)
 	    (x->at[x->hlen - 1] != '\n' && buf_add(out, "\n", 1) < 0) ||
 	    buf_printf(out, "    " SERVES "%.*s\n", (int)x->nlen, x->name) < 0)
 		return -1;
-	return buf_add(out, x->at + x->hlen, x->len - x->hlen);
+	return body_but_ours(x, out);
 }
 
 void
@@ -347,22 +404,28 @@ hapbind(const char *old, size_t oldlen, const char *new, size_t newlen,
 {
 	struct sec *o = NULL, *n = NULL;
 	size_t no = 0, nn = 0, i;
-	long *idx = NULL;
+	struct sec **idx = NULL, **oidx = NULL;
 	int ret = -1;
 
 	*b = NULL;
 	*nb = 0;
+	/* (no NUL in a configuration haproxy reads, nor in a name here) */
+	if (memchr(old, '\0', oldlen) || memchr(new, '\0', newlen)) {
+		seterr(why, whylen, "NUL byte in configuration");
+		return 0;
+	}
 	if (sections(old, oldlen, &o, &no) < 0 ||
-	    sections(new, newlen, &n, &nn) < 0 ||
-	    !(idx = malloc((nn + 1) * sizeof(*idx))))
+	    sections(new, newlen, &n, &nn) < 0 || !(idx = sorted(n, nn)) ||
+	    !(oidx = sorted(o, no)))
 		goto out;
+	/* (what a backend that is not a spare says it serves is a comment) */
 	for (i = 1; i < no; i++)
-		easylb_comment(&o[i]);
-	for (i = 0; i + 1 < nn; i++)
-		idx[i] = (long)i + 1;
-	sorting = n;
-	qsort(idx, nn - 1, sizeof(*idx), by_index);
-	if (!match_old(o, no, n, idx, nn - 1, why, whylen)) {
+		if (is_spare(&o[i]))
+			easylb_comment(&o[i]);
+	/* (the names are what binds: a name twice binds nothing) */
+	if (twice(oidx, no - 1, why, whylen) ||
+	    twice(idx, nn - 1, why, whylen) ||
+	    !match_old(o, no, n, idx, nn - 1, why, whylen)) {
 		ret = 0;
 		goto out;
 	}
@@ -374,7 +437,10 @@ hapbind(const char *old, size_t oldlen, const char *new, size_t newlen,
 	for (i = 1; i < no; i++) {
 		struct hapbind *a;
 
-		if (emit(&o[i], n, out) < 0)
+		/* (a section starts a line, whatever ended the one before) */
+		if ((out->len && out->p[out->len - 1] != '\n' &&
+		     buf_add(out, "\n", 1) < 0) ||
+		    emit(&o[i], n, out) < 0)
 			goto out;
 		if (!o[i].bound)
 			continue;
@@ -396,6 +462,7 @@ out:
 		*nb = 0;
 	}
 	free(idx);
+	free(oidx);
 	free(o);
 	free(n);
 	return ret;

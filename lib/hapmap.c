@@ -253,8 +253,8 @@ static void
 norun(struct hapmap_plan *p, const char *what, const struct entry *e)
 {
 	if (p->runtime)
-		seterr(p->why, sizeof(p->why), "map key %.100s: %s",
-		       e->klen ? e->key : "", what);
+		seterr(p->why, sizeof(p->why), "map key %.*s: %s",
+		       (int)(e->klen < 100 ? e->klen : 100), e->key, what);
 	p->runtime = 0;
 }
 
@@ -319,8 +319,10 @@ hapmap_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	if (entries(old, oldlen, &a, &na) < 0 ||
 	    entries(new, newlen, &b, &nb) < 0)
 		goto out;
-	qsort(a, na, sizeof(*a), by_key);
-	qsort(b, nb, sizeof(*b), by_key);
+	if (na)
+		qsort(a, na, sizeof(*a), by_key);
+	if (nb)
+		qsort(b, nb, sizeof(*b), by_key);
 	check(p, a, na);
 	check(p, b, nb);
 	while (p->runtime && (i < na || j < nb)) {

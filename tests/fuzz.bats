@@ -22,6 +22,10 @@ fuzz() {
 	fuzz hapcfg_diff
 }
 
+@test "fuzz: hap-reload's maps and spare backends, 5 s" {
+	fuzz hapmap
+}
+
 @test "fuzz: base64 decode, encode round trip, 5 s" {
 	fuzz b64
 }

@@ -7,12 +7,13 @@
 # Targets: tmpl_parse (template parser), watch_stream (etcd watch stream
 # splitting and parsing), hapcfg_diff (hap-reload's config differ), b64,
 # records (the record stream between etcd-watch and tmpl --follow),
-# range_scan (etcd-get's reader of range replies).
+# range_scan (etcd-get's reader of range replies), hapmap (hap-reload's map
+# blocks, map diff and spare backends).
 set -u
 cd "$(dirname "$0")/../.." || exit 111
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-[ $# -eq 0 ] && set -- tmpl_parse watch_stream hapcfg_diff b64 records range_scan
+[ $# -eq 0 ] && set -- tmpl_parse watch_stream hapcfg_diff b64 records range_scan hapmap
 cc=${FUZZ_CC:-clang}
 b=tests/fuzz/build
 mkdir -p "$b" || exit 111
@@ -24,6 +25,7 @@ srcs() {
 	watch_stream) echo lib/etcd_kv.c lib/etcd_scan.c lib/etcd.c lib/b64.c lib/util.c ;;
 	range_scan) echo lib/etcd_scan.c lib/etcd_kv.c lib/etcd.c lib/b64.c lib/util.c ;;
 	hapcfg_diff) echo lib/hapcfg.c lib/util.c ;;
+	hapmap) echo lib/hapmap.c lib/hapbind.c lib/hapcfg.c lib/util.c ;;
 	b64) echo lib/b64.c ;;
 	records) echo lib/records.c lib/jsonw.c lib/b64.c lib/util.c ;;
 	*) return 1 ;;
