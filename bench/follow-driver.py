@@ -10,6 +10,8 @@ it, as etcd-watch would send them.
                     runtime path of the balancer), cycling over services
   --mode modify     each change gives an existing upstream a new address:
                     as many keys at the end as at the start
+  --mode location   each change gives a service a new location (its route)
+  --mode service    each change adds a new service of one upstream
   --mode churn      a repeatable mix: upstreams put and deleted, whole
                     services added and removed, hosts, locations and backend
                     options changed, bad values put and fixed, now and
@@ -187,6 +189,10 @@ for i in range(nchanges):
     elif mode == "modify":
         s = i % ns
         ch = [("%s/svc%05d/upstream/i%02d" % (P, s, i // ns % nu), "10.201.%d.%d:%d" % (i // 250 % 250, i % 250, 1000 + i % 60000))]
+    elif mode == "location":
+        ch = [("%s/svc%05d/location" % (P, i % ns), "/moved%d" % i)]
+    elif mode == "service":
+        ch = [("%s/new%05d/upstream/a" % (P, i), "10.202.%d.%d:80" % (i // 250 % 250, i % 250))]
     else:
         ch = churn(i)
     recs = []
