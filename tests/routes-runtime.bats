@@ -217,6 +217,21 @@ file_servers() {
 	route /new/ d
 }
 
+@test "routes: a new service in a spare, with a location the runtime API cannot take, reloads with the file as rendered" {
+	# (a ';' in a map key makes the map change a reload: the file then
+	# installed is the render itself, not the one with the spare bound)
+	apply "$(base),\"/services/shop/upstream/c\":\"$(up c)\",\"/services/shop/location\":\"/x;y\"}"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "reloaded (worker "*")" ]]
+	[ -z "$stderr" ]
+	grep -qx "backend shop" "$D/haproxy.cfg"
+	refute grep -q "easy-lb: serves" "$D/haproxy.cfg"
+	grep -qx "/x;y shop" "$D/routes.map"
+	route "/x;y/z" c
+	route /web/ a
+	in_step
+}
+
 @test "routes: a global setting reloads" {
 	HARD_STOP_AFTER=20s apply "$(base)}"
 	[ "$status" -eq 0 ]
