@@ -7,10 +7,14 @@ implementation than ours, through the ETCDCTL_* variables of the caller);
 haproxy through its runtime API ("show servers state").  Every upstream
 key PREFIX/<svc>/upstream/<inst> = "host:port [options]" must be running
 as server <inst> of backend <svc> at that address and port, and nothing
-else may run in a backend of a service.  Exit 0 when both agree, 1 with
+else may run in a backend of a service.  A service added since the last
+reload runs in a spare backend (easy-lb-spare-N): which one, haproxy's
+configuration beside the socket says ("# easy-lb: serves <svc>" under the
+spare's header, hap-reload(1)).  Exit 0 when both agree, 1 with
 the difference on stderr, 2 when either side cannot be read."""
 import base64
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -35,6 +39,23 @@ def etcd_view():
     return want
 
 
+def spares():
+    """{spare backend: the service it serves}, from the configuration
+    beside the socket (none when it cannot be read)."""
+    out, be = {}, None
+    try:
+        with open(os.path.join(os.path.dirname(sock), "haproxy.cfg")) as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 2 and w[0] == "backend":
+                    be = w[1]
+                elif w[:3] == ["#", "easy-lb:", "serves"] and len(w) == 4 and be:
+                    out[be] = w[3]
+    except OSError:
+        pass
+    return out
+
+
 def haproxy_view():
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(10)
@@ -57,12 +78,13 @@ def haproxy_view():
         sys.exit("converged: %s: no 'show servers state' header in %r"
                  % (sock, data[:200]))
     f = {n: i for i, n in enumerate(head)}
+    bound = spares()
     have = set()
     for l in lines:
         w = l.split()
         if not w or l.startswith("#") or len(w) < len(head):
             continue
-        be = w[f["be_name"]]
+        be = bound.get(w[f["be_name"]], w[f["be_name"]])
         if be.startswith("easy-lb-"):
             continue
         have.add((be, w[f["srv_name"]], w[f["srv_addr"]], int(w[f["srv_port"]])))
