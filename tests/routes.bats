@@ -263,7 +263,7 @@ EOF
 www.example.com,api.example.com / 400
 www.example.com, /x 400
 ,www.example.com /x 400
-"www.example.com,x" / root
+"www.example.com,x" / 400
 www.example.com / exact
 EOF
 	render new "$NEW" "$BATS_TEST_TMPDIR/data.json"

@@ -501,6 +501,24 @@ plan(struct run *r)
 	maps_unbind(&r->maps);
 }
 
+/* The files haproxy -c reads: the maps where the file says they are
+ * (under --check only the ones there is none of yet), and a copy of the
+ * file beside CONFIG, in the running haproxy's working directory, so
+ * that relative paths mean what they will mean. */
+static void
+candidate(struct run *r)
+{
+	char err[512];
+
+	if (r->check)
+		maps_put_missing(&r->maps);
+	else
+		maps_put(&r->maps);
+	if (write_scratch(r->candidate, r->inst->p ? r->inst->p : "",
+			  r->inst->len, err, sizeof(err)) < 0)
+		die(EXIT_TEMP, "%s", err);
+}
+
 /* Step 1: read NEWFILE, then CONFIG under the lock, and plan the
  * change.  Returns 0; 1 when NEWFILE is what CONFIG and its
  * maps hold already; 2 when NEWFILE's maps are malformed (why says
@@ -537,25 +555,10 @@ prepare(struct run *r)
 		   r->maps.nadd + r->maps.ndel + r->maps.nchg > 0);
 	if (!r->check && !r->install)
 		mark(r);
+	/* (before any change to haproxy: a disk that refuses them stops the
+	 * run before haproxy runs something the files do not say) */
+	candidate(r);
 	return 0;
-}
-
-/* The files haproxy -c reads: the maps where the file says they are
- * (under --check only the ones there is none of yet), and a copy of the
- * file beside CONFIG, in the running haproxy's working directory, so
- * that relative paths mean what they will mean. */
-static void
-candidate(struct run *r)
-{
-	char err[512];
-
-	if (r->check)
-		maps_put_missing(&r->maps);
-	else
-		maps_put(&r->maps);
-	if (write_scratch(r->candidate, r->inst->p ? r->inst->p : "",
-			  r->inst->len, err, sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
 }
 
 /* Step 2: haproxy -c on the candidate.  When only server lines and map
@@ -574,7 +577,6 @@ validate(struct run *r)
 		r->applied =
 		    apply_runtime(runtime, timeout_ms, &r->plan, r->maps.rt,
 				  r->maps.n, r->why, sizeof(r->why)) == 0;
-	candidate(r);
 	validate_start(r->candidate, &c);
 	if (validate_wait(&c, &r->diag) != 0)
 		return -1;
