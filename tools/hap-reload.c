@@ -617,9 +617,32 @@ refuse(struct run *r)
 static void
 install_new(struct run *r)
 {
-	if (r->have_old)
-		install(r->prev, &r->old);
-	install(config, r->inst);
+	char err[512], why[512];
+	int changed;
+	long worker;
+
+	if ((!r->have_old ||
+	     atomic_replace(r->prev, r->old.p ? r->old.p : "", r->old.len,
+			    &changed, err, sizeof(err)) == 0) &&
+	    atomic_replace(config, r->inst->p ? r->inst->p : "", r->inst->len,
+			   &changed, err, sizeof(err)) == 0)
+		return;
+	/* The file could not go in: haproxy must not run what it does not
+	 * say.  A runtime change is undone by a reload of the files as they
+	 * were (the maps put back first). */
+	if (!(r->fast && r->applied))
+		die(EXIT_TEMP, "%s", err);
+	maps_restore(&r->maps);
+	if (reload(&worker, why, sizeof(why)) < 0)
+		die(EXIT_TEMP,
+		    "%s, and the reload that was to undo its runtime change failed: %s",
+		    err, why);
+	unmark(r);
+	/* (said once it is undone: whoever reads the log then finds haproxy
+	 * running what the files say) */
+	warnmsg("%s", err);
+	die(EXIT_TEMP,
+	    "%s not installed: its runtime change undone by a reload", config);
 }
 
 /* Step 6: the reload of the new file failed (how: -1, or -2 when it
