@@ -20,6 +20,38 @@ bench_cleanup() {
 	rm -rf "$TMP"
 }
 
+# bench_lb_tmp NAME: for a benchmark of the whole balancer, bench_tmp's
+# TMP and a RUN dir on a tmpfs (LB_BENCH_RUN, its EASY_LB_RUN: as /run is
+# on systemd hosts and in containers; its files are fsync'd, which on a
+# disk would be measured); at exit, besides etcd, every process listed in
+# $TMP/pids (boot.sh leads its own process group, haproxy and its
+# workers, stopped as a group) and PY_PID, the driver.
+bench_lb_tmp() {
+	bench_tmp "$1"
+	RUN=$(mktemp -d "/dev/shm/$1-run.XXXXXX" 2>/dev/null) || RUN=$TMP/run
+	export LB_BENCH_RUN=$RUN
+	PY_PID=
+	trap bench_lb_cleanup EXIT
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+bench_lb_cleanup() {
+	local pid
+	[ -n "${PY_PID:-}" ] && kill -KILL "$PY_PID" 2>/dev/null
+	if [ -f "$TMP/pids" ]; then
+		while read -r pid; do
+			kill -TERM "$pid" 2>/dev/null
+		done <"$TMP/pids"
+		sleep 0.5
+		while read -r pid; do
+			kill -KILL -- "-$pid" 2>/dev/null
+			kill -KILL "$pid" 2>/dev/null
+		done <"$TMP/pids"
+	fi
+	rm -rf "$RUN"
+	bench_cleanup
+}
+
 free_port() {
 	python3 -c 'import socket
 s = socket.socket()

@@ -34,39 +34,9 @@ for t in etcd haproxy curl python3 wrk; do
 	command -v "$t" >/dev/null || { say "$t not installed (contrib/deps.sh bench)"; exit 111; }
 done
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/route-bench.XXXXXX") || exit 111
-# The balancer's EASY_LB_RUN on a tmpfs, as /run is (see lb-bench.sh).
-RUN=$(mktemp -d /dev/shm/route-bench-run.XXXXXX 2>/dev/null) || RUN=$TMP/run
-export LB_BENCH_RUN=$RUN
-ETCD_PID='' PY_PID=''
-# Every process route-scenarios.py starts is listed in $TMP/pids; boot.sh
-# leads its own process group (haproxy and its workers), stopped as a
-# group.
-# shellcheck disable=SC2317,SC2329 # run by the EXIT trap
-cleanup() {
-	local pid
-	[ -n "$PY_PID" ] && kill -KILL "$PY_PID" 2>/dev/null
-	if [ -f "$TMP/pids" ]; then
-		while read -r pid; do
-			kill -TERM "$pid" 2>/dev/null
-		done <"$TMP/pids"
-		sleep 0.5
-		while read -r pid; do
-			kill -KILL -- "-$pid" 2>/dev/null
-			kill -KILL "$pid" 2>/dev/null
-		done <"$TMP/pids"
-	fi
-	if [ -n "$ETCD_PID" ]; then
-		kill "$ETCD_PID" 2>/dev/null
-		wait "$ETCD_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP" "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
+bench_lb_tmp route-bench
 start_etcd
 
 mkdir -p "$OUTDIR"
