@@ -359,17 +359,6 @@ reload(long *worker, char *why, size_t wlen)
 	return reload_signal(deadline, worker, why, wlen);
 }
 
-static void
-install(const char *path, const struct buf *b)
-{
-	char err[512];
-	int changed;
-
-	if (atomic_replace(path, b->p ? b->p : "", b->len, &changed, err,
-			   sizeof(err)) < 0)
-		die(EXIT_TEMP, "%s", err);
-}
-
 /* One run: the files it reads and writes, the lock it holds and the plan
  * from the old configuration to the new.  run_init sets every field
  * before any step runs; run_free alone releases them. */
@@ -657,7 +646,7 @@ roll_back(struct run *r, int how)
 	if (how == -2) {
 		/* Nothing was reloaded: the file goes back to what runs. */
 		if (r->have_old)
-			install(config, &r->old);
+			install_file(config, &r->old);
 		else
 			unlink(config);
 		maps_restore(&r->maps);
@@ -667,8 +656,8 @@ roll_back(struct run *r, int how)
 	if (!r->have_old)
 		die(EXIT_TEMP, "%s, and there is no previous %s to restore",
 		    r->why, config);
-	install(r->rejected, r->inst);
-	install(config, &r->old);
+	install_file(r->rejected, r->inst);
+	install_file(config, &r->old);
 	maps_restore(&r->maps);
 	warnmsg("%s; restored the previous %s, kept the new one as %s", r->why,
 		config, r->rejected);

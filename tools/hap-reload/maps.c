@@ -154,8 +154,8 @@ maps_same(const struct maps *mp)
 	return 1;
 }
 
-static void
-put(const char *path, const struct buf *b)
+void
+install_file(const char *path, const struct buf *b)
 {
 	char err[512];
 	int changed;
@@ -171,7 +171,7 @@ maps_put(struct maps *mp)
 	size_t i;
 
 	for (i = 0; i < mp->n; i++)
-		put(mp->m[i].path, &mp->m[i].text);
+		install_file(mp->m[i].path, &mp->m[i].text);
 	mp->put = 1;
 }
 
@@ -182,7 +182,7 @@ maps_put_missing(struct maps *mp)
 
 	for (i = 0; i < mp->n; i++)
 		if (!mp->had[i])
-			put(mp->m[i].path, &mp->m[i].text);
+			install_file(mp->m[i].path, &mp->m[i].text);
 }
 
 void
@@ -194,7 +194,7 @@ maps_restore(struct maps *mp)
 		return;
 	for (i = 0; i < mp->n; i++) {
 		if (mp->had[i])
-			put(mp->m[i].path, &mp->old[i]);
+			install_file(mp->m[i].path, &mp->old[i]);
 		else if (unlink(mp->m[i].path) < 0 && errno != ENOENT)
 			dieerr(EXIT_TEMP, "unlink %s", mp->m[i].path);
 	}

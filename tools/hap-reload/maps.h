@@ -45,4 +45,8 @@ void maps_restore(struct maps *mp);
 void maps_put_missing(struct maps *mp);
 void maps_free(struct maps *mp);
 
+/* Replace path with b atomically, the one way hap-reload writes a file
+ * (CONFIG and its maps); dies with EXIT_TEMP when it cannot. */
+void install_file(const char *path, const struct buf *b);
+
 #endif
