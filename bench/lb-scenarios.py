@@ -13,10 +13,14 @@ Knobs (environment): SCALES (services, default "10 100 1000 10000"),
 NCONV (samples per convergence figure, default 30; 5 at 10,000 services),
 DEBOUNCE_MS (default 50), CHURN_SECS (20), IDLE_SECS (20), RENDER_RUNS (3).
 """
-import base64, http.client, json, os, re, resource, signal, socket, statistics
+import http.client, json, os, re, resource, signal, socket, statistics
 import shutil, subprocess, sys, threading, time, urllib.parse
 
+import benchlib
+from benchlib import b64, free_port, raise_nofile, say, spawn, stop
+
 TMP, ETCD, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+benchlib.init("lb-bench", TMP)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "bin")
 SHARE = os.path.join(REPO, "share", "easy-lb")
@@ -29,35 +33,6 @@ RENDER_RUNS = int(os.environ.get("RENDER_RUNS", "3"))
 NINST = 10
 os.environ["PATH"] = BIN + ":" + os.environ["PATH"]
 os.environ["ETCDCTL_ENDPOINTS"] = ETCD  # for etcd-get, etcd-watch
-
-
-def say(*a):
-    print("lb-bench:", *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    with open(os.path.join(TMP, "pids"), "a") as f:
-        f.write("%d\n" % p.pid)
-    return p
-
-
-def stop(p, sig=signal.SIGTERM, limit=20):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(limit)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 # --- etcd over its JSON gateway, one persistent connection -------------
@@ -101,10 +76,6 @@ class Etcd:
     def txn(self, ops):
         r = self.call("/v3/kv/txn", {"success": ops})
         return int(r["header"]["revision"])
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
 
 
 etcd = Etcd()
@@ -652,24 +623,6 @@ def trim(nsvc):
                 ops = []
     if ops:
         etcd.txn(ops)
-
-
-def raise_nofile():
-    """As easy-lb.service does (LimitNOFILE): haproxy wants a descriptor
-    per health-checked server, 100,240 at 10,000 services x 10.  Only root
-    can raise the hard limit; others keep theirs (and trim, below)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 1048576
-    try:
-        with open("/proc/sys/fs/nr_open") as fh:
-            want = min(want, int(fh.read()))
-    except (OSError, ValueError):
-        pass
-    if os.geteuid() == 0 and hard < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-        except (OSError, ValueError) as e:
-            say("RLIMIT_NOFILE stays %d: %s" % (hard, e))
 
 
 def applies_row(label, nsvc, label_n, adds, dels):

@@ -26,10 +26,14 @@ one map_beg map; 0: not), DEBOUNCE_MS (50).  Results: OUTDIR/route.tsv
 Figures are reported, never enforced: the exit status is 0 unless setup
 fails.
 """
-import base64, http.client, json, os, re, resource, signal, socket, subprocess
+import http.client, json, os, re, signal, subprocess
 import sys, time, urllib.parse
 
+import benchlib
+from benchlib import b64, free_port, raise_nofile, say, spawn, stop
+
 TMP, ETCD, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+benchlib.init("route-bench", TMP)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARE = os.path.join(REPO, "share", "easy-lb")
 SCALES = sorted(int(x) for x in os.environ.get("ROUTE_SCALES", "1 1000 10000").split())
@@ -42,39 +46,6 @@ GOAL = 0.8
 NOROUTE = "/none/"
 os.environ["PATH"] = os.path.join(REPO, "bin") + ":" + os.environ["PATH"] + ":/usr/sbin"
 os.environ["ETCDCTL_ENDPOINTS"] = ETCD
-
-
-def say(*a):
-    print("route-bench:", *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def spawn(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    with open(os.path.join(TMP, "pids"), "a") as fh:
-        fh.write("%d\n" % p.pid)
-    return p
-
-
-def stop(p, limit=20):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(limit)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
 
 
 def txn(conn, ops):
@@ -270,23 +241,6 @@ backend easy-lb-none
             fh.write("\nbackend svc%05d\n    balance roundrobin\n"
                      "    server u 127.0.0.1:%d check inter 1h\n" % (s, ok_port))
     return cfg
-
-
-def raise_nofile():
-    """As lb-scenarios.py does: haproxy wants a descriptor per checked
-    server; only root can raise the hard limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 1048576
-    try:
-        with open("/proc/sys/fs/nr_open") as fh:
-            want = min(want, int(fh.read()))
-    except (OSError, ValueError):
-        pass
-    if os.geteuid() == 0 and hard < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-        except (OSError, ValueError) as e:
-            say("RLIMIT_NOFILE stays %d: %s" % (hard, e))
 
 
 def fmt(x, nd=0):
