@@ -85,7 +85,11 @@ good_path(const char *p, size_t n)
 
 /* The newlines in s[0, n), eight bytes at a time: in a word x ^ '\n'
  * repeated, a byte is zero where s has a newline, and y has the high
- * bit of exactly those bytes set. */
+ * bit of exactly those bytes set.  They are summed by a multiplication
+ * (y >> 7 has a 1 in each such byte; the top byte of the product is
+ * their sum), not by __builtin_popcountll, which without -mpopcnt (the
+ * amd64 baseline) is a call into libgcc for each word: 2 ms for the 5
+ * MB of a configuration of 100,000 servers. */
 static size_t
 lines_in(const char *s, size_t n)
 {
@@ -97,7 +101,7 @@ lines_in(const char *s, size_t n)
 		memcpy(&x, s + i, 8);
 		x ^= nl;
 		y = ~(((x & low) + low) | x | low);
-		c += (size_t)__builtin_popcountll(y);
+		c += (size_t)(((y >> 7) * 0x0101010101010101ULL) >> 56);
 	}
 	for (; i < n; i++)
 		c += s[i] == '\n';

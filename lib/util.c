@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +40,15 @@ buf_room(struct buf *b, size_t n)
 		return 0;
 	while (cap < b->len + n + 1)
 		cap *= 2;
-	if (!(q = realloc(b->p, cap)))
+	if (b->mapped) {
+		if (!(q = malloc(cap)))
+			return -1;
+		memcpy(q, b->p, b->len);
+		munmap(b->p, b->mapped);
+		b->mapped = 0;
+	} else if (!(q = realloc(b->p, cap))) {
 		return -1;
+	}
 	b->p = q;
 	b->cap = cap;
 	return 0;
@@ -117,7 +125,11 @@ buf_printf(struct buf *b, const char *fmt, ...)
 void
 buf_free(struct buf *b)
 {
-	free(b->p);
+	if (b->mapped)
+		munmap(b->p, b->mapped);
+	else
+		free(b->p);
+	b->mapped = 0;
 	b->p = NULL;
 	b->len = b->cap = 0;
 }
@@ -204,13 +216,52 @@ read_all(int fd, struct buf *b)
 	return 0;
 }
 
+/* A regular file of size bytes into an empty b, mapped: a file of
+ * megabytes (a configuration of 100,000 servers) is there at once,
+ * where a read would copy it into memory touched a page at a time.  The
+ * mapping is private, so b may be written, and a page longer than the
+ * file when it fills its last page, so that b->p[size] is a NUL like
+ * every buffer's.  Files this program reads are replaced by rename,
+ * never cut short in place (which would fault a mapping's reader).
+ * Returns 0, or -1 where a read must do. */
+static int
+map_in(int fd, size_t size, struct buf *b)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len;
+	char *p;
+
+	if (b->p || size < 65536 || size > SIZE_MAX - 2 * page)
+		return -1;
+	len = (size + 1 + page - 1) / page * page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	if (mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+		 0) == MAP_FAILED) {
+		munmap(p, len);
+		return -1;
+	}
+	b->p = p;
+	b->len = size;
+	b->cap = len;
+	b->mapped = len;
+	return 0;
+}
+
 int
 read_file(const char *path, struct buf *b, char *err, size_t errlen)
 {
+	struct stat st;
 	int fd = 0, r;
 
 	if (strcmp(path, "-") && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd != 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    map_in(fd, (size_t)st.st_size, b) == 0) {
+		close(fd);
+		return 0;
+	}
 	r = read_all(fd, b);
 	if (r < 0)
 		seterr(err, errlen, "%s: %s",

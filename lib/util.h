@@ -22,10 +22,13 @@ enum {
 int seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A growable byte buffer, always NUL-terminated after len bytes. */
+/* A growable byte buffer, always NUL-terminated after len bytes.  One
+ * that read_file mapped (mapped: the length of that mapping, private and
+ * writable) turns into an ordinary one the first time it grows. */
 struct buf {
 	char *p;
 	size_t len, cap;
+	size_t mapped;
 };
 int buf_add(struct buf *b, const void *p, size_t n); /* -1 on ENOMEM */
 int buf_puts(struct buf *b, const char *s);
