@@ -276,3 +276,20 @@ file_servers() {
 	[ "$(worker)" = "$W0" ]
 	route /shop/ 503
 }
+
+@test "routes: a backend named twice takes no spare: haproxy -c gets the file as it is and refuses it; nothing changes" {
+	cp "$D/haproxy.cfg" "$D/before.cfg"
+	cp "$D/routes.map" "$D/before.map"
+	render "$(base),\"/services/shop/upstream/c\":\"$(up c)\"}"
+	sed -i 's/^backend shop$/backend web/' "$D/new.cfg"
+	[ "$(grep -c '^backend web$' "$D/new.cfg")" -eq 2 ]
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" -s "$D/haproxy.sock" "$D/new.cfg"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "rejected: "* ]]
+	[[ "$stderr" == *"hap-reload: $D/new.cfg rejected, kept as $D/haproxy.cfg.rejected"* ]]
+	cmp "$D/haproxy.cfg" "$D/before.cfg"
+	cmp "$D/routes.map" "$D/before.map"
+	[ "$(worker)" = "$W0" ]
+	route /web/ a
+	route /shop/ 503
+}
