@@ -22,7 +22,7 @@ else
 BUILD    = build
 endif
 
-TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload hap-certs
+TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload hap-certs easy-lb-status
 # lib/: the library, which never exits nor prints; tools/common/: what
 # the tools share (messages, dying, the etcd tools' options).
 LIBSRC  = $(wildcard lib/*.c)
@@ -56,8 +56,10 @@ $(BUILD)/libtools.a: $(COMOBJ)
 	rm -f $@
 	$(AR) rcs $@ $(COMOBJ)
 
-# (only hap-certs reads certificates itself)
+# (only hap-certs reads certificates itself; easy-lb status, which must
+# cost a few ms, loads neither libcurl nor libjq)
 $(BUILD)/hap-certs: LDLIBS += -lcrypto
+$(BUILD)/easy-lb-status: LDLIBS = -lm
 
 # A tool is tools/NAME.c, and the files of tools/NAME/ when it has some.
 $(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(BUILD)/libeasylb.a
@@ -65,6 +67,10 @@ $(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(BUILD)/libeasylb.a
 
 HAPRELOADOBJ = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/hap-reload/*.c))
 $(BUILD)/hap-reload: $(HAPRELOADOBJ)
+HAPCERTSOBJ = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/hap-certs/*.c))
+$(BUILD)/hap-certs: $(HAPCERTSOBJ)
+STATUSOBJ = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/easy-lb-status/*.c))
+$(BUILD)/easy-lb-status: $(STATUSOBJ)
 
 -include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d $(BUILD)/tools/*/*.d)
 
@@ -115,7 +121,7 @@ install: $(BINS)
 	for t in $(TOOLS); do cp -f $(BUILD)/$$t $(DESTDIR)$(BINDIR)/$$t; chmod 755 $(DESTDIR)$(BINDIR)/$$t; done
 	for m in $(MANS); do cp -f $$m $(DESTDIR)$(MANDIR)/man1/; chmod 644 $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
 	cp -Rf share/easy-lb/. $(DESTDIR)$(SHAREDIR)/
-	printf '#!/bin/sh\n# easy-lb: the balancer (see $(SHAREDIR)/boot.sh).\nPATH="$(BINDIR):$$PATH"\nexport PATH\nexec "$(SHAREDIR)/boot.sh" "$$@"\n' \
+	printf '#!/bin/sh\n# easy-lb: the balancer (see $(SHAREDIR)/boot.sh); easy-lb status: what it does.\nPATH="$(BINDIR):$$PATH"\nexport PATH\ncase $${1:-} in status) shift; exec easy-lb-status "$$@" ;; esac\nexec "$(SHAREDIR)/boot.sh" "$$@"\n' \
 		>$(DESTDIR)$(BINDIR)/easy-lb
 	chmod 755 $(DESTDIR)$(BINDIR)/easy-lb
 

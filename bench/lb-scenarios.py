@@ -499,6 +499,23 @@ def footprint(lb):
     return rss, wake, cpu, per, sorted(a) == sorted(b), pss, priv
 
 
+def status_cost(lb, n=50):
+    """easy-lb status (issue 20): the median and worst wall time of n runs
+    of `easy-lb-status`, and of `--json`, on this balancer, and the state
+    it says (exit status 0 healthy)."""
+    out = {}
+    for args in ([], ["--json"]):
+        ts, codes = [], set()
+        for _ in range(n):
+            t0 = time.monotonic()
+            r = subprocess.run([os.path.join(BIN, "easy-lb-status"), "-d", lb.run] + args,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ts.append((time.monotonic() - t0) * 1000)
+            codes.add(r.returncode)
+        out[" ".join(args) or "text"] = (statistics.median(ts), max(ts), sorted(codes))
+    return out
+
+
 def churn(lb, new_port):
     """wrk on a service that stays while services and upstreams come and
     go; bounded in changes and time."""
@@ -776,6 +793,10 @@ def main():
                         str(by[k].get("reloaded", 0)), "", "", "", "0",
                         "met" if not by[k].get("reloaded") else "MISSED")
             if nsvc == 1000 or (nsvc == max(SCALES) and 1000 not in SCALES):
+                for how, (med, worst, codes) in status_cost(lb).items():
+                    row("6. easy-lb status (%s), %d svc, ms (exit %s)" % (
+                        how, nsvc, ",".join(map(str, codes))), f(med, 2),
+                        "max %s" % f(worst, 2), "", "", "<= 10 ms", verdict(med, 10))
                 rss, wake, cpu, per, same, pss, priv = footprint(lb)
                 scale = 60.0 / IDLE_SECS
                 row("4. footprint %d svc: RSS of easy-lb processes, MB" % nsvc,

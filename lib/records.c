@@ -86,13 +86,49 @@ rec_delete(struct buf *b, const char *key, size_t klen, long long rev)
 	return buf_printf(b, ",\"revision\":%lld}\n", rev) < 0 ? -1 : 0;
 }
 
-int
-rec_progress(struct buf *b, long long rev)
+/* A record of a type and a revision, nothing else. */
+static int
+rec_bare(struct buf *b, const char *type, long long rev)
 {
-	return buf_printf(b, "{\"type\":\"progress\",\"revision\":%lld}\n",
+	return buf_printf(b, "{\"type\":\"%s\",\"revision\":%lld}\n", type,
 			  rev) < 0
 		   ? -1
 		   : 0;
+}
+
+int
+rec_progress(struct buf *b, long long rev)
+{
+	return rec_bare(b, "progress", rev);
+}
+
+int
+rec_lost(struct buf *b, long long rev, const char *reason)
+{
+	struct buf t = {0};
+	int r;
+
+	/* (the reason as text, shown byte by byte where not UTF-8) */
+	if (utf8_valid(reason, strlen(reason)))
+		r = buf_puts(&t, reason);
+	else
+		r = show_bytes(&t, reason, strlen(reason), 512);
+	r = r < 0 ||
+		    buf_printf(
+			b, "{\"type\":\"lost\",\"revision\":%lld,\"reason\":",
+			rev) < 0 ||
+		    json_str(b, t.p ? t.p : "", t.len) < 0 ||
+		    buf_puts(b, "}\n") < 0
+		? -1
+		: 0;
+	buf_free(&t);
+	return r;
+}
+
+int
+rec_watching(struct buf *b, long long rev)
+{
+	return rec_bare(b, "watching", rev);
 }
 
 /* Text entries go to "kvs"; the others to "binary", each written like an
@@ -149,6 +185,8 @@ rec_peek(const char *line, size_t n, long long *rev)
 	    {"{\"type\":\"delete\"", REC_DELETE},
 	    {"{\"type\":\"progress\",\"revision\":", REC_PROGRESS},
 	    {"{\"type\":\"resync\",\"revision\":", REC_RESYNC},
+	    {"{\"type\":\"lost\"", REC_LOST},
+	    {"{\"type\":\"watching\"", REC_WATCHING},
 	};
 	size_t i, k;
 
@@ -258,6 +296,11 @@ rec_parse(const char *line, size_t n, struct rec *r, char *err, size_t errlen)
 		}
 	} else if (!strcmp(type, "progress")) {
 		r->type = REC_PROGRESS;
+	} else if (!strcmp(type, "lost")) {
+		r->type = REC_LOST;
+		r->value = str_field(v, "reason");
+	} else if (!strcmp(type, "watching")) {
+		r->type = REC_WATCHING;
 	}
 	ret = 0;
 out:

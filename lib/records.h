@@ -31,6 +31,11 @@ int rec_put(struct buf *b, const char *key, size_t klen, const char *val,
 	    size_t vlen, long long rev);
 int rec_delete(struct buf *b, const char *key, size_t klen, long long rev);
 int rec_progress(struct buf *b, long long rev);
+/* The watch was lost (reason: why, as etcd-watch says it on stderr),
+ * and taken up again: between batches, each said once an outage.  rev:
+ * the last revision written. */
+int rec_lost(struct buf *b, long long rev, const char *reason);
+int rec_watching(struct buf *b, long long rev);
 
 /* A resync record under construction, from {0}: rec_resync_add each
  * entry in key order, then rec_resync_end writes the record at revision
@@ -55,7 +60,9 @@ enum rec_type {
 	REC_DELETE,
 	REC_RESYNC,
 	REC_PROGRESS,
-	REC_OTHER /* a type of a newer etcd-watch: nothing to apply */
+	REC_LOST,     /* the reason in value */
+	REC_WATCHING, /* again */
+	REC_OTHER     /* a type of a newer etcd-watch: nothing to apply */
 };
 struct rec {
 	enum rec_type type;

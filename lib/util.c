@@ -355,9 +355,10 @@ atomic_replace(const char *path, const void *data, size_t len, int *changed,
 	return 0;
 }
 
-int
-atomic_write(const char *path, const void *data, size_t len, char *err,
-	     size_t errlen)
+/* atomic_write, and atomic_note when sync is 0. */
+static int
+replace_whole(const char *path, const void *data, size_t len, int sync,
+	      char *err, size_t errlen)
 {
 	char *d1 = NULL, *b1 = NULL, *tmp = NULL;
 	const char *dir, *base;
@@ -396,7 +397,7 @@ atomic_write(const char *path, const void *data, size_t len, char *err,
 		       strerror(errno));
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		seterr(err, errlen, "%s: cannot sync %s: %s", path, tmp,
 		       strerror(errno));
 		goto out;
@@ -413,7 +414,8 @@ atomic_write(const char *path, const void *data, size_t len, char *err,
 		goto out;
 	}
 	/* The rename is durable only once the directory is synced. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+	if (sync &&
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
@@ -427,6 +429,20 @@ out:
 	free(d1);
 	free(b1);
 	return ret;
+}
+
+int
+atomic_write(const char *path, const void *data, size_t len, char *err,
+	     size_t errlen)
+{
+	return replace_whole(path, data, len, 1, err, errlen);
+}
+
+int
+atomic_note(const char *path, const void *data, size_t len, char *err,
+	    size_t errlen)
+{
+	return replace_whole(path, data, len, 0, err, errlen);
 }
 
 long long

@@ -60,7 +60,9 @@ int write_full(int fd, const char *p, size_t n);
 
 /* Read a whole file descriptor into b; -1 with errno set on failure. */
 int read_all(int fd, struct buf *b);
-/* Read a whole file ("-" is stdin); -1 with err filled on failure. */
+/* Read a whole file ("-" is stdin) into b, empty before; a regular file
+ * of 64 KiB or more is mapped (see struct buf).  -1 with err filled on
+ * failure. */
 int read_file(const char *path, struct buf *b, char *err, size_t errlen);
 
 /* Replace path with data atomically: a temporary file in the same
@@ -74,6 +76,11 @@ int atomic_replace(const char *path, const void *data, size_t len, int *changed,
  * else. */
 int atomic_write(const char *path, const void *data, size_t len, char *err,
 		 size_t errlen);
+/* The same, not synced: for a note of what is going on (a status file),
+ * which a crash of the machine may lose but a reader never sees half
+ * written. */
+int atomic_note(const char *path, const void *data, size_t len, char *err,
+		size_t errlen);
 
 /* Write data to path in place, mode 0600, without a temporary file or
  * fsync: for scratch files that nothing relies on once written (a

@@ -98,6 +98,38 @@ uid_of() { awk '$1 == "Uid:" { print $2 }' "/proc/$1/status"; }
 	refute grep -q "workers run as root" "$TESTTMP/lb.err"
 }
 
+# as_image CMD...: CMD as user haproxy in the image's environment (this
+# test's etcd and run directory).
+as_image() {
+	local -a envs
+	eval "envs=($(image_env))"
+	setpriv --reuid=haproxy --regid=haproxy --init-groups -- env -i \
+		PATH="$PREFIX/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+		"${envs[@]}" ETCD_PEERS="$ETCDCTL_ENDPOINTS" EASY_LB_RUN="$EASY_LB_RUN" "$@"
+}
+
+@test "image: its HEALTHCHECK and the unit's ExecStartPost, as user haproxy, find it healthy; so does HEALTH_URI" {
+	local hc post
+	hc=$(sed -n 's|^\s*CMD \["/bin/sh", "-c", "\(.*\)"\]$|\1|p' "$REPO/contrib/Dockerfile")
+	[ "$hc" = "easy-lb status >/dev/null || exit 1" ]
+	wait_until 20 as_image sh -c "$hc"
+	run_split as_image easy-lb status
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "${lines[0]}" = "easy-lb on $EASY_LB_RUN: healthy" ]
+	# (the master CLI is user haproxy's too: its workers are listed)
+	[[ "$output" == *$'\nhaproxy:     master '"$(cat "$EASY_LB_RUN/haproxy.pid")"', '* ]]
+	post=$(sed -n "s|^ExecStartPost=/bin/sh -c '\(.*\)'$|\1|p" "$REPO/contrib/easy-lb.service")
+	[ -n "$post" ]
+	post=${post//\/usr\/local\/bin/$PREFIX/bin}
+	post=${post//\$\$/\$}
+	run_split as_image sh -c "$post"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	[ "$(curl -s "$(LB)/healthz")" = healthy ]
+}
+
 @test "image: a new upstream goes through the runtime API, same worker" {
 	local w0
 	w0=$(worker_pid)

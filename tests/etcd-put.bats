@@ -81,6 +81,47 @@ present() { etcd-get "$1" >/dev/null; }
 	[ "$(cat "$BATS_TEST_TMPDIR/err")" = "" ]
 }
 
+@test "etcd-put --keepalive --follow: each new line of stdin is the value, at most once a second, the same one not written again; its end removes the key" {
+	local k r1 i
+	k=$(K follow)
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	etcd-put --ttl 5 --keepalive --follow "$k" - <"$BATS_TEST_TMPDIR/in" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	BGPID=$!
+	exec 5>"$BATS_TEST_TMPDIR/in"
+	# (nothing until the first line)
+	run_split etcd-get "$k"
+	[ "$status" -eq 1 ]
+	echo one >&5
+	wait_until 5 bash -c "[ \"\$(etcd-get '$k')\" = one ]"
+	# a burst: the last line is the value, a second after the first put
+	for i in two three four; do echo "$i" >&5; done
+	wait_until 5 bash -c "[ \"\$(etcd-get '$k')\" = four ]"
+	r1=$(etcd-get --revision)
+	echo four >&5
+	# (the same value, and past the TTL: kept alive, not written)
+	sleep 6
+	[ "$(etcd-get --revision)" = "$r1" ]
+	[ "$(etcd-get "$k")" = four ]
+	exec 5>&-
+	wait "$BGPID"
+	BGPID=
+	run_split etcd-get "$k"
+	[ "$status" -eq 1 ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/out")" ]
+	[ -z "$(cat "$BATS_TEST_TMPDIR/err")" ]
+}
+
+@test "etcd-put --follow needs --keepalive and the value -" {
+	run_split etcd-put --ttl 5 --follow "$(K f)" -
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	[ "$stderr" = "etcd-put: --follow needs --keepalive and the value -" ]
+	run_split etcd-put --ttl 5 --keepalive --follow "$(K f)" v
+	[ "$status" -eq 100 ]
+	[ "$stderr" = "etcd-put: --follow needs --keepalive and the value -" ]
+}
+
 @test "etcd-put --keepalive killed -9 leaves the key only until the TTL" {
 	etcd-put --ttl 2 --keepalive "$(K k9)" v &
 	KAPID=$!

@@ -198,6 +198,30 @@ $((r0 + 2))" ]
 	grep -q "^etcd-watch: $(K o/): watching again from revision [0-9]* ($ETCD_URL_main)$" "$W.err"
 }
 
+@test "etcd-watch --progress says once an outage that the watch is lost, and once that it watches again" {
+	local r0
+	etcd-put "$(K l/a)" 1 >/dev/null
+	r0=$(etcd-get --revision)
+	etcd-watch --snapshot --progress -p "$(K l/)" >"$BATS_TEST_TMPDIR/l.out" 2>"$BATS_TEST_TMPDIR/l.err" &
+	WPID=$!
+	W=$BATS_TEST_TMPDIR/l.out
+	wait_until 5 lines 1
+	etcd_stop main KILL
+	wait_until 10 lines 2
+	# (some retries later: still one record for the outage)
+	sleep 1
+	etcd_start main
+	etcd-put "$(K l/b)" 2 >/dev/null
+	wait_until 15 lines 5
+	[ "$(jq -r .type "$W" | tr '\n' ' ')" = "resync lost watching put progress " ]
+	[ "$(sed -n 2p "$W" | jq .revision)" = "$r0" ]
+	[[ "$(sed -n 2p "$W" | jq -r .reason)" == "$ETCD_URL_main: "* ]]
+	[ "$(sed -n 3p "$W")" = "{\"type\":\"watching\",\"revision\":$r0}" ]
+	# what is said on stderr, once each
+	[ "$(grep -c "^etcd-watch: $(K l/): .*; retrying from revision $((r0 + 1))$" "$BATS_TEST_TMPDIR/l.err")" -eq 1 ]
+	[ "$(grep -c "^etcd-watch: $(K l/): watching again from revision $((r0 + 1)) ($ETCD_URL_main)$" "$BATS_TEST_TMPDIR/l.err")" -eq 1 ]
+}
+
 @test "etcd-watch resyncs when its start revision was compacted" {
 	etcd-put "$(K c/a)" 1
 	local r0

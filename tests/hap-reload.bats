@@ -159,6 +159,52 @@ hr() {
 	cmp "$D/orig.cfg" "$D/haproxy.cfg"
 }
 
+# st_lines: the --status file, times replaced by T.
+st_lines() { sed -E 's/[0-9]{10}\.[0-9]{3}/T/g' "$D/status"; }
+
+@test "hap-reload --status: each run's outcome, the last applied, the last failed, the runs counted; --check writes nothing" {
+	cfg a b >"$D/new.cfg"
+	hr --status "$D/status" --revision 7 "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	[ "$(st_lines)" = "last 7 T 0 runtime: +1 -0 ~0 servers
+applied 7 T runtime: +1 -0 ~0 servers
+runs 1 0 0 0 0" ]
+	{ cfg a b; echo "	no-such-keyword here"; } >"$D/bad.cfg"
+	hr --status "$D/status" --revision 8 "$D/bad.cfg"
+	[ "$status" -eq 1 ]
+	[[ "$(st_lines)" == "last 8 T 1 rejected: "*"
+applied 7 T runtime: +1 -0 ~0 servers
+failed 8 T rejected: "*"
+runs 1 0 0 0 1" ]]
+	# a death (NEWFILE unreadable): its message is the outcome
+	hr --status "$D/status" "$D/missing.cfg"
+	[ "$status" -eq 111 ]
+	[ "$stderr" = "hap-reload: $D/missing.cfg: No such file or directory" ]
+	[ "$(st_lines | head -n 1)" = "last - T 111 $D/missing.cfg: No such file or directory" ]
+	[ "$(st_lines | tail -n 1)" = "runs 1 0 0 0 2" ]
+	hr --status "$D/status" --revision 9 "$D/new.cfg"
+	[ "$output" = unchanged ]
+	[ "$(st_lines | sed -n 2p)" = "applied 9 T unchanged" ]
+	[ "$(st_lines | tail -n 1)" = "runs 1 0 1 0 2" ]
+	cp "$D/status" "$D/status.before"
+	cfg a >"$D/check.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" --check --status "$D/status" "$D/check.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = valid ]
+	cmp "$D/status" "$D/status.before"
+}
+
+@test "hap-reload --revision must be one word" {
+	hr --status "$D/status" --revision "7 8" "$D/haproxy.cfg"
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	[[ "$stderr" == "hap-reload: --revision 7 8: not one word of at most 64 printable characters
+usage: hap-reload "* ]]
+	[ ! -e "$D/status" ]
+}
+
 @test "hap-reload: runtime add: traffic reaches the new server, same worker" {
 	cfg a b >"$D/new.cfg"
 	hr "$D/new.cfg"

@@ -118,14 +118,16 @@ K() {
 	printf '/t%s/%s' "$BATS_TEST_NUMBER" "$1"
 }
 
-# run_split CMD...: like bats' run, but keeps stdout in $output and stderr
-# in $stderr separately (bats 1.8's --separate-stderr is not portable).
+# run_split CMD...: like bats' run, but keeps stdout in $output (and its
+# lines in $lines) and stderr in $stderr separately (bats 1.8's
+# --separate-stderr is not portable).
 run_split() {
 	local errf="$BATS_TEST_TMPDIR/.stderr.$$"
 	# (the || keeps bats' ERR trap from counting a non-zero status)
 	output=$("$@" 2>"$errf") && status=0 || status=$?
 	stderr=$(cat "$errf")
 	rm -f "$errf"
+	mapfile -t lines <<<"$output"
 }
 
 # bulk_put PREFIX N: write N keys PREFIXk00000.. with values value-00000..

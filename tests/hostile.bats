@@ -65,7 +65,8 @@ services() {
 # Lines of the file that are not the template's own (server, use_backend,
 # backend directives): the only place input can reach.
 servers() {
-	printf '%s\n' "$output" | sed -n 's/^    server //p'
+	# (the services', not easy-lb-status's: HEALTH_URI)
+	printf '%s\n' "$output" | sed -n '/^    server status abns@/d; s/^    server //p'
 }
 
 # fake_etcd MODE: start tests/hostile/fake-etcd.py, set FAKE_URL.

@@ -112,15 +112,17 @@ in_step() {
 	[ "$(servers)" = "$before" ]
 }
 
-# servers: "BACKEND SERVER ADDR PORT" of every server haproxy runs.
+# servers: "BACKEND SERVER ADDR PORT" of every server haproxy runs (but
+# easy-lb-status's, on an abstract socket: HEALTH_URI).
 servers() {
 	echo "show servers state" | socat -t 2 - "unix:$D/haproxy.sock" |
-		awk 'NF > 10 && $1 ~ /^[0-9]+$/ { print $2, $4, $5, $19 }' | LC_ALL=C sort
+		awk 'NF > 10 && $1 ~ /^[0-9]+$/ && $2 != "easy-lb-status" { print $2, $4, $5, $19 }' |
+		LC_ALL=C sort
 }
 
 # file_servers: the same, from the installed file.
 file_servers() {
-	awk '/^backend / { be = $2 } $1 == "server" { split($3, a, ":"); print be, $2, a[1], a[2] }' \
+	awk '/^backend / { be = $2 } $1 == "server" && be != "easy-lb-status" { split($3, a, ":"); print be, $2, a[1], a[2] }' \
 		"$D/haproxy.cfg" | LC_ALL=C sort
 }
 

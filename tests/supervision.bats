@@ -40,16 +40,19 @@ group() { cat "$EASY_LB_RUN/watcher.pgid"; }
 
 # one_pipeline: exactly one watcher pipeline runs, whole, in the group
 # boot.sh recorded, led by watcher.sh: two etcd-watch (services and
-# certificates), one hap-certs, one tmpl, and no such program elsewhere.
+# certificates), one hap-certs, one tmpl, one etcd-put (the fleet key),
+# beside them one easy-lb-status (HEALTH_URI), and no such program
+# elsewhere.
 one_pipeline() {
-	local g p
+	local g p c
 	g=$(group) || return 1
 	p=$(procs)
 	[ "$(awk -v g="$g" '$1 == g && $3 == "watcher.sh"' <<<"$p" | wc -l)" -eq 1 ] || return 1
 	[ "$(awk '$3 == "etcd-watch"' <<<"$p" | wc -l)" -eq 2 ] || return 1
-	[ "$(awk '$3 == "hap-certs"' <<<"$p" | wc -l)" -eq 1 ] || return 1
-	[ "$(awk '$3 == "tmpl"' <<<"$p" | wc -l)" -eq 1 ] || return 1
-	[ "$(awk -v g="$g" '$3 ~ /^(etcd-watch|hap-certs|tmpl)$/ && $2 != g' <<<"$p" | wc -l)" -eq 0 ]
+	for c in hap-certs tmpl etcd-put easy-lb-status; do
+		[ "$(awk -v c="$c" '$3 == c' <<<"$p" | wc -l)" -eq 1 ] || return 1
+	done
+	[ "$(awk -v g="$g" '$3 ~ /^(etcd-watch|hap-certs|tmpl|etcd-put|easy-lb-status)$/ && $2 != g' <<<"$p" | wc -l)" -eq 0 ]
 }
 
 # member COMM [N]: the pid of the Nth (from 1, by pid) process of the
@@ -110,7 +113,7 @@ converge() {
 	[ "$shells" -eq 3 ]
 	# (the apply loop first: killing either other shell leaves the
 	# pipeline running without it, one shell fewer)
-	for what in leader "watcher.sh 3" "watcher.sh 2" "watcher.sh 1" leader "etcd-watch 1" "etcd-watch 2" hap-certs tmpl; do
+	for what in leader "watcher.sh 3" "watcher.sh 2" "watcher.sh 1" leader "etcd-watch 1" "etcd-watch 2" hap-certs tmpl etcd-put; do
 		i=$((i + 1))
 		g=$(group)
 		if [ "$what" = leader ]; then

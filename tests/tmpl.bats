@@ -252,7 +252,7 @@ golden() {
 @test "-h prints usage on stdout" {
 	run_split tmpl -h
 	[ "$status" -eq 0 ]
-	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS]] TEMPLATE" ]
+	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE]] TEMPLATE" ]
 	[ "$stderr" = "" ]
 }
 @test "the usage line is the man page's SYNOPSIS" {
@@ -275,7 +275,7 @@ golden() {
 	run_split tmpl
 	[ "$status" -eq 100 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS]] TEMPLATE" ]
+	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE]] TEMPLATE" ]
 }
 @test "unknown option: exit 100" {
 	run_split tmpl --nope t
@@ -532,6 +532,63 @@ teardown() {
 	[ "$(cat "$R")" = "5
 7" ]
 	[ "$(cat "$R.err")" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:4: runtime error: getv: no such key: /must (revision 6); $BATS_TEST_TMPDIR/out.txt left as it was" ]
+}
+
+# stat_lines: the status file's lines, times replaced by T.
+stat_lines() {
+	sed -E 's/[0-9]{10}\.[0-9]{3}/T/g' "$BATS_TEST_TMPDIR/status"
+}
+
+@test "--follow --status says what was seen, rendered and written, what waits, the warnings, a lost watch" {
+	printf '{{ getv("/must") }}{{ if exists("/bad") }}{{ warn("/bad: skipped") }}{{ end }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start --status "$BATS_TEST_TMPDIR/status" "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/must":"here"}}'
+	wait_until 5 revs 1
+	wait_until 5 grep -q "^rendered 5 " "$BATS_TEST_TMPDIR/status"
+	[ "$(stat_lines)" = "seen 5 T
+progress -
+rendered 5 T
+out 5 T T
+resyncs 0
+reconnects 0" ]
+	# a progress record of a later revision, nothing waiting: what went
+	# out is current to it
+	rec '{"type":"progress","revision":9}'
+	wait_until 5 grep -q "^rendered 9 " "$BATS_TEST_TMPDIR/status"
+	rec '{"type":"put","key":"/bad","value":"x","revision":10}' '{"type":"progress","revision":10}'
+	wait_until 5 grep -q "^warning " "$BATS_TEST_TMPDIR/status"
+	[ "$(stat_lines)" = "seen 10 T
+progress T
+rendered 10 T
+out 5 T T
+resyncs 0
+reconnects 0
+warning /bad: skipped" ]
+	rec '{"type":"lost","revision":10,"reason":"http://etcd:2379: connection refused"}'
+	wait_until 5 grep -q "^lost " "$BATS_TEST_TMPDIR/status"
+	[ "$(stat_lines | grep ^lost)" = "lost T http://etcd:2379: connection refused" ]
+	rec '{"type":"watching","revision":10}'
+	wait_until 5 grep -q "^reconnects 1$" "$BATS_TEST_TMPDIR/status"
+	refute grep -q "^lost " "$BATS_TEST_TMPDIR/status"
+	# a failed render: the error, and OUT as it was
+	rec '{"type":"delete","key":"/must","revision":11}' '{"type":"progress","revision":11}'
+	wait_until 5 grep -q "^error " "$BATS_TEST_TMPDIR/status"
+	[[ "$(stat_lines | grep ^error)" == "error T $BATS_TEST_TMPDIR/t.tmpl:1:4: runtime error: getv: no such key: /must" ]]
+	grep -q "^rendered 10 " "$BATS_TEST_TMPDIR/status"
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R")" = 5 ]
+	[ "$(cat "$R.err")" = "tmpl: warning: /bad: skipped
+tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:4: runtime error: getv: no such key: /must (revision 11); $BATS_TEST_TMPDIR/out.txt left as it was" ]
+}
+
+@test "--status goes with --follow" {
+	printf 'x\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl --status "$BATS_TEST_TMPDIR/s" -d /dev/null "$BATS_TEST_TMPDIR/t.tmpl"
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: --status goes with --follow" ]
+	[ ! -e "$BATS_TEST_TMPDIR/s" ]
 }
 
 @test "--follow leaves out keys that are not UTF-8 and says each warning once" {

@@ -83,6 +83,23 @@ add_progress(struct watch *w, long long rev)
 		die(EXIT_TEMP, "out of memory");
 }
 
+/* --progress: the watch is lost (why), or watched again; said once an
+ * outage, as on stderr, so that a reader knows whether what it has is
+ * still being kept up to date (tmpl --status). */
+static void
+add_state(struct watch *w, const char *why)
+{
+	long long last = w->next > 0 ? w->next - 1 : 0;
+
+	if (!w->progress || w->revisions)
+		return;
+	if ((why ? rec_lost(&w->out, last, why) : rec_watching(&w->out, last)) <
+	    0)
+		die(EXIT_TEMP, "out of memory");
+	if (why)
+		flush_out(w);
+}
+
 static void
 emit_event(struct watch *w, jv ev)
 {
@@ -119,6 +136,7 @@ on_msg(void *arg, jv res)
 		warnmsg("%s: watching again from revision %lld (%s)", w->key,
 			w->next, etcd_endpoint(w->e));
 		w->outage = 0;
+		add_state(w, NULL);
 	}
 	for (i = 0; i < n; i++) {
 		jv ev = jv_array_get(jv_copy(evs), i), kv;
@@ -138,8 +156,12 @@ on_msg(void *arg, jv res)
 			w->next = mod + 1;
 		jv_free(ev);
 	}
-	if (n == 0 && jv_get_kind(created) != JV_KIND_TRUE && rev >= w->next) {
-		/* A progress notification: everything up to rev was sent. */
+	if (n == 0 && jv_get_kind(created) != JV_KIND_TRUE &&
+	    rev >= w->next - 1) {
+		/* A progress notification: everything up to rev was sent.
+		 * Said even when nothing changed since the last one (rev is
+		 * then the last revision seen): the watch is alive, which is
+		 * all a reader knows of an idle store (tmpl --status). */
 		w->next = rev + 1;
 		if (w->progress && !w->revisions)
 			add_progress(w, rev);
@@ -262,8 +284,10 @@ start_failed(struct watch *w, int st, struct backoff *retry)
 		etcd_tool_die(st, w->key, w->err);
 	/* (a reader gone ends the tool quietly, not after a "retrying") */
 	pause_ms(0);
-	if (!w->outage)
+	if (!w->outage) {
 		warnmsg("%s: %s; retrying", w->key, w->err);
+		add_state(w, w->err);
+	}
 	w->outage = 1;
 	pause_ms(backoff_next(retry));
 }
@@ -416,9 +440,11 @@ main(int argc, char *argv[])
 		/* The stream and stdout's reader can end together: which is
 		 * seen first must not decide what is said. */
 		pause_ms(0);
-		if (!w.outage)
+		if (!w.outage) {
 			warnmsg("%s: %s; retrying from revision %lld", w.key,
 				w.err, w.next);
+			add_state(&w, w.err);
+		}
 		w.outage = 1;
 		/* (up to half as long again: watchers that lost the same
 		 * member do not all come back at once) */

@@ -9,15 +9,11 @@
  * tmpl --follow, adding at the end of a batch whether HTTPS is on (the
  * key easy-lb:tls): opening or closing the listener is the one change of
  * certificates that needs a new haproxy.cfg.  See hap-certs(1). */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,10 +26,11 @@
 #include "haproxy.h"
 #include "records.h"
 #include "tlscert.h"
+#include "hap-certs/pem.h"
 #include "tool.h"
 
 static const char usage_line[] =
-    "usage: hap-certs -d DIR -s RUNTIME_SOCKET [--from FD] [--prefix PREFIX] [--default NAME]\n";
+    "usage: hap-certs -d DIR -s RUNTIME_SOCKET [--from FD] [--prefix PREFIX] [--default NAME] [--status FILE]\n";
 
 /* The key tmpl --follow's data gets: "on" while HTTPS is. */
 #define TLS_KEY "easy-lb:tls"
@@ -55,6 +52,8 @@ struct cert {
 	int pushed;	      /* haproxy holds pem, as far as we know */
 	char *said;	      /* the last warning said of it */
 	int serving, written; /* pem serves; and is in DIR */
+	long long not_after;  /* of the pair that serves */
+	char subject[256];
 };
 
 static struct {
@@ -70,6 +69,8 @@ static struct {
 	struct backoff retry;
 	int failing; /* a sync failed, said; none succeeded since */
 	int swept;   /* what an earlier run left is gone, haproxy synced */
+	const char *status; /* --status FILE */
+	struct buf said;    /* ... what it holds */
 } st;
 
 static void
@@ -113,21 +114,6 @@ find(const char *name, size_t len, int make)
 	return c;
 }
 
-/* A certificate name becomes a file name: letters, digits, '.', '_' and
- * '-', not starting with '.', at most 100 bytes. */
-static int
-good_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n || n > 100 || s[0] == '.')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return 0;
-	return 1;
-}
-
 /* Record key k (a put of v, or a delete when v is NULL) of the state. */
 static void
 set_key(const char *k, size_t kn, const char *v, size_t vn)
@@ -168,58 +154,6 @@ set_key(const char *k, size_t kn, const char *v, size_t vn)
 		c->key.len = 0;
 		c->have_key = v && buf_add(&c->key, v, vn) == 0;
 	}
-}
-
-/* Append s[0..n) to b without its blank lines and with a final newline:
- * haproxy's runtime API ends a payload at a blank line. */
-static void
-add_pem(struct buf *b, const char *s, size_t n)
-{
-	size_t a, e;
-
-	for (a = 0; a < n; a = e + 1) {
-		const char *nl = memchr(s + a, '\n', n - a);
-
-		e = nl ? (size_t)(nl - s) : n;
-		while (e > a && s[e - 1] == '\r')
-			e--;
-		if (e > a &&
-		    (buf_add(b, s + a, e - a) < 0 || buf_add(b, "\n", 1) < 0))
-			die(EXIT_TEMP, "out of memory");
-		if (!nl)
-			break;
-		e = (size_t)(nl - s);
-	}
-}
-
-/* pem's bytes, hashed (FNV-1a): whether a pair changed, chain included. */
-static uint64_t
-fnv1a(const struct buf *pem)
-{
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < pem->len; i++)
-		h = (h ^ (unsigned char)pem->p[i]) * 1099511628211ULL;
-	return h;
-}
-
-/* The SHA-1 of the first certificate of pem, in hex, as haproxy's "show
- * ssl cert" shows it. */
-static void
-fingerprint(const struct buf *pem, char *out, size_t outlen)
-{
-	BIO *b = BIO_new_mem_buf(pem->p, (int)pem->len);
-	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int i, n = 0;
-
-	*out = '\0';
-	if (x && X509_digest(x, EVP_sha1(), md, &n) == 1)
-		for (i = 0; i < n && 2 * i + 3 <= outlen; i++)
-			snprintf(out + 2 * i, 3, "%02X", md[i]);
-	X509_free(x);
-	BIO_free(b);
 }
 
 /* Check certificate c's pair as etcd holds it now: a good one serves, a
@@ -290,6 +224,8 @@ check(struct cert *c)
 		buf_free(&pem);
 	}
 	c->serving = 1;
+	c->not_after = info.not_after;
+	snprintf(c->subject, sizeof(c->subject), "%s", info.subject);
 }
 
 static char *
@@ -436,6 +372,47 @@ write_dir(void)
 	}
 	st.on = st.defname[0] != '\0';
 	return ret;
+}
+
+/* --status FILE: a line for each certificate that serves, replaced
+ * whole when one comes, goes or changes (for easy-lb status):
+ *   cert NAME NOT_AFTER SUBJECT
+ * NOT_AFTER in seconds since the epoch, SUBJECT as one line. */
+static void
+note_status(void)
+{
+	struct buf b = {0};
+	char err[512];
+	size_t i, k;
+
+	if (!st.status)
+		return;
+	for (i = 0; i < st.n; i++) {
+		struct cert *c = &st.c[i];
+
+		if (!c->serving)
+			continue;
+		for (k = 0; c->subject[k]; k++)
+			if ((unsigned char)c->subject[k] < 0x20)
+				c->subject[k] = ' ';
+		buf_printf(&b, "cert %s %lld %s\n", c->name, c->not_after,
+			   c->subject);
+	}
+	buf_add(&b, NULL, 0);
+	if (!b.p)
+		die(EXIT_TEMP, "out of memory");
+	if (st.said.p && b.len == st.said.len &&
+	    !memcmp(b.p, st.said.p, b.len)) {
+		buf_free(&b);
+		return;
+	}
+	if (atomic_note(st.status, b.p, b.len, err, sizeof(err)) < 0) {
+		warnmsg("--status: %s", err);
+		buf_free(&b);
+		return;
+	}
+	buf_free(&st.said);
+	st.said = b;
 }
 
 /* Remove what is gone for good from the state (no cert, no key, no pair). */
@@ -664,6 +641,7 @@ settle(void)
 		st.sync_at = now_ms();
 	}
 	forget();
+	note_status();
 }
 
 /* etcd holds no certificate any more (as far as we may know). */
@@ -778,7 +756,8 @@ pass(struct buf *in, size_t start, long long *rev, int *boundary)
 			*boundary = 1;
 			/* a resync replaces tmpl's whole state, ours too */
 			announce(&o, r, t == REC_RESYNC);
-		} else {
+		} else if (t != REC_LOST && t != REC_WATCHING) {
+			/* (the watch's state comes between batches) */
 			*boundary = 0;
 		}
 	}
@@ -908,6 +887,7 @@ main(int argc, char *argv[])
 	    {"default", required_argument, NULL, 'D'},
 	    {"from", required_argument, NULL, 'F'},
 	    {"prefix", required_argument, NULL, 'P'},
+	    {"status", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -940,6 +920,9 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			st.sock = optarg;
+			break;
+		case 'S':
+			st.status = optarg;
 			break;
 		case 'V':
 			puts("hap-certs " VERSION);

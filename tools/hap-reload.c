@@ -19,13 +19,14 @@
 #include "deadline.h"
 #include "hap-reload/maps.h"
 #include "hap-reload/runtime.h"
+#include "hap-reload/status.h"
 #include "hapbind.h"
 #include "hapcfg.h"
 #include "haproxy.h"
 #include "tool.h"
 
 static const char usage_line[] =
-    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] [-p PIDFILE] [--check | --install] [--retry] [--timeout SECONDS] NEWFILE\n";
+    "usage: hap-reload -f CONFIG [-S MASTER_SOCKET] [-s RUNTIME_SOCKET] [-p PIDFILE] [--check | --install] [--retry] [--timeout SECONDS] [--status FILE [--revision REV]] NEWFILE\n";
 
 static const char *config, *master, *runtime, *pidfile;
 static long long timeout_ms = 10000;
@@ -45,6 +46,18 @@ pathwith(const char *suffix)
 	strcpy(p, config);
 	strcat(p, suffix);
 	return p;
+}
+
+/* A tag the status file can hold as one field. */
+static int
+one_word(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n]; n++)
+		if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f)
+			return 0;
+	return n > 0 && n <= 64;
 }
 
 /* Take the lock beside CONFIG, waiting at most --timeout. */
@@ -597,8 +610,8 @@ refuse(struct run *r)
 	/* (a marker an earlier run left stays: what runs is still unknown) */
 	if (r->fast || !r->redo)
 		unmark(r);
-	printf("rejected: %s%s\n", a,
-	       r->fast ? " (its runtime change undone by a reload)" : "");
+	status_say("rejected: %s%s\n", a,
+		   r->fast ? " (its runtime change undone by a reload)" : "");
 	return EXIT_NO;
 }
 
@@ -666,7 +679,7 @@ roll_back(struct run *r, int how)
 		    "ROLLBACK FAILED: %s; haproxy may be left with neither configuration",
 		    err);
 	unmark(r);
-	printf("rolled back: %s\n", r->why);
+	status_say("rolled back: %s\n", r->why);
 	return EXIT_NO;
 }
 
@@ -677,15 +690,16 @@ say_runtime(const struct run *r)
 	const struct maps *m = &r->maps;
 	size_t i;
 
-	printf("runtime: +%u -%u ~%u servers", r->plan.nadd, r->plan.ndel,
-	       r->plan.nchg);
+	status_say("runtime: +%u -%u ~%u servers", r->plan.nadd, r->plan.ndel,
+		   r->plan.nchg);
 	if (m->nadd + m->ndel + m->nchg)
-		printf(", +%u -%u ~%u map entries", m->nadd, m->ndel, m->nchg);
+		status_say(", +%u -%u ~%u map entries", m->nadd, m->ndel,
+			   m->nchg);
 	for (i = 0; i < r->nbinds; i++)
 		if (r->binds[i].fresh)
-			printf("; backend %s in %s", r->binds[i].name,
-			       r->binds[i].spare);
-	putchar('\n');
+			status_say("; backend %s in %s", r->binds[i].name,
+				   r->binds[i].spare);
+	status_say("\n");
 }
 
 /* Steps 4 and 5: haproxy serves the installed file, through the runtime
@@ -698,14 +712,14 @@ apply(struct run *r)
 	int how;
 
 	if (r->install) {
-		puts("installed");
+		status_say("installed\n");
 		return EXIT_OK;
 	}
 	if (r->have_old && !r->redo && r->plan.runtime && r->maps.runtime &&
 	    !r->fast) {
 		/* Comments or blanks only: the file is all there is to it. */
 		unmark(r);
-		puts("runtime: +0 -0 ~0 servers");
+		status_say("runtime: +0 -0 ~0 servers\n");
 		return EXIT_OK;
 	}
 	if (r->fast && r->applied) {
@@ -720,7 +734,7 @@ apply(struct run *r)
 	if ((how = reload(&worker, r->why, sizeof(r->why))) < 0)
 		return roll_back(r, how);
 	unmark(r);
-	printf("reloaded (worker %ld)\n", worker);
+	status_say("reloaded (worker %ld)\n", worker);
 	return EXIT_OK;
 }
 
@@ -730,12 +744,12 @@ steps(struct run *r)
 {
 	switch (prepare(r)) {
 	case 1:
-		puts("unchanged");
+		status_say("unchanged\n");
 		return EXIT_OK;
 	case 2:
 		warnmsg("%s: %s",
 			strcmp(r->newfile, "-") ? r->newfile : "stdin", r->why);
-		printf("rejected: %s\n", r->why);
+		status_say("rejected: %s\n", r->why);
 		return EXIT_NO;
 	}
 	if (validate(r) != 0)
@@ -754,6 +768,7 @@ one_run(void *r)
 {
 	int ret = steps(r);
 
+	status_done(ret);
 	fshut_stdout();
 	return ret;
 }
@@ -766,11 +781,13 @@ main(int argc, char *argv[])
 	    {"install", no_argument, NULL, 'i'},
 	    {"retry", no_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"status", required_argument, NULL, 'T'},
+	    {"revision", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *newfile = "-", *es;
+	const char *newfile = "-", *es, *statusfile = NULL, *revision = NULL;
 	int c, ret, check = 0, inst = 0, again = 0;
 	struct run run;
 	long long v;
@@ -811,6 +828,18 @@ main(int argc, char *argv[])
 			}
 			timeout_ms = v * 1000;
 			break;
+		case 'T':
+			statusfile = optarg;
+			break;
+		case 'R':
+			if (!one_word(optarg)) {
+				warnmsg(
+				    "--revision %s: not one word of at most 64 printable characters",
+				    optarg);
+				usage();
+			}
+			revision = optarg;
+			break;
 		case 'V':
 			puts("hap-reload " VERSION);
 			fshut_stdout();
@@ -836,6 +865,8 @@ main(int argc, char *argv[])
 	/* A run is never cut short: haproxy must not be left with one file
 	 * installed and another serving. */
 	tool_defer_stop();
+	/* (--check changes nothing: nothing to say) */
+	status_init(check ? NULL : statusfile, revision);
 	run_init(&run, newfile, check, inst);
 	ret = again ? tool_retry(one_run, &run, 1000, 8000) : one_run(&run);
 	run_free(&run);

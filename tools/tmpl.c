@@ -50,7 +50,7 @@ usage(FILE *f, int code)
 {
 	fprintf(
 	    f,
-	    "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS]] TEMPLATE\n");
+	    "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE]] TEMPLATE\n");
 	if (f == stdout)
 		fshut_stdout();
 	exit(code);
@@ -200,7 +200,138 @@ struct follow {
 	int failing;	      /* a write failed, said; none succeeded since */
 	int held;	      /* OUT as it was before the write, or -1 */
 	int timings;
+	/* --status FILE (see status_note): times are wall-clock ms */
+	const char *status;
+	int noted;		 /* something to note came since the last */
+	long long seen_at;	 /* the last record */
+	long long progress_at;	 /* the last progress record, 0 for none */
+	long long rendered_rev;	 /* the last render that went out, */
+	long long rendered_at;	 /* ... OUT written or found the same */
+	long long pending_since; /* the first change not rendered yet, or 0 */
+	long long resyncs;
+	long long lost_at;    /* the watch was lost then, 0 when it is not */
+	char lost[256];	      /* ... why */
+	long long reconnects; /* watches lost and taken up again */
+	struct {
+		long long rev, since, at;
+	} outs[8]; /* the last OUTs written, newest first */
+	size_t nouts;
+	char error[512];    /* why the last render did not go out, */
+	long long error_at; /* ... when; 0 when it did */
 };
+
+/* The time of day in ms, for --status. */
+static long long
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --status FILE: what --follow is doing, for easy-lb status, replaced
+ * whole after each render and each progress record (never on a timer of
+ * its own).  A line a fact, a word then fields, TIME in seconds since
+ * the epoch (tmpl(1) lists them):
+ *   seen REV TIME          the last record read, and when
+ *   progress TIME          the last progress record ("-": none yet)
+ *   rendered REV TIME      the last render that went out (OUT written,
+ *                          or found holding it already), and the
+ *                          revision it is current to
+ *   out REV SINCE TIME     an OUT written (the last 8, newest first): the
+ *                          revision it says, when the first change in it
+ *                          came, when it was written
+ *   pending SINCE          changes wait for a render, the first since
+ *   resyncs N              resync records read (after the first)
+ *   reconnects N           watches lost and taken up again
+ *   lost SINCE REASON      the watch is lost (etcd-watch's lost record)
+ *   error TIME MESSAGE     the last render did not go out, and why
+ *   warning TEXT           a warning of the last render, one a line */
+static void
+status_note(struct follow *f)
+{
+	struct buf b = {0};
+	const char *w, *nl;
+	char err[512];
+	size_t i;
+
+	f->noted = 0;
+	if (!f->status)
+		return;
+#define SECS(t) (t) / 1000, (int)((t) % 1000)
+	buf_printf(&b, "seen %lld %lld.%03d\n", f->rev, SECS(f->seen_at));
+	if (f->progress_at)
+		buf_printf(&b, "progress %lld.%03d\n", SECS(f->progress_at));
+	else
+		buf_puts(&b, "progress -\n");
+	/* (with nothing waiting and nothing failed, what went out is
+	 * current to the last record read: a progress record says no
+	 * change came in between) */
+	if (f->rendered_at)
+		buf_printf(&b, "rendered %lld %lld.%03d\n",
+			   f->pending_since || f->error_at ? f->rendered_rev
+							   : f->rev,
+			   SECS(f->rendered_at));
+	for (i = 0; i < f->nouts; i++)
+		buf_printf(&b, "out %lld %lld.%03d %lld.%03d\n", f->outs[i].rev,
+			   SECS(f->outs[i].since), SECS(f->outs[i].at));
+	if (f->pending_since)
+		buf_printf(&b, "pending %lld.%03d\n", SECS(f->pending_since));
+	buf_printf(&b, "resyncs %lld\n", f->resyncs);
+	buf_printf(&b, "reconnects %lld\n", f->reconnects);
+	if (f->lost_at) {
+		for (i = 0; f->lost[i]; i++)
+			if ((unsigned char)f->lost[i] < 0x20)
+				f->lost[i] = ' ';
+		buf_printf(&b, "lost %lld.%03d %s\n", SECS(f->lost_at),
+			   f->lost);
+	}
+	if (f->error_at)
+		buf_printf(&b, "error %lld.%03d %s\n", SECS(f->error_at),
+			   f->error);
+#undef SECS
+	for (w = st.warns.p ? st.warns.p : ""; *w; w = nl + 1) {
+		if (!(nl = strchr(w, '\n')))
+			break;
+		buf_printf(&b, "warning %.*s\n", (int)(nl - w), w);
+	}
+	if (!b.p)
+		die(EXIT_TEMP, "out of memory");
+	/* (a status that cannot be written is said, and the work goes on) */
+	if (atomic_note(f->status, b.p, b.len, err, sizeof(err)) < 0)
+		warnmsg("--status: %s", err);
+	buf_free(&b);
+}
+
+/* The render of a change went out, or did not (msg, one line): for
+ * --status. */
+static void
+status_rendered(struct follow *f, int written, const char *msg)
+{
+	long long now = wall_ms();
+	size_t n;
+
+	if (msg) {
+		snprintf(f->error, sizeof(f->error), "%s", msg);
+		for (n = 0; f->error[n]; n++)
+			if ((unsigned char)f->error[n] < 0x20)
+				f->error[n] = ' ';
+		f->error_at = now;
+		return;
+	}
+	f->error_at = 0;
+	f->rendered_rev = f->rev;
+	f->rendered_at = now;
+	if (written) {
+		n = f->nouts < 8 ? f->nouts++ : 7;
+		memmove(&f->outs[1], &f->outs[0], n * sizeof(f->outs[0]));
+		f->outs[0].rev = f->rev;
+		f->outs[0].since = f->pending_since ? f->pending_since : now;
+		f->outs[0].at = now;
+	}
+	f->pending_since = 0;
+}
 
 /* Tell the engine that key k (borrowed) changed, so that the next
  * render works out only what depends on it. */
@@ -250,6 +381,12 @@ apply(struct follow *f, const char *p, size_t n)
 	}
 	if (r.rev > f->rev)
 		f->rev = r.rev;
+	f->seen_at = wall_ms();
+	if (!ret &&
+	    (r.type == REC_PUT || r.type == REC_DELETE ||
+	     r.type == REC_RESYNC) &&
+	    !f->pending_since)
+		f->pending_since = f->seen_at;
 	switch (ret ? REC_OTHER : r.type) {
 	case REC_PUT:
 	case REC_DELETE:
@@ -267,6 +404,9 @@ apply(struct follow *f, const char *p, size_t n)
 		f->boundary = !f->progress;
 		break;
 	case REC_RESYNC:
+		/* (the first line of --snapshot is one: not a resync) */
+		if (f->line > 1)
+			f->resyncs++;
 		tmpl_changed(st.t, NULL, 0);
 		jv_free(st.data);
 		st.data = jv_copy(r.kvs);
@@ -277,6 +417,22 @@ apply(struct follow *f, const char *p, size_t n)
 	case REC_PROGRESS:
 		f->progress = 1;
 		f->boundary = 1;
+		f->progress_at = f->seen_at;
+		f->noted = 1;
+		break;
+	case REC_LOST:
+		if (!f->lost_at)
+			f->lost_at = f->seen_at;
+		snprintf(f->lost, sizeof(f->lost), "%s",
+			 jv_get_kind(r.value) == JV_KIND_STRING
+			     ? jv_string_value(r.value)
+			     : "no reason given");
+		f->noted = 1;
+		break;
+	case REC_WATCHING:
+		f->lost_at = 0;
+		f->reconnects++;
+		f->noted = 1;
 		break;
 	case REC_OTHER:
 		/* A record of a newer etcd-watch: nothing to apply. */
@@ -355,7 +511,9 @@ render_out(struct follow *f)
 	if (r < 0) {
 		warnmsg("%s (revision %lld); %s left as it was", terr.msg,
 			f->rev, f->out);
+		status_rendered(f, 0, terr.msg);
 	} else if (write_out(f, &changed, err, sizeof(err)) < 0) {
+		status_rendered(f, 0, err);
 		/* A full disk, say: the render is not lost, it is written
 		 * again later (every 8 s at most), input or not.  The failure
 		 * is said when it begins (and its end when a write succeeds),
@@ -373,6 +531,7 @@ render_out(struct follow *f)
 			warnmsg("%s: up to date again (revision %lld)", f->out,
 				f->rev);
 		f->failing = 0;
+		status_rendered(f, changed || !f->rendered, NULL);
 		if ((changed || !f->rendered) &&
 		    (printf("%lld\n", f->rev) < 0 || fflush(stdout) == EOF)) {
 			if (errno == EPIPE)
@@ -384,6 +543,7 @@ render_out(struct follow *f)
 	if (f->held >= 0)
 		close(f->held);
 	f->held = -1;
+	status_note(f);
 	/* What a large render (the first, a resync) built and dropped goes
 	 * back to the system: this process stays for good.  (Not after
 	 * every render: trimming a large heap costs as much as a render of
@@ -467,6 +627,8 @@ follow(struct follow *f, int fd)
 				start = 0;
 			}
 			batch_in(f);
+			if (f->noted)
+				status_note(f);
 			continue;
 		}
 		if (due_in(f) == 0)
@@ -492,11 +654,13 @@ main(int argc, char *argv[])
 	    {"follow", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-output", required_argument, NULL, 'm'},
+	    {"status", required_argument, NULL, 'S'},
 	    {"timings", no_argument, NULL, 't'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *datapath = "-", *outpath = NULL, *tpath, *tname, *dname;
+	const char *statuspath = NULL;
 	const char *errstr;
 	long long maxout = MAX_OUTPUT_DEFAULT;
 	struct tmpl_err terr;
@@ -546,6 +710,9 @@ main(int argc, char *argv[])
 		case 'o':
 			outpath = optarg;
 			break;
+		case 'S':
+			statuspath = optarg;
+			break;
 		case 't':
 			timings = 1;
 			break;
@@ -564,6 +731,8 @@ main(int argc, char *argv[])
 		die(EXIT_BAD, "template and data cannot both be stdin");
 	if (dset && !follow_mode)
 		die(EXIT_BAD, "--debounce goes with --follow");
+	if (statuspath && !follow_mode)
+		die(EXIT_BAD, "--status goes with --follow");
 	if (follow_mode && !outpath)
 		die(EXIT_BAD, "--follow needs -o OUT");
 	tname = strcmp(tpath, "-") ? tpath : "stdin";
@@ -593,6 +762,7 @@ main(int argc, char *argv[])
 		pace_init(&f.pace, debounce, 0);
 		backoff_init(&f.retry, 1000, 8000);
 		f.timings = timings;
+		f.status = statuspath;
 		if (strcmp(datapath, "-") &&
 		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)
 			dieerr(EXIT_TEMP, "%s", datapath);

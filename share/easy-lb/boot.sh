@@ -57,6 +57,21 @@ if ! flock -n 7; then
 fi
 echo "$$" >"$EASY_LB_RUN/boot.pid"
 
+# What easy-lb status reads (easy-lb(1), STATUS): this balancer's own
+# facts, then what the watcher's parts write as they go; nothing of an
+# earlier balancer's.  (ETCD_PEERS, the 2017 name, when ETCDCTL_ENDPOINTS
+# is not set, as the etcd tools read them.)
+mkdir -p "$STATUS_DIR" || exit 111
+rm -f "$STATUS_DIR/tmpl" "$STATUS_DIR/hap-reload" "$STATUS_DIR/certs"
+{
+	echo "endpoints ${ETCDCTL_ENDPOINTS:-${ETCD_PEERS:-http://127.0.0.1:2379}}"
+	echo "prefix $ETCD_PREFIX/"
+	echo "port $LB_PORT"
+	echo "progress-interval $PROGRESS_INTERVAL"
+	[ -z "$STATUS_SOCKET" ] || echo "status-socket $STATUS_SOCKET"
+	echo "started $$ $(date +%s)"
+} >"$STATUS_DIR/balancer.tmp" && mv -f "$STATUS_DIR/balancer.tmp" "$STATUS_DIR/balancer" || exit 111
+
 # The event pipe, on fd 6: a FIFO opened for reading and writing (so
 # that it never reads an end) and unlinked at once, so that what an
 # earlier balancer left behind writes to a pipe of its own.

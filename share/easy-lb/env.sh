@@ -80,6 +80,53 @@ CFG=$EASY_LB_RUN/haproxy.cfg
 MASTER_SOCK=$EASY_LB_RUN/master.sock
 RUNTIME_SOCK=$EASY_LB_RUN/haproxy.sock
 PIDFILE=$EASY_LB_RUN/haproxy.pid
+# What the watcher's parts say they are doing, for easy-lb status, which
+# calls the watch stale after twice PROGRESS_INTERVAL seconds without a
+# word from etcd: etcd's own progress notification interval (its
+# --experimental-watch-progress-notify-interval, 10 minutes by default).
+STATUS_DIR=$EASY_LB_RUN/status
+# The balancer's health over HTTP on LB_PORT (empty: none), answered by
+# easy-lb-status --serve.
+HEALTH_URI=${HEALTH_URI-/healthz}
+case $HEALTH_URI in
+'' | /) ;;
+/*[!A-Za-z0-9/._~-]* | [!/]*)
+	echo "easy-lb: HEALTH_URI: \"$HEALTH_URI\" is not a path of letters, digits and / . _ ~ -" >&2
+	exit 100
+	;;
+esac
+PROGRESS_INTERVAL=${PROGRESS_INTERVAL:-600}
+case $PROGRESS_INTERVAL in
+'' | *[!0-9]* | 0)
+	echo "easy-lb: PROGRESS_INTERVAL: \"$PROGRESS_INTERVAL\" is not a number of seconds" >&2
+	exit 100
+	;;
+esac
+# (the abstract socket easy-lb-status --serve answers on, for haproxy)
+STATUS_SOCKET=
+if [ -n "$HEALTH_URI" ] || [ -n "${HAPROXY_PROMETHEUS:-}" ]; then
+	STATUS_SOCKET=easy-lb-status$EASY_LB_RUN
+fi
+# The fleet key: STATUS_PREFIX/LB_ID, under a lease of STATUS_TTL
+# seconds (empty STATUS_PREFIX: none).
+STATUS_PREFIX=${STATUS_PREFIX-/easy-lb/balancers}
+STATUS_PREFIX=${STATUS_PREFIX%/}
+LB_ID=${LB_ID:-$(uname -n)}
+STATUS_TTL=${STATUS_TTL:-30}
+case $LB_ID in
+'' | */* | *[!A-Za-z0-9._:-]*)
+	echo "easy-lb: LB_ID: \"$LB_ID\" is not a name of letters, digits and . _ : -" >&2
+	exit 100
+	;;
+esac
+case $STATUS_TTL in
+'' | *[!0-9]* | 0 | 1)
+	echo "easy-lb: STATUS_TTL: \"$STATUS_TTL\" is not a number of seconds, 2 or more" >&2
+	exit 100
+	;;
+esac
+export STATUS_DIR HEALTH_URI PROGRESS_INTERVAL STATUS_SOCKET STATUS_PREFIX \
+	LB_ID STATUS_TTL
 
 log() {
 	echo "easy-lb: $*" >&2

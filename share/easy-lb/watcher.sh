@@ -34,7 +34,9 @@ apply() {
 		n=0
 		while :; do
 			out=$(hap-reload --retry -f "$CFG" -S "$MASTER_SOCK" \
-				-s "$RUNTIME_SOCK" -p "$PIDFILE" "$CFG.new")
+				-s "$RUNTIME_SOCK" -p "$PIDFILE" \
+				--status "$STATUS_DIR/hap-reload" --revision "$rev" \
+				"$CFG.new")
 			rc=$?
 			n=$((n + 1))
 			if [ "$rc" -le 128 ] || [ "$n" -ge 3 ]; then
@@ -43,8 +45,37 @@ apply() {
 			log "revision $rev: hap-reload ended by signal $((rc - 128)); applying again"
 		done
 		log "revision $rev: ${out:-hap-reload failed (exit $rc)}"
+		# (the fleet key's value; its writer gone, this loop ends too)
+		if [ -n "$STATUS_PREFIX" ]; then
+			line=$(easy-lb-status -d "$EASY_LB_RUN" --fleet)
+			printf '%s\n' "$line" || exit 1
+		fi
 	done
 }
+
+# fleet: what apply says of each apply, into etcd under this balancer's
+# own lease, when it changed, at most once a second (easy-lb-status(1),
+# THE FLEET IN ETCD); the lease revoked when the pipeline ends.  Without
+# STATUS_PREFIX, nowhere.
+fleet() {
+	exec 8>&-
+	if [ -n "$STATUS_PREFIX" ]; then
+		exec etcd-put --ttl "$STATUS_TTL" --keepalive --follow \
+			"$STATUS_PREFIX/$LB_ID" -
+	fi
+	exec cat >/dev/null
+}
+
+# HEALTH_URI and /metrics/easy-lb, which haproxy passes to this server
+# (easy-lb-status(1)): in the watcher's group, so that while no watcher
+# runs the health check fails.  It reads what the others write, on
+# request only.  (Should it end alone, HEALTH_URI fails and easy-lb
+# status says why.)
+if [ -n "$STATUS_SOCKET" ]; then
+	easy-lb-status -d "$EASY_LB_RUN" --serve "$STATUS_SOCKET" \
+		--health-uri "$HEALTH_URI" --metrics-uri /metrics/easy-lb \
+		</dev/null >/dev/null 8>&- &
+fi
 
 if [ -n "$LB_TLS_PORT" ]; then
 	# (the certificates' records ending turns HTTPS off: right when TLS_PREFIX
@@ -59,14 +90,17 @@ if [ -n "$LB_TLS_PORT" ]; then
 		exec 3<&0 </dev/null 8>&-
 		etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" 3<&- |
 			hap-certs --from 3 -d "$EASY_LB_RUN/tls" -s "$RUNTIME_SOCK" \
-				--prefix "$TLS_PREFIX" --default "$TLS_DEFAULT" |
-			tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" "$TEMPLATE" 3<&- |
-			apply
+				--prefix "$TLS_PREFIX" --default "$TLS_DEFAULT" \
+				--status "$STATUS_DIR/certs" |
+			tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" \
+				--status "$STATUS_DIR/tmpl" "$TEMPLATE" 3<&- |
+			apply | fleet
 	}
 else
 	etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" </dev/null 8>&- |
-		tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" "$TEMPLATE" 8>&- |
-		apply
+		tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" \
+			--status "$STATUS_DIR/tmpl" "$TEMPLATE" 8>&- |
+		apply | fleet
 fi
 log "the watcher's pipeline ended"
 exit 1

@@ -64,15 +64,45 @@ warnerr(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void (*last_words)(int, const char *);
+
+void
+tool_on_die(void (*fn)(int code, const char *msg))
+{
+	last_words = fn;
+}
+
+/* The message of a death to last_words, then the exit. */
+static void __attribute__((noreturn))
+vdie(int code, int with_errno, const char *fmt, va_list ap)
+{
+	void (*fn)(int, const char *) = last_words;
+	char m[1024];
+	int e = errno, n;
+	va_list again;
+
+	va_copy(again, ap);
+	vmsg(with_errno, fmt, ap);
+	if (fn) {
+		last_words = NULL;
+		n = vsnprintf(m, sizeof(m), fmt, again);
+		if (with_errno && n >= 0 && (size_t)n < sizeof(m))
+			snprintf(m + n, sizeof(m) - (size_t)n, ": %s",
+				 strerror(e));
+		fn(code, m);
+	}
+	va_end(again);
+	exit(code);
+}
+
 void
 die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(0, fmt, ap);
+	vdie(code, 0, fmt, ap);
 	va_end(ap);
-	exit(code);
 }
 
 void
@@ -81,9 +111,8 @@ dieerr(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(1, fmt, ap);
+	vdie(code, 1, fmt, ap);
 	va_end(ap);
-	exit(code);
 }
 
 void *

@@ -21,6 +21,10 @@ void die(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 void dieerr(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
+/* fn(code, message) is called once, by the first die or dieerr after
+ * this, once the message is out and before the exit: a tool's last
+ * words (hap-reload's --status). */
+void tool_on_die(void (*fn)(int code, const char *msg));
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
