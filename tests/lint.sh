@@ -120,7 +120,7 @@ check_shell() {
 	}
 	shellcheck -x -s sh share/easy-lb/boot.sh share/easy-lb/watcher.sh \
 		share/easy-lb/demo.sh >/dev/null || say "share/easy-lb: shellcheck -x -s sh finds faults"
-	for f in contrib/*.sh tests/*.sh tests/matrix/*.sh tests/fuzz/*.sh .ci/run; do
+	for f in contrib/*.sh contrib/easy-lb-sync tests/*.sh tests/matrix/*.sh tests/fuzz/*.sh .ci/run; do
 		shellcheck -x "$f" >/dev/null || say "$f: shellcheck finds faults"
 	done
 	# (data flows through pipes; the one FIFO is boot.sh's event pipe,
