@@ -203,6 +203,7 @@ struct follow {
 	/* --status FILE (see status_note): times are wall-clock ms */
 	const char *status;
 	int noted;		 /* something to note came since the last */
+	int status_failing;	 /* the last note could not be written */
 	long long seen_at;	 /* the last record */
 	long long progress_at;	 /* the last progress record, 0 for none */
 	long long rendered_rev;	 /* the last render that went out, */
@@ -298,9 +299,15 @@ status_note(struct follow *f)
 	}
 	if (!b.p)
 		die(EXIT_TEMP, "out of memory");
-	/* (a status that cannot be written is said, and the work goes on) */
-	if (atomic_note(f->status, b.p, b.len, err, sizeof(err)) < 0)
-		warnmsg("--status: %s", err);
+	/* (a status that cannot be written is said once, and the work goes
+	 * on; a reader sees it grow old: stale) */
+	if (atomic_note(f->status, b.p, b.len, err, sizeof(err)) < 0) {
+		if (!f->status_failing)
+			warnmsg("--status: %s", err);
+		f->status_failing = 1;
+	} else {
+		f->status_failing = 0;
+	}
 	buf_free(&b);
 }
 

@@ -9,9 +9,12 @@ CHAOS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # chaos_setup_file [etcd flags...]: the file's etcd and the balancer's
 # settings (lb_start starts it).
+# (etcd's progress notifications every second, and the balancer told:
+# easy-lb status calls the watch stale after 2 s of silence)
 chaos_setup_file() {
-	etcd_setup_file "$@"
-	export LB_PORT LB_BIND=127.0.0.1 DEBOUNCE_MS=50 EASY_LB_RUN="$TESTTMP/run"
+	etcd_setup_file --experimental-watch-progress-notify-interval=1s "$@"
+	export LB_PORT LB_BIND=127.0.0.1 DEBOUNCE_MS=50 EASY_LB_RUN="$TESTTMP/run" \
+		PROGRESS_INTERVAL=1
 	LB_PORT=$(free_port)
 }
 
@@ -111,4 +114,39 @@ lb_pids() {
 			todo="$todo $(pgrep -P "$p" | tr '\n' ' ')"
 		done
 	done
+}
+
+# status_watch_start: from now on, twice a second, what easy-lb status
+# says and whether haproxy runs what etcd holds (statuswatch.py).
+status_watch_start() {
+	rm -f "$TESTTMP/status-watch.stop"
+	python3 "$CHAOS/statuswatch.py" "$EASY_LB_RUN" "$TESTTMP/status-watch.stop" \
+		>"$TESTTMP/status-watch.log" 2>"$TESTTMP/status-watch.err" &
+	echo "$!" >"$TESTTMP/status-watch.pid"
+}
+
+# status_watch_stop BOUND: stop it.  It fails when easy-lb status said
+# healthy while haproxy ran something else than etcd held for more than
+# BOUND seconds in a row (the status lied), and sets SAID to the states
+# it said, in order, each run of one state once ("healthy degraded
+# healthy").
+status_watch_stop() {
+	local verdict
+	touch "$TESTTMP/status-watch.stop"
+	wait "$(cat "$TESTTMP/status-watch.pid")" 2>/dev/null || true
+	SAID=$(awk '$2 != last { printf "%s%s", (n++ ? " " : ""), $2; last = $2 }' "$TESTTMP/status-watch.log")
+	verdict=$(awk -v bound="$1" '
+		$2 == "healthy" && $3 == "0" { if (!from) from = $1; if ($1 - from > worst) worst = $1 - from; next }
+		{ from = 0 }
+		END { printf "%.1f", worst }' "$TESTTMP/status-watch.log")
+	echo "status said: $SAID; healthy while not in step at most $verdict s in a row (bound $1 s)" >&3
+	awk -v v="$verdict" -v b="$1" 'BEGIN { exit !(v <= b) }' || {
+		cat "$TESTTMP/status-watch.log" >&2
+		return 1
+	}
+}
+
+# state_is STATE: easy-lb status says STATE.
+state_is() {
+	[ "$(easy-lb-status -d "$EASY_LB_RUN" --json | jq -r .state)" = "$1" ]
 }

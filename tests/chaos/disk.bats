@@ -116,6 +116,8 @@ clients_end() {
 	stable_up
 	clients_start
 	# fill every block left (dd ends with ENOSPC)
+	wait_until 10 state_is healthy
+	status_watch_start
 	dd if=/dev/zero of="$EASY_LB_RUN/filler" bs=4k 2>/dev/null || :
 	[ "$(df --output=avail "$EASY_LB_RUN" | tail -n 1 | tr -d ' ')" -eq 0 ]
 	local said
@@ -132,6 +134,12 @@ clients_end() {
 	# and said its end
 	grep -q "^tmpl: $EASY_LB_RUN/haproxy.cfg.new: up to date again (revision [0-9]*)$" "$TESTTMP/lb.err"
 	clients_end
+	# the status never said healthy while the change waited, and said
+	# degraded during the fault (the render not out, or its own file
+	# growing old: stale)
+	wait_until 10 state_is healthy
+	status_watch_stop 5
+	[[ "$SAID" == *degraded*" healthy" ]]
 }
 
 # lb_run_shim PATTERNS: a balancer whose every process has the shim, aimed

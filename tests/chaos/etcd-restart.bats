@@ -46,6 +46,8 @@ writer_stop() {
 	local i sig
 	client_start s1 /stable1/
 	client_start s2 /stable2/
+	wait_until 10 state_is healthy
+	status_watch_start
 	writer_start
 	for i in $(seq 1 20); do
 		sleep "0.$((RANDOM % 8 + 2))"
@@ -63,6 +65,10 @@ writer_stop() {
 	client_stop s1
 	client_stop s2
 	answers /stable1/ stable1
+	# the status told the truth throughout, and ends healthy
+	wait_until 10 state_is healthy
+	status_watch_stop 5
+	[[ "$SAID" == *degraded*" healthy" ]]
 	# the watcher rode the outages out: it was never restarted
 	run_split grep -c "watcher exited" "$TESTTMP/lb.err"
 	[ "$output" = 0 ]

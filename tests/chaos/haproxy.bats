@@ -87,6 +87,10 @@ restart_and_converge() {
 	gone_after_fault $LB_BEFORE "$MASTER" "$WORKER"
 	[ "$EXIT_MS" -lt 3000 ]
 	grep -q "Current worker ($WORKER) exited with code 137" "$TESTTMP/lb.err"
+	# nothing serves, and the status says so
+	run_split easy-lb-status -d "$EASY_LB_RUN"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *$'\n  haproxy is not running\n  the watcher is not running\n'* ]]
 	# etcd changes while no balancer runs
 	backend_start down1
 	etcd-put /services/down1/upstream/d1 "127.0.0.1:$BACKEND_PORT"

@@ -36,6 +36,8 @@ teardown_file() {
 	client_start s1 /stable1/
 	client_start s2 /stable2/
 	cp "$EASY_LB_RUN/haproxy.cfg" "$TESTTMP/cfg.before"
+	wait_until 10 state_is healthy
+	status_watch_start
 
 	c0=$(tree_cpu_ms)
 	lines0=$(wc -l <"$TESTTMP/lb.err")
@@ -45,6 +47,8 @@ teardown_file() {
 	etcd-put /services/new/upstream/s1 "127.0.0.1:$BACKEND_PORT_new"
 	etcd-put -d /services/gone/upstream/s1
 	etcd-put /services/moving/upstream/s1 "127.0.0.1:$BACKEND_PORT_moving2"
+	# the status says so within twice the progress interval (1 s here)
+	wait_until 3 state_is degraded
 	# the outage itself: a fixed time, which is what is measured
 	sleep $((OUTAGE_S - ($(ms) - t0) / 1000))
 	c1=$(tree_cpu_ms)
@@ -65,6 +69,9 @@ teardown_file() {
 	answers /new/ new
 	answers /moving/ moving2
 	clients_ok
+	wait_until 10 state_is healthy
+	status_watch_stop 5
+	[[ "$SAID" == *degraded*" healthy" ]]
 }
 
 @test "a balancer started while etcd is unreachable waits idle (under 200 ms of CPU in 20 s) and serves within 25 s of etcd's return" {
