@@ -19,6 +19,9 @@ static const char *const states[] = {"healthy", "degraded", "down"};
 
 /* A certificate that expires within this many days degrades. */
 #define EXPIRY_DAYS 14
+/* A change seen and not live for this many seconds degrades: an apply
+ * takes a second or two, a reload at 10,000 services a few more. */
+#define LAG_BOUND 10
 
 /* hap-reload's "runs" line, in order, and what the metrics call each. */
 static const char *const runs[] = {"runtime", "reloaded", "unchanged",
@@ -253,6 +256,11 @@ judge(struct status *s)
 		    "the watch is stale: nothing from etcd for %.0f s (more than %.0f s)",
 		    s->now - s->seen_at, s->stale_after);
 	}
+	if (s->lag > 0 && s->lag_s > LAG_BOUND)
+		reason(
+		    s, DEGRADED,
+		    "behind etcd: %.0f revisions seen and not live for %.0f s",
+		    s->lag, s->lag_s);
 	if (fact(&s->reload, "last", 0, &n) &&
 	    num_of(&s->reload, "last", 2, 0) != 0)
 		reason(s, DEGRADED, "the last apply failed (revision %.0f)",
