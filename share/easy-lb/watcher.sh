@@ -56,13 +56,16 @@ apply() {
 # fleet: what apply says of each apply, into etcd under this balancer's
 # own lease, when it changed, at most once a second (easy-lb-status(1),
 # THE FLEET IN ETCD); the lease revoked when the pipeline ends.  Without
-# STATUS_PREFIX, nowhere.
+# STATUS_PREFIX, nowhere.  Its writer killed, the pipeline ends (the next
+# has one again); refused (no right to write there), it is said and the
+# balancer goes on without the key.
 fleet() {
 	exec 8>&-
-	if [ -n "$STATUS_PREFIX" ]; then
-		exec etcd-put --ttl "$STATUS_TTL" --keepalive --follow \
-			"$STATUS_PREFIX/$LB_ID" -
-	fi
+	[ -n "$STATUS_PREFIX" ] || exec cat >/dev/null
+	etcd-put --ttl "$STATUS_TTL" --keepalive --follow "$STATUS_PREFIX/$LB_ID" -
+	rc=$?
+	[ "$rc" -eq 0 ] || [ "$rc" -gt 128 ] && exit "$rc"
+	log "the fleet key $STATUS_PREFIX/$LB_ID is not kept (etcd-put exit $rc); going on without it"
 	exec cat >/dev/null
 }
 
