@@ -36,7 +36,8 @@ restart() {
 @test "auth: a read-only user's tokens expire mid-watch and etcd restarts: changes still reach haproxy, no failed request" {
 	local wpid
 	lb_settings
-	etcd_start auth --auth-token simple --auth-token-ttl 2
+	etcd_start auth --auth-token simple --auth-token-ttl 2 \
+		--experimental-watch-progress-notify-interval=1s
 	export ETCDCTL_ENDPOINTS=$ETCD_URL_auth
 	etcdctl user add root:rootpw >/dev/null
 	etcdctl role add root >/dev/null
@@ -45,6 +46,8 @@ restart() {
 	etcdctl role add lb >/dev/null
 	etcdctl role grant-permission lb --prefix=true read /services/ >/dev/null
 	etcdctl role grant-permission lb --prefix=true read /tls/ >/dev/null
+	# (its fleet key, easy-lb-status(1))
+	etcdctl role grant-permission lb --prefix=true readwrite /easy-lb/balancers/ >/dev/null
 	etcdctl user grant-role lb lb >/dev/null
 	etcdctl auth enable >/dev/null
 	# the test writes and checks as root; the balancer only reads
@@ -53,6 +56,8 @@ restart() {
 	stable_start 2
 	client_start s1 /stable1/
 	client_start s2 /stable2/
+	wait_until 10 state_is healthy
+	status_watch_start
 	# past the token's life, with the watch idle
 	sleep 3
 	reaches 15 after_ttl
@@ -60,13 +65,17 @@ restart() {
 	# a restart forgets every simple token: etcd-watch's is refused when
 	# it comes back, and it must authenticate again
 	wpid=$(watch_pid)
-	restart auth --auth-token simple --auth-token-ttl 2
+	restart auth --auth-token simple --auth-token-ttl 2 \
+		--experimental-watch-progress-notify-interval=1s
 	reaches 15 after_restart
 	echo "a change after the restart served in $REACHED_MS ms" >&3
 	[ "$(watch_pid)" = "$wpid" ]
 	churn_converged 12 30
 	refute grep -q "permission denied\|authentication failed\|user name is empty" "$TESTTMP/lb.err"
 	clients_ok
+	# the status never said healthy out of step, and ends healthy
+	wait_until 10 state_is healthy
+	status_watch_stop 12
 }
 
 @test "TLS: CA and client certificates; the balancer converges, follows changes and rides out an etcd restart" {

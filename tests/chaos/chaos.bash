@@ -10,15 +10,17 @@ CHAOS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # chaos_setup_file [etcd flags...]: the file's etcd and the balancer's
 # settings (lb_start starts it).
 # (etcd's progress notifications every second, and the balancer told:
-# easy-lb status calls the watch stale after 2 s of silence)
+# easy-lb status, told 2 s, calls the watch stale after 4 s of silence:
+# room for a loaded machine)
 chaos_setup_file() {
 	etcd_setup_file --experimental-watch-progress-notify-interval=1s "$@"
 	export LB_PORT LB_BIND=127.0.0.1 DEBOUNCE_MS=50 EASY_LB_RUN="$TESTTMP/run" \
-		PROGRESS_INTERVAL=1
+		PROGRESS_INTERVAL=2
 	LB_PORT=$(free_port)
 }
 
 chaos_teardown_file() {
+	status_watch_end
 	clients_stop
 	lb_stop
 	backends_stop
@@ -119,21 +121,33 @@ lb_pids() {
 # status_watch_start: from now on, twice a second, what easy-lb status
 # says and whether haproxy runs what etcd holds (statuswatch.py).
 status_watch_start() {
+	status_watch_end
 	rm -f "$TESTTMP/status-watch.stop"
 	python3 "$CHAOS/statuswatch.py" "$EASY_LB_RUN" "$TESTTMP/status-watch.stop" \
 		>"$TESTTMP/status-watch.log" 2>"$TESTTMP/status-watch.err" &
 	echo "$!" >"$TESTTMP/status-watch.pid"
 }
 
+# status_watch_end: stop it, whatever became of the test (teardown).
+status_watch_end() {
+	[ -f "$TESTTMP/status-watch.pid" ] || return 0
+	touch "$TESTTMP/status-watch.stop"
+	kill "$(cat "$TESTTMP/status-watch.pid")" 2>/dev/null || true
+	rm -f "$TESTTMP/status-watch.pid"
+}
+
 # status_watch_stop BOUND: stop it.  It fails when easy-lb status said
 # healthy while haproxy ran something else than etcd held for more than
-# BOUND seconds in a row (the status lied), and sets SAID to the states
+# BOUND seconds in a row (the status lied: it says degraded once a change
+# it has seen is not live after 10 s, so 12 s is the bound, two samples
+# and a read of the status more), and sets SAID to the states
 # it said, in order, each run of one state once ("healthy degraded
 # healthy").
 status_watch_stop() {
 	local verdict
 	touch "$TESTTMP/status-watch.stop"
 	wait "$(cat "$TESTTMP/status-watch.pid")" 2>/dev/null || true
+	rm -f "$TESTTMP/status-watch.pid"
 	SAID=$(awk '$2 != last { printf "%s%s", (n++ ? " " : ""), $2; last = $2 }' "$TESTTMP/status-watch.log")
 	verdict=$(awk -v bound="$1" '
 		$2 == "healthy" && $3 == "0" { if (!from) from = $1; if ($1 - from > worst) worst = $1 - from; next }

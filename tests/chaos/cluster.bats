@@ -40,6 +40,8 @@ teardown_file() {
 	wait_until 10 watching_on "$leader"
 	client_start s1 /stable1/
 	client_start s2 /stable2/
+	wait_until 10 state_is healthy
+	status_watch_start
 	CHURN_MAX=25 churn_start
 	sleep 1
 	t0=$(ms)
@@ -63,6 +65,9 @@ teardown_file() {
 	ETCDCTL_ENDPOINTS=$leader converged 10
 	grep -q "retrying from revision" "$TESTTMP/lb.err"
 	clients_ok
+	# the status never said healthy out of step, and ends healthy
+	wait_until 10 state_is healthy
+	status_watch_stop 12
 }
 
 @test "cluster: the member the watch is on is cut off from its peers: etcd-watch moves to the majority, changes made there reach haproxy within 15 s" {
@@ -77,6 +82,8 @@ teardown_file() {
 	wait_until 10 watching_on "$ETCD_URL_n1"
 	client_start s1 /stable1/
 	client_start s2 /stable2/
+	wait_until 10 state_is healthy
+	status_watch_start
 	before=$(grep -c "watching again" "$TESTTMP/lb.err" || :)
 	t0=$(ms)
 	partition 1
@@ -96,4 +103,7 @@ teardown_file() {
 	wait_until 30 member_ready "$ETCD_URL_n1"
 	ETCDCTL_ENDPOINTS=$ETCD_URL_n1 converged 10
 	clients_ok
+	# the status never said healthy out of step, and ends healthy
+	wait_until 10 state_is healthy
+	status_watch_stop 12
 }

@@ -64,7 +64,7 @@ teardown_file() {
 	# nothing changed meanwhile on the balancer's side, and the status
 	# says the watch is stale (frozen, it reads nothing)
 	cmp "$TESTTMP/cfg.before" "$EASY_LB_RUN/haproxy.cfg"
-	wait_until 5 state_is degraded
+	wait_until 8 state_is degraded
 
 	t0=$(ms)
 	fwd_up etcd
@@ -84,6 +84,6 @@ teardown_file() {
 	# a resync counted; healthy again, never healthy out of step
 	wait_until 10 state_is healthy
 	[ "$(easy-lb-status -d "$EASY_LB_RUN" --json | jq .watch.resyncs)" -eq 1 ]
-	status_watch_stop 5
+	status_watch_stop 12
 	[[ "$SAID" == *degraded*" healthy" ]]
 }

@@ -138,7 +138,7 @@ clients_end() {
 	# degraded during the fault (the render not out, or its own file
 	# growing old: stale)
 	wait_until 10 state_is healthy
-	status_watch_stop 5
+	status_watch_stop 12
 	[[ "$SAID" == *degraded*" healthy" ]]
 }
 

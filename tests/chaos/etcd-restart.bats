@@ -67,7 +67,7 @@ writer_stop() {
 	answers /stable1/ stable1
 	# the status told the truth throughout, and ends healthy
 	wait_until 10 state_is healthy
-	status_watch_stop 5
+	status_watch_stop 12
 	[[ "$SAID" == *degraded*" healthy" ]]
 	# the watcher rode the outages out: it was never restarted
 	run_split grep -c "watcher exited" "$TESTTMP/lb.err"

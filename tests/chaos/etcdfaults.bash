@@ -11,7 +11,9 @@ load ../pki
 faults_setup_file() {
 	TESTTMP=$(mktemp -d "${TMPDIR:-/tmp}/easylb-test.XXXXXX")
 	export TESTTMP EASYLB_HARNESS=1
-	export LB_BIND=127.0.0.1 DEBOUNCE_MS=50
+	# (every member sends progress notifications every second: easy-lb
+	# status, told 2 s, calls the watch stale after 4 s of silence)
+	export LB_BIND=127.0.0.1 DEBOUNCE_MS=50 PROGRESS_INTERVAL=2
 	lb_settings
 }
 
@@ -35,6 +37,7 @@ keep_testtmp() {
 
 # faults_teardown: what a test started, stopped even when it failed.
 faults_teardown() {
+	status_watch_end
 	clients_stop
 	churn_stop 2>/dev/null || true
 	lb_stop
@@ -91,7 +94,8 @@ member_start() {
 			--initial-advertise-peer-urls "http://$host:$pport" \
 			--initial-cluster "$(cat "$TESTTMP/cluster")" \
 			--initial-cluster-state new --initial-cluster-token "${TESTTMP##*/}" \
-			--logger zap --log-outputs stderr "$@" \
+			--logger zap --log-outputs stderr \
+			--experimental-watch-progress-notify-interval=1s "$@" \
 			>>"$dir/log" 2>&1 </dev/null &
 		echo $! >"$dir/pid"
 	)

@@ -32,6 +32,8 @@ teardown_file() {
 	wait_until 10 watching_on "$ETCD_URL_c1"
 	client_start s1 /stable1/
 	client_start s2 /stable2/
+	wait_until 10 state_is healthy
+	status_watch_start
 	# quiet for longer than etcd-watch's 10 s of silence: it asks, c1
 	# answers, the stream stays
 	lines=$(wc -l <"$TESTTMP/lb.err")
@@ -64,4 +66,7 @@ teardown_file() {
 	wait_until 20 member_ready "$ETCD_URL_c1"
 	ETCDCTL_ENDPOINTS=$ETCD_URL_c1 converged 10
 	clients_ok
+	# the status never said healthy out of step, and ends healthy
+	wait_until 10 state_is healthy
+	status_watch_stop 12
 }
