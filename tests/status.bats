@@ -150,9 +150,13 @@ health() { curl -s -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://127.0.0
 @test "status: a file haproxy refuses: degraded, exit 1, HEALTH_URI 503 with the reason, the last good config serving" {
 	wait_until 10 live_is_etcd
 	cp "$EASY_LB_RUN/haproxy.cfg" "$BATS_TEST_TMPDIR/good.cfg"
+	r0=$(etcd-get --revision)
 	etcd-put /services/zzraw/raw "no-such-keyword here"
-	rev=$(etcd-get --revision)
 	wait_until 20 state_is degraded
+	# (the put's revision, as the apply knew it: the fleet key's writes
+	# move etcd's on)
+	rev=$(easy-lb-status -d "$EASY_LB_RUN" --json | jq .last_error.revision)
+	[ "$rev" -gt "$r0" ]
 	st
 	[ "$status" -eq 1 ]
 	[ -z "$stderr" ]

@@ -190,7 +190,10 @@ serve(const char *name, const char *dir, const char *health,
 
 /* --- the command ---------------------------------------------------- */
 
-static void __attribute__((noreturn)) usage(FILE *f, int code)
+static void usage(FILE *f, int code) __attribute__((noreturn));
+
+static void
+usage(FILE *f, int code)
 {
 	fputs(usage_line, f);
 	exit(code);
