@@ -89,9 +89,10 @@ STATUS_DIR=$EASY_LB_RUN/status
 # easy-lb-status --serve.
 HEALTH_URI=${HEALTH_URI-/healthz}
 case $HEALTH_URI in
-'' | /) ;;
-/*[!A-Za-z0-9/._~-]* | [!/]*)
-	echo "easy-lb: HEALTH_URI: \"$HEALTH_URI\" is not a path of letters, digits and / . _ ~ -" >&2
+'') ;;
+/ | /*[!A-Za-z0-9/._~-]* | [!/]*)
+	# (/ would take every request the default service has)
+	echo "easy-lb: HEALTH_URI: \"$HEALTH_URI\" is not a path of letters, digits and / . _ ~ - other than /" >&2
 	exit 100
 	;;
 esac
