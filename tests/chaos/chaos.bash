@@ -154,6 +154,9 @@ status_watch_stop() {
 		{ from = 0 }
 		END { printf "%.1f", worst }' "$TESTTMP/status-watch.log")
 	echo "status said: $SAID; healthy while not in step at most $verdict s in a row (bound $1 s)" >&3
+	# (why it last said what it said, each state once)
+	awk '{ s = $2; $1 = $2 = $3 = ""; why[s] = $0 } END { for (s in why) if (why[s] ~ /[^ ]/) print "  " s ":" why[s] }' \
+		"$TESTTMP/status-watch.log" >&3
 	awk -v v="$verdict" -v b="$1" 'BEGIN { exit !(v <= b) }' || {
 		cat "$TESTTMP/status-watch.log" >&2
 		return 1

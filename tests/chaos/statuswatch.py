@@ -2,8 +2,9 @@
 """statuswatch.py RUN_DIR STOPFILE: every half second until STOPFILE
 exists, what `easy-lb status` says of the balancer on RUN_DIR and whether
 haproxy runs what etcd holds (converged.py, etcd read directly), one line
-each: "TIME STATE CONVERGED", CONVERGED 1, 0, or - when it could not be
-told.  tests/chaos/chaos.bash's status_watch_stop judges the lines."""
+each: "TIME STATE CONVERGED REASONS", CONVERGED 1, 0, or - when it could not be
+told, then the status's reasons.  tests/chaos/chaos.bash's
+status_watch_stop judges the lines."""
 import json
 import os
 import subprocess
@@ -17,9 +18,10 @@ while not os.path.exists(stop):
     try:
         r = subprocess.run(["easy-lb-status", "-d", run, "--json"], capture_output=True,
                            text=True, timeout=5)
-        state = json.loads(r.stdout)["state"]
+        j = json.loads(r.stdout)
+        state, why = j["state"], "; ".join(j["reasons"])
     except (subprocess.TimeoutExpired, ValueError, KeyError):
-        state = "unknown"
+        state, why = "unknown", ""
     try:
         c = subprocess.run([sys.executable, os.path.join(here, "converged.py"),
                             os.path.join(run, "haproxy.sock"), "/services"],
@@ -27,5 +29,5 @@ while not os.path.exists(stop):
         conv = {0: "1", 1: "0"}.get(c, "-")
     except subprocess.TimeoutExpired:
         conv = "-"
-    print("%.3f %s %s" % (t, state, conv), flush=True)
+    print("%.3f %s %s %s" % (t, state, conv, why), flush=True)
     time.sleep(max(0.0, 0.5 - (time.time() - t)))
