@@ -365,6 +365,17 @@ hap_parse_stat_load(const char *text, const char *be, const char *srv)
 	return load;
 }
 
+int
+hap_abns(const char *name, size_t n, struct sockaddr_un *a)
+{
+	if (n + 1 > sizeof(a->sun_path))
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path + 1, name, n);
+	return 0;
+}
+
 long
 hap_read_pidfile(const char *path)
 {

@@ -6,6 +6,7 @@
 #define EASYLB_HAPROXY_H
 
 #include <stddef.h>
+#include <sys/un.h>
 
 #include "util.h"
 
@@ -15,6 +16,11 @@
  * filled (connection refused, timeout, ...). */
 int hap_command(const char *path, const char *cmd, long long deadline,
 		struct buf *reply, char *err, size_t errlen);
+
+/* The address of haproxy's "abns@NAME" (name[0, n)): the whole of
+ * sun_path, a NUL first, the name, NUL padding, so that its length is
+ * sizeof(*a).  0, or -1 when the name is too long. */
+int hap_abns(const char *name, size_t n, struct sockaddr_un *a);
 
 /* The master CLI's "show proc". */
 struct hap_worker {

@@ -181,6 +181,34 @@ bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 	return c ? c : (an > bn) - (an < bn);
 }
 
+const char *
+fact_line(const struct buf *b, const char *word, int nth, size_t *n)
+{
+	size_t wl = strlen(word);
+	const char *s = b->p, *nl;
+
+	for (; s && *s; s = nl + 1) {
+		if (!(nl = strchr(s, '\n')))
+			nl = s + strlen(s);
+		if ((size_t)(nl - s) > wl && !memcmp(s, word, wl) &&
+		    s[wl] == ' ' && nth-- == 0) {
+			*n = (size_t)(nl - s - wl - 1);
+			return s + wl + 1;
+		}
+		if (!*nl)
+			break;
+	}
+	return NULL;
+}
+
+void
+flatten_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
 int
 read_all(int fd, struct buf *b)
 {

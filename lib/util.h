@@ -58,6 +58,15 @@ int bytes_cmp(const char *a, size_t an, const char *b, size_t bn);
  * errno set on failure. */
 int write_full(int fd, const char *p, size_t n);
 
+/* The nth line (from 0) of the text in b that starts with word and a
+ * space: the rest of it (borrowed, *n bytes, up to its newline); NULL
+ * when there is none.  The status files' reader (a line a fact). */
+const char *fact_line(const struct buf *b, const char *word, int nth,
+		      size_t *n);
+/* Every control character of s (below 0x20, and DEL) a space: a message
+ * that must stay one line of such a file. */
+void flatten_line(char *s);
+
 /* Read a whole file descriptor into b; -1 with errno set on failure. */
 int read_all(int fd, struct buf *b);
 /* Read a whole file ("-" is stdin) into b, empty before; a regular file

@@ -58,12 +58,9 @@ listen_on(const char *name)
 	struct sockaddr_un a;
 	int fd;
 
-	if (strlen(name) + 1 > sizeof(a.sun_path))
+	if (hap_abns(name, strlen(name), &a) < 0)
 		die(EXIT_BAD, "--serve %s: longer than %zu bytes", name,
 		    sizeof(a.sun_path) - 1);
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	memcpy(a.sun_path + 1, name, strlen(name));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		dieerr(EXIT_TEMP, "socket");
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)

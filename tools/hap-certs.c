@@ -226,6 +226,7 @@ check(struct cert *c)
 	c->serving = 1;
 	c->not_after = info.not_after;
 	snprintf(c->subject, sizeof(c->subject), "%s", info.subject);
+	flatten_line(c->subject);
 }
 
 static char *
@@ -383,7 +384,7 @@ note_status(void)
 {
 	struct buf b = {0};
 	char err[512];
-	size_t i, k;
+	size_t i;
 
 	if (!st.status)
 		return;
@@ -392,9 +393,6 @@ note_status(void)
 
 		if (!c->serving)
 			continue;
-		for (k = 0; c->subject[k]; k++)
-			if ((unsigned char)c->subject[k] < 0x20)
-				c->subject[k] = ' ';
 		buf_printf(&b, "cert %s %lld %s\n", c->name, c->not_after,
 			   c->subject);
 	}

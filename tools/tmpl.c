@@ -281,13 +281,9 @@ status_note(struct follow *f)
 		buf_printf(&b, "pending %lld.%03d\n", SECS(f->pending_since));
 	buf_printf(&b, "resyncs %lld\n", f->resyncs);
 	buf_printf(&b, "reconnects %lld\n", f->reconnects);
-	if (f->lost_at) {
-		for (i = 0; f->lost[i]; i++)
-			if ((unsigned char)f->lost[i] < 0x20)
-				f->lost[i] = ' ';
+	if (f->lost_at)
 		buf_printf(&b, "lost %lld.%03d %s\n", SECS(f->lost_at),
 			   f->lost);
-	}
 	if (f->error_at)
 		buf_printf(&b, "error %lld.%03d %s\n", SECS(f->error_at),
 			   f->error);
@@ -321,9 +317,7 @@ status_rendered(struct follow *f, int written, const char *msg)
 
 	if (msg) {
 		snprintf(f->error, sizeof(f->error), "%s", msg);
-		for (n = 0; f->error[n]; n++)
-			if ((unsigned char)f->error[n] < 0x20)
-				f->error[n] = ' ';
+		flatten_line(f->error);
 		f->error_at = now;
 		return;
 	}
@@ -434,6 +428,7 @@ apply(struct follow *f, const char *p, size_t n)
 			 jv_get_kind(r.value) == JV_KIND_STRING
 			     ? jv_string_value(r.value)
 			     : "no reason given");
+		flatten_line(f->lost);
 		f->noted = 1;
 		break;
 	case REC_WATCHING:

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,26 +27,11 @@ static const char *const runs[] = {"runtime", "reloaded", "unchanged",
 				   "installed", "failed"};
 enum { NRUNS = sizeof(runs) / sizeof(runs[0]) };
 
-/* The nth line of f (from 0) that starts with word and a space: its rest
- * (borrowed, *n bytes up to the newline); NULL when there is none. */
+/* The nth line of f that starts with word and a space (fact_line). */
 static const char *
 fact(const struct facts *f, const char *word, int nth, size_t *n)
 {
-	size_t wl = strlen(word);
-	const char *s = f->text.p, *nl;
-
-	for (; s && *s; s = nl + 1) {
-		if (!(nl = strchr(s, '\n')))
-			nl = s + strlen(s);
-		if ((size_t)(nl - s) > wl && !memcmp(s, word, wl) &&
-		    s[wl] == ' ' && nth-- == 0) {
-			*n = (size_t)(nl - s - wl - 1);
-			return s + wl + 1;
-		}
-		if (!*nl)
-			break;
-	}
-	return NULL;
+	return fact_line(&f->text, word, nth, n);
 }
 
 /* Field i (from 0) of a line s[0, n) as a number into *num (when num is
@@ -125,11 +109,8 @@ answers_on(const char *name, size_t n)
 	struct sockaddr_un a;
 	int fd, r;
 
-	if (n + 1 > sizeof(a.sun_path))
+	if (hap_abns(name, n, &a) < 0)
 		return 0;
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	memcpy(a.sun_path + 1, name, n);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return 0;
 	r = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;

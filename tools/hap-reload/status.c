@@ -64,16 +64,14 @@ status_say(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* s with every control character a space, trailing ones dropped. */
+/* s as one line (flatten_line), trailing blanks dropped. */
 static void
 one_line(char *s)
 {
 	size_t n;
 
-	for (n = 0; s[n]; n++)
-		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f)
-			s[n] = ' ';
-	while (n && s[n - 1] == ' ')
+	flatten_line(s);
+	for (n = strlen(s); n && s[n - 1] == ' ';)
 		s[--n] = '\0';
 }
 
@@ -82,23 +80,12 @@ one_line(char *s)
 static int
 line_of(const struct buf *b, const char *word, char *out, size_t outlen)
 {
-	size_t wl = strlen(word);
-	const char *s = b->p, *nl;
+	size_t n;
+	const char *s = fact_line(b, word, 0, &n);
 
-	for (; s && *s; s = nl + 1) {
-		nl = strchr(s, '\n');
-		if (!nl)
-			nl = s + strlen(s);
-		if ((size_t)(nl - s) > wl && !memcmp(s, word, wl) &&
-		    s[wl] == ' ') {
-			snprintf(out, outlen, "%.*s", (int)(nl - s - wl - 1),
-				 s + wl + 1);
-			return 1;
-		}
-		if (!*nl)
-			break;
-	}
-	return 0;
+	if (s)
+		snprintf(out, outlen, "%.*s", (int)n, s);
+	return s != NULL;
 }
 
 void
