@@ -263,6 +263,8 @@ status_read(struct status *s, const char *dir)
 	struct buf reply = {0};
 	struct timespec ts;
 	char path[4096];
+	size_t n;
+	int i;
 
 	memset(s, 0, sizeof(*s));
 	s->dir = dir;
@@ -282,6 +284,8 @@ status_read(struct status *s, const char *dir)
 		s->have_proc = 1;
 	buf_free(&reply);
 	s->seen = num_of(&s->tmpl, "seen", 0, -1);
+	for (i = 0; fact(&s->tmpl, "warning", i, &n); i++)
+		s->skipped++;
 	s->seen_at = num_of(&s->tmpl, "seen", 1, -1);
 	s->stale_after = 2 * num_of(&s->balancer, "progress-interval", 0, 600);
 	lag(s);
@@ -399,9 +403,7 @@ status_text(struct buf *o, const struct status *s)
 			   k ? "" : "certificate:", (int)nn, name, date,
 			   (int)sn, subj);
 	}
-	for (k = 0; fact(&s->tmpl, "warning", k, &n); k++)
-		;
-	buf_printf(o, "skipped:     %d\n", k);
+	buf_printf(o, "skipped:     %d\n", s->skipped);
 	for (k = 0; (l = fact(&s->tmpl, "warning", k, &n)); k++)
 		buf_printf(o, "  %.*s\n", (int)n, l);
 }
@@ -608,9 +610,6 @@ status_json(struct buf *o, const struct status *s)
 void
 status_fleet(struct buf *o, const struct status *s)
 {
-	size_t n;
-	int k;
-
 	/* (what changes with an apply, not with time: a progress
 	 * notification writes nothing) */
 	jhead(o, s, 1);
@@ -624,9 +623,7 @@ status_fleet(struct buf *o, const struct status *s)
 	jhaproxy(o, s, 1);
 	buf_puts(o, ",\"certificates\":");
 	jcerts(o, s, 1);
-	for (k = 0; fact(&s->tmpl, "warning", k, &n); k++)
-		;
-	buf_printf(o, ",\"skipped\":%d}\n", k);
+	buf_printf(o, ",\"skipped\":%d}\n", s->skipped);
 }
 
 /* --- Prometheus ----------------------------------------------------- */
@@ -650,7 +647,7 @@ plabel(struct buf *o, const char *s, size_t n)
  * is: a member of struct status (an int or a double), the first field of
  * a line of tmpl's status file, a field of hap-reload's "runs" line, or
  * the number of warnings. */
-enum src { S_INT, S_DBL, S_TMPL, S_RUNS, S_WARNINGS };
+enum src { S_INT, S_DBL, S_TMPL, S_RUNS };
 
 static const struct {
 	const char *name, *type, *help;
@@ -683,16 +680,14 @@ static const struct {
      "hap-reload runs that failed (rejected, rolled back, error).", S_RUNS, 0,
      NULL, NRUNS - 1},
     {"easylb_skipped_keys", "gauge",
-     "Keys the live render left out, each with a warning.", S_WARNINGS, 0, NULL,
-     0},
+     "Keys the live render left out, each with a warning.", S_INT,
+     offsetof(struct status, skipped), NULL, 0},
 };
 
 static double
 value_of(const struct status *s, size_t i)
 {
 	const char *at = (const char *)s + metrics[i].off;
-	size_t n;
-	int k;
 
 	switch (metrics[i].src) {
 	case S_INT:
@@ -702,13 +697,9 @@ value_of(const struct status *s, size_t i)
 	case S_TMPL:
 		return num_of(&s->tmpl, metrics[i].word, 0, 0);
 	case S_RUNS:
-		return num_of(&s->reload, "runs", metrics[i].field, 0);
-	case S_WARNINGS:
 		break;
 	}
-	for (k = 0; fact(&s->tmpl, "warning", k, &n); k++)
-		;
-	return k;
+	return num_of(&s->reload, "runs", metrics[i].field, 0);
 }
 
 static void

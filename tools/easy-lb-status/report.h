@@ -24,6 +24,7 @@ struct status {
 	double now;	    /* seconds since the epoch */
 	double seen, seen_at, live, lag, lag_s, stale_after;
 	int stale;
+	int skipped;	      /* warnings of the live render: keys left out */
 	int watcher, haproxy; /* their locks held: 1, free: 0, unknown: -1 */
 	struct hap_proc proc; /* "show proc", when have_proc */
 	int have_proc;
