@@ -158,7 +158,7 @@ each size, after the load.
    with their PSS (shared pages divided among the processes using them)
    and private memory from /proc/PID/smaps_rollup; CPU time and context
    switches (voluntary + involuntary) over an idle window of IDLE_SECS
-   (20 s), scaled to a minute.
+   (60 s), scaled to a minute; goals: the figures before the status work.
 5. Burst: 999 puts paced over one second on 4 connections (upstreams of
    20 new services), then one last put adds a service only the "new"
    backend serves; applies and reloads counted from the log; "live" is

@@ -149,7 +149,7 @@ wfeed(char *data, size_t size, size_t n, void *arg)
  * endpoint is asked for its status (served by the member itself, with
  * the no-leader check, and open to every user), and given up when that
  * fails too. */
-#define WATCH_SILENCE_MS 10000
+#define WATCH_SILENCE_MS 15000
 
 /* Is endpoint ep alive?  ETCD_OK, or ETCD_ETEMP with why filled; an
  * answer other than a network or server failure counts as alive. */

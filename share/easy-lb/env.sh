@@ -113,7 +113,7 @@ fi
 STATUS_PREFIX=${STATUS_PREFIX-/easy-lb/balancers}
 STATUS_PREFIX=${STATUS_PREFIX%/}
 LB_ID=${LB_ID:-$(uname -n)}
-STATUS_TTL=${STATUS_TTL:-60}
+STATUS_TTL=${STATUS_TTL:-90}
 case $LB_ID in
 '' | */* | *[!A-Za-z0-9._:-]*)
 	echo "easy-lb: LB_ID: \"$LB_ID\" is not a name of letters, digits and . _ : -" >&2

@@ -34,10 +34,10 @@ teardown_file() {
 	client_start s2 /stable2/
 	wait_until 10 state_is healthy
 	status_watch_start
-	# quiet for longer than etcd-watch's 10 s of silence: it asks, c1
+	# quiet for longer than etcd-watch's 15 s of silence: it asks, c1
 	# answers, the stream stays
 	lines=$(wc -l <"$TESTTMP/lb.err")
-	sleep 12
+	sleep 17
 	watching_on "$ETCD_URL_c1"
 	run_split sed -n "$((lines + 1)),\$p" "$TESTTMP/lb.err"
 	refute grep -q "etcd-watch" <<<"$output"
@@ -46,12 +46,12 @@ teardown_file() {
 	kill -STOP "$ETCD_PID_c1"
 	export ETCDCTL_ENDPOINTS=$rest
 	wait_until 15 led "$ETCD_URL_c2" "$ETCD_URL_c3"
-	# 10 s of silence, 5 s for the status request to time out, then a
+	# 15 s of silence, 5 s for the status request to time out, then a
 	# render whose first read waits its 5 s on c1 too
 	reaches 30 moved
 	echo "a change served $REACHED_MS ms after its write, $(($(ms) - t0)) ms after c1 hung" >&3
 	watching_on "$ETCD_URL_c2" "$ETCD_URL_c3"
-	grep -q "etcd-watch: /services/: $ETCD_URL_c1: timed out: .*(after 10 s of silence on the watch stream); retrying" "$TESTTMP/lb.err"
+	grep -q "etcd-watch: /services/: $ETCD_URL_c1: timed out: .*(after 15 s of silence on the watch stream); retrying" "$TESTTMP/lb.err"
 	# a burst of changes (not a long churn: while c1 hangs, every read of
 	# watcher.sh's pipeline waits its 5 s on c1 before it tries c2, and
 	# revisions are applied one by one: up to 3 x (5 s + an apply))
