@@ -137,16 +137,25 @@ lines' ]
 	[ "$output" = "etcd-get 0.1.0" ]
 }
 
-@test "etcd-get --wait: while etcd is down it says why once and waits; once up, it reads" {
-	local dir="$TESTTMP/etcd-late" c p pid rc=0
+@test "etcd-get --wait: while etcd is down it says why once and waits, --status keeps why; once up, it reads" {
+	local dir="$TESTTMP/etcd-late" c p pid rc=0 t0 st="$BATS_TEST_TMPDIR/st"
 	mkdir -p "$dir"
 	c=$(free_port)
 	p=$(free_port)
 	echo "$c $p" >"$dir/ports"
-	etcd-get -e "http://127.0.0.1:$c" --wait --revision \
+	t0=$(date +%s)
+	etcd-get -e "http://127.0.0.1:$c" --wait --status "$st" --revision \
 		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	wait_until 5 grep -q "waiting for etcd" "$BATS_TEST_TMPDIR/err"
+	# the status: since when, and the reason said on stderr
+	wait_until 5 test -s "$st"
+	run_split cat "$st"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" =~ ^waiting\ ([0-9]+)\ (http://127.0.0.1:$c: cannot connect: .+)$ ]]
+	[ "${BASH_REMATCH[1]}" -ge "$t0" ]
+	[ "${BASH_REMATCH[1]}" -le "$(date +%s)" ]
+	[ "etcd-get: revision: ${BASH_REMATCH[2]}; waiting for etcd" = "$(sed -n 1p "$BATS_TEST_TMPDIR/err")" ]
 	etcd_start late
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 0 ]
@@ -154,6 +163,17 @@ lines' ]
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/err")" -eq 2 ]
 	[[ "$(sed -n 1p "$BATS_TEST_TMPDIR/err")" == "etcd-get: revision: http://127.0.0.1:$c: cannot connect: "?*"; waiting for etcd" ]]
 	[ "$(sed -n 2p "$BATS_TEST_TMPDIR/err")" = "etcd-get: etcd is up (http://127.0.0.1:$c)" ]
+	[[ "$(cat "$st")" =~ ^up\ [0-9]+\ http://127.0.0.1:$c$ ]]
+	# answered at once, nothing is written; --status without --wait
+	rm -f "$st"
+	run_split etcd-get -e "http://127.0.0.1:$c" --wait --status "$st" --revision
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ ! -e "$st" ]
+	run_split etcd-get -e "http://127.0.0.1:$c" --status "$st" --revision
+	[ "$status" -eq 100 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "etcd-get: --status needs --wait" ]
 }
 
 @test "etcd-get --wait: a refusal still ends it at once, with exit 100" {

@@ -1,8 +1,10 @@
 /* etcd-get: read a key, or every key under a prefix, from etcd (v3). */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "etcdtool.h"
 
@@ -11,13 +13,13 @@ static void usage(FILE *f, int code) __attribute__((noreturn));
 static void
 usage(FILE *f, int code)
 {
-	fprintf(
-	    f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N] [--wait]\n"
-	       "       " ETCD_USAGE "\n"
-	       "       KEY|PREFIX\n"
-	       "       etcd-get --revision [-p] [--wait]\n"
-	       "       " ETCD_USAGE "\n"
-	       "       [KEY|PREFIX]\n");
+	fprintf(f, "usage: etcd-get [-p] [--base64] [--page N] [--rev N]\n"
+		   "       [--wait [--status FILE]]\n"
+		   "       " ETCD_USAGE "\n"
+		   "       KEY|PREFIX\n"
+		   "       etcd-get --revision [-p] [--wait [--status FILE]]\n"
+		   "       " ETCD_USAGE "\n"
+		   "       [KEY|PREFIX]\n");
 	exit(code);
 }
 
@@ -79,15 +81,42 @@ get_once(struct get *g, char *err, size_t errlen)
 	    &g->atrev, g->prefix ? add_member : keep_value, g, err, errlen);
 }
 
-/* Read, and with --wait read again while etcd cannot be reached: each
- * new reason said once, tries 1, 2, 4, 8, then every 16 s apart; once
- * it answers, that is said too.  A refusal ends it at once. */
+/* --status: "waiting SINCE WHY" while etcd cannot be reached, "up AT
+ * ENDPOINT" once it answers after a wait (seconds since the epoch);
+ * a file that cannot be written is said once. */
+static void note(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
-get(struct get *g, int wait)
+note(const char *path, const char *fmt, ...)
+{
+	static int said;
+	char err[512];
+	struct buf b = {0};
+	va_list ap;
+
+	if (!path)
+		return;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (b.p && atomic_note(path, b.p, b.len, err, sizeof(err)) < 0 &&
+	    !said++)
+		warnmsg("--status: %s", err);
+	buf_free(&b);
+}
+
+/* Read, and with --wait read again while etcd cannot be reached: each
+ * new reason said once (and noted in status), tries 1, 2, 4, 8, then
+ * every 16 s apart; once it answers, that is said too.  A refusal ends
+ * it at once. */
+static void
+get(struct get *g, int wait, const char *status)
 {
 	char err[ETCD_ERRLEN], said[ETCD_ERRLEN] = "";
 	const char *what = g->revonly ? "revision" : g->key;
 	struct backoff retry;
+	time_t since = 0;
 	int st;
 
 	backoff_init(&retry, 1000, 16000);
@@ -95,13 +124,21 @@ get(struct get *g, int wait)
 		if (strcmp(err, said)) {
 			warnmsg("%s: %s; waiting for etcd", what, err);
 			snprintf(said, sizeof(said), "%s", err);
+			if (!since)
+				since = time(NULL);
+			flatten_line(err);
+			note(status, "waiting %lld %s\n", (long long)since,
+			     err);
 		}
 		sleep_ms(backoff_next(&retry));
 	}
 	if (st != ETCD_OK)
 		etcd_tool_die(st, what, err);
-	if (*said)
+	if (*said) {
 		warnmsg("etcd is up (%s)", etcd_endpoint(g->e));
+		note(status, "up %lld %s\n", (long long)time(NULL),
+		     etcd_endpoint(g->e));
+	}
 }
 
 int
@@ -114,6 +151,7 @@ main(int argc, char *argv[])
 	    {"base64", no_argument, 0, 'b'},
 	    {"page", required_argument, 0, 'P'},
 	    {"wait", no_argument, 0, 'w'},
+	    {"status", required_argument, 0, 'S'},
 	    {"help", no_argument, 0, 'h'},
 	    {"version", no_argument, 0, 'V'},
 	    ETCD_LONGOPTS,
@@ -122,7 +160,7 @@ main(int argc, char *argv[])
 	struct etcd_opts eo = {0};
 	struct etcd_conf conf;
 	struct get g = {0};
-	const char *errstr;
+	const char *errstr, *status = NULL;
 	int c, wait = 0;
 
 	g.page = 10000;
@@ -151,6 +189,9 @@ main(int argc, char *argv[])
 		case 'R':
 			g.revonly = 1;
 			break;
+		case 'S':
+			status = optarg;
+			break;
 		case 'w':
 			wait = 1;
 			break;
@@ -167,10 +208,12 @@ main(int argc, char *argv[])
 		usage(stderr, EXIT_BAD);
 	if (!g.revonly && !g.prefix && !*argv[0])
 		die(EXIT_BAD, "empty key");
+	if (status && !wait)
+		die(EXIT_BAD, "--status needs --wait");
 
 	g.key = argc ? argv[0] : NULL;
 	g.e = etcd_tool_open(&eo, &conf);
-	get(&g, wait);
+	get(&g, wait, status);
 	if (g.revonly)
 		printf("%lld\n", g.atrev);
 	else if (g.prefix && buf_add(&g.out, "}\n", 2) < 0)

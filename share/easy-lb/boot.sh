@@ -62,7 +62,8 @@ echo "$$" >"$EASY_LB_RUN/boot.pid"
 # earlier balancer's.  (ETCD_PEERS, the 2017 name, when ETCDCTL_ENDPOINTS
 # is not set, as the etcd tools read them.)
 mkdir -p "$STATUS_DIR" || exit 111
-rm -f "$STATUS_DIR/tmpl" "$STATUS_DIR/hap-reload" "$STATUS_DIR/certs"
+rm -f "$STATUS_DIR/etcd-get" "$STATUS_DIR/tmpl" "$STATUS_DIR/hap-reload" \
+	"$STATUS_DIR/certs"
 {
 	echo "endpoints ${ETCDCTL_ENDPOINTS:-${ETCD_PEERS:-http://127.0.0.1:2379}}"
 	echo "prefix $ETCD_PREFIX/"
@@ -140,11 +141,13 @@ stop_leftover "$HLOCK" "$EASY_LB_RUN/haproxy.pgid" haproxy
 rm -f "$EASY_LB_RUN/watcher.pgid" "$EASY_LB_RUN/haproxy.pgid"
 
 # The first configuration: every key under the prefix, read once etcd
-# answers (etcd-get --wait says why it waits, once a reason), rendered
-# with the template.  Nothing is rendered from a failed read.  Run in the
-# background, so that a signal is not held up by the wait.
+# answers (etcd-get --wait says why it waits, once a reason, on stderr
+# and to easy-lb status), rendered with the template.  Nothing is
+# rendered from a failed read.  Run in the background, so that a signal
+# is not held up by the wait.
 data=$EASY_LB_RUN/data.json
-etcd-get --wait -p "$ETCD_PREFIX/" >"$data.tmp" 6>&- 7>&- &
+etcd-get --wait --status "$STATUS_DIR/etcd-get" -p "$ETCD_PREFIX/" \
+	>"$data.tmp" 6>&- 7>&- &
 gpid=$!
 wait "$gpid"
 rc=$?

@@ -94,10 +94,17 @@ teardown_file() {
 	[ "$output" -ge 1 ]
 	[ "$output" -le 5 ]
 	refute curl -s -o /dev/null "$(LB)/"
+	# the status says why nothing serves, and since when
+	run_split easy-lb-status -d "$EASY_LB_RUN"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "" ]
+	[[ "$output" =~ $'\n'"  the balancer waits for etcd ("([0-9]+)" s): $fwd: "[^$'\n']+$'\n'"  haproxy is not running"$'\n' ]]
+	[ "${BASH_REMATCH[1]}" -ge 19 ]
 	t0=$(ms)
 	fwd_up etcd
 	wait_until 25 answers /stable1/ stable1
 	echo "serving $(($(ms) - t0)) ms after etcd came back" >&3
 	converged 10
 	grep -q "etcd is up" "$TESTTMP/lb.err"
+	wait_until 10 state_is healthy
 }

@@ -210,6 +210,13 @@ judge(struct status *s)
 
 	if (!s->balancer.text.p)
 		reason(s, DOWN, "no balancer has run on %s", s->dir);
+	/* (boot.sh's first read, before haproxy starts: etcd-get --status) */
+	if (s->boot == 1 && s->haproxy == 0 &&
+	    (l = fact(&s->first, "waiting", 0, &n)) &&
+	    field(l, n, 0, &since, NULL, NULL) == 0 &&
+	    field(l, n, 1, NULL, &why, &wn) == 0)
+		reason(s, DOWN, "the balancer waits for etcd (%.0f s): %.*s",
+		       s->now - since, (int)wn, why);
 	if (s->haproxy == 0 && !s->have_proc)
 		reason(s, DOWN, "haproxy is not running");
 	if (s->watcher == 0)
@@ -271,9 +278,11 @@ status_read(struct status *s, const char *dir)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	load(dir, "balancer", &s->balancer);
+	load(dir, "etcd-get", &s->first);
 	load(dir, "tmpl", &s->tmpl);
 	load(dir, "hap-reload", &s->reload);
 	load(dir, "certs", &s->certs);
+	s->boot = held(dir, "boot.lock");
 	s->haproxy = held(dir, "haproxy.lock");
 	s->watcher = held(dir, "watcher.lock");
 	snprintf(path, sizeof(path), "%s/master.sock", dir);
@@ -296,6 +305,7 @@ void
 status_free(struct status *s)
 {
 	buf_free(&s->balancer.text);
+	buf_free(&s->first.text);
 	buf_free(&s->tmpl.text);
 	buf_free(&s->reload.text);
 	buf_free(&s->certs.text);

@@ -9,6 +9,8 @@
 #include "haproxy.h"
 #include "util.h"
 
+struct services;
+
 enum { HEALTHY = 0, DEGRADED = 1, DOWN = 2 };
 
 /* One status file: lines of a word and fields. */
@@ -18,17 +20,20 @@ struct facts {
 
 struct status {
 	const char *dir;
-	struct facts balancer, tmpl, reload, certs;
+	struct facts balancer, first, tmpl, reload, certs;
 	int state;	    /* HEALTHY, DEGRADED or DOWN */
 	struct buf reasons; /* why not healthy, one a line */
 	double now;	    /* seconds since the epoch */
 	double seen, seen_at, live, lag, lag_s, stale_after;
 	int stale;
-	int skipped;	      /* warnings of the live render: keys left out */
-	int watcher, haproxy; /* their locks held: 1, free: 0, unknown: -1 */
+	int skipped; /* warnings of the live render: keys left out */
+	int boot, watcher,
+	    haproxy;	      /* their locks held: 1, free: 0, unknown: -1 */
 	struct hap_proc proc; /* "show proc", when have_proc */
 	int have_proc;
 	char proc_err[256];
+	/* --services: read by the caller (services.h), said with the rest */
+	const struct services *services;
 };
 
 /* Read everything of the balancer on dir into s and judge it. */
