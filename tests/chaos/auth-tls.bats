@@ -96,8 +96,11 @@ restart() {
 	converged 10
 	client_start s1 /stable1/
 	client_start s2 /stable2/
+	wait_until 10 state_is healthy
+	status_watch_start
 	reaches 15 before_restart
 	echo "a change served in $REACHED_MS ms" >&3
+	[ "$(easy-lb-status -d "$EASY_LB_RUN" --json | jq .watch.reconnects)" -eq 0 ]
 	ETCD_SCHEME=https restart tls "${tlsflags[@]}"
 	reaches 15 after_restart
 	echo "a change after the restart served in $REACHED_MS ms" >&3
@@ -105,4 +108,8 @@ restart() {
 	grep -q "etcd-watch: .*retrying" "$TESTTMP/lb.err"
 	refute grep -q "TLS failure" "$TESTTMP/lb.err"
 	clients_ok
+	# the status counted the watch lost and taken up again, over TLS
+	wait_until 10 state_is healthy
+	[ "$(easy-lb-status -d "$EASY_LB_RUN" --json | jq .watch.reconnects)" -ge 1 ]
+	status_watch_stop 12
 }

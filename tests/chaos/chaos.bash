@@ -167,3 +167,12 @@ status_watch_stop() {
 state_is() {
 	[ "$(easy-lb-status -d "$EASY_LB_RUN" --json | jq -r .state)" = "$1" ]
 }
+
+# status_says STATE TEXT: easy-lb status says STATE, for a reason that
+# has TEXT in it.
+status_says() {
+	local j
+	j=$(easy-lb-status -d "$EASY_LB_RUN" --json) || :
+	[ "$(jq -r .state <<<"$j")" = "$1" ] &&
+		jq -e --arg t "$2" 'any(.reasons[]; contains($t))' <<<"$j" >/dev/null
+}

@@ -149,15 +149,18 @@ lb_run_shim() {
 		LD_PRELOAD=$TESTTMP/enospc.so lb_run
 }
 
-# shim_phase NAME FLAG MESSAGE: full_start with the shim armed by FLAG
-# (operations, then patterns), the log has MESSAGE (a grep pattern), then
-# room again.
+# shim_phase NAME FLAG MESSAGE REASON: full_start with the shim armed by
+# FLAG (operations, then patterns), the log has MESSAGE (a grep pattern)
+# and easy-lb status says degraded for REASON; then room again, and it
+# says healthy.
 shim_phase() {
 	printf '%s\n' "$2" >"$TESTTMP/enospc.on"
 	full_start "$1"
 	grep -q "$3" "$TESTTMP/lb.err"
+	wait_until 10 status_says degraded "$4"
 	rm -f "$TESTTMP/enospc.on"
 	full_end "$1"
+	wait_until 10 state_is healthy
 }
 
 @test "LD_PRELOAD ENOSPC on the config itself, on every file beside it, on syncs and renames: same invariants" {
@@ -175,15 +178,21 @@ shim_phase() {
 	[ "$(stat -c %s "$TESTTMP/probe")" -lt 1024 ]
 	rm -f "$TESTTMP/enospc.on"
 	clients_start
+	wait_until 10 state_is healthy
+	status_watch_start
 	# only the config's own temporary file: hap-reload cannot install it
 	shim_phase shim1 "write
 $R/.haproxy.cfg.??????" \
-		"^hap-reload: $R/haproxy.cfg: cannot write $R/.haproxy.cfg.[^.]*: No space left on device$"
+		"^hap-reload: $R/haproxy.cfg: cannot write $R/.haproxy.cfg.[^.]*: No space left on device$" \
+		"the last apply failed"
 	# every file beside it: tmpl -o cannot write haproxy.cfg.new
 	shim_phase shim2 write \
-		"^tmpl: $R/haproxy.cfg.new: cannot write $R/.haproxy.cfg.new.*: No space left on device$"
+		"^tmpl: $R/haproxy.cfg.new: cannot write $R/.haproxy.cfg.new.*: No space left on device$" \
+		"the last render did not go out"
 	# a disk that fills up late: syncs and renames fail
 	shim_phase shim3 "fsync rename" \
-		"^tmpl: $R/haproxy.cfg.new: cannot sync $R/.haproxy.cfg.new.*: No space left on device$"
+		"^tmpl: $R/haproxy.cfg.new: cannot sync $R/.haproxy.cfg.new.*: No space left on device$" \
+		"the last render did not go out"
 	clients_end
+	status_watch_stop 12
 }

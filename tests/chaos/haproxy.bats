@@ -49,6 +49,11 @@ gone_after_fault() {
 	wait_until 5 none_alive "$@"
 	refused
 	rm -f "$TESTTMP/lb.pid"
+	# nothing serves, and the status says so
+	run_split easy-lb-status -d "$EASY_LB_RUN"
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "" ]
+	[[ "$output" == "easy-lb on $EASY_LB_RUN: down"*$'\n  haproxy is not running\n  the watcher is not running\n'* ]]
 }
 
 # fault_prepare: note what runs now (boot.sh and its children, haproxy's
@@ -78,6 +83,7 @@ restart_and_converge() {
 	backend_start "$1b"
 	etcd-put "/services/$1/upstream/b" "127.0.0.1:$BACKEND_PORT"
 	converged 10
+	wait_until 10 state_is healthy
 }
 
 @test "the worker killed: boot.sh exits 137 at once, nothing left behind; restarted, it serves and converges" {
@@ -87,10 +93,6 @@ restart_and_converge() {
 	gone_after_fault $LB_BEFORE "$MASTER" "$WORKER"
 	[ "$EXIT_MS" -lt 3000 ]
 	grep -q "Current worker ($WORKER) exited with code 137" "$TESTTMP/lb.err"
-	# nothing serves, and the status says so
-	run_split easy-lb-status -d "$EASY_LB_RUN"
-	[ "$status" -eq 2 ]
-	[[ "$output" == *$'\n  haproxy is not running\n  the watcher is not running\n'* ]]
 	# etcd changes while no balancer runs
 	backend_start down1
 	etcd-put /services/down1/upstream/d1 "127.0.0.1:$BACKEND_PORT"
@@ -123,6 +125,8 @@ hap_errors_at_least() { [ "$(hap_errors "$1")" -ge "$2" ]; }
 	client_start s1 /stable1/
 	client_start s2 /stable2/
 	cfg_watch_start
+	wait_until 10 state_is healthy
+	status_watch_start
 	# Without the runtime socket a change that runtime would apply takes a
 	# reload instead (the reloaded worker keeps the socket it inherited).
 	mv "$EASY_LB_RUN/haproxy.sock" "$EASY_LB_RUN/haproxy.sock.away"
@@ -144,6 +148,8 @@ hap_errors_at_least() { [ "$(hap_errors "$1")" -ge "$2" ]; }
 	grep -q "$EASY_LB_RUN/haproxy.cfg left as it was, nothing reloaded" "$TESTTMP/lb.err"
 	cmp "$TESTTMP/good.cfg" "$EASY_LB_RUN/haproxy.cfg"
 	[ -S "$EASY_LB_RUN/master.sock.away" ]
+	# the status says so, haproxy still running
+	wait_until 10 status_says degraded "the last apply failed"
 	mv "$EASY_LB_RUN/master.sock.away" "$EASY_LB_RUN/master.sock"
 	mv "$EASY_LB_RUN/haproxy.sock.away" "$EASY_LB_RUN/haproxy.sock"
 	t0=$(ms)
@@ -156,14 +162,24 @@ hap_errors_at_least() { [ "$(hap_errors "$1")" -ge "$2" ]; }
 	etcd-put -d /services/stable1/upstream/x1 >/dev/null
 	etcd-put -d /services/stable2/upstream/x1 >/dev/null
 	converged 10
+	wait_until 10 state_is healthy
+	status_watch_stop 12
+	[[ "$SAID" == *degraded* ]]
 }
 
 @test "the worker frozen for 2 s while etcd changes: requests wait but none fails; the change is applied after" {
 	backend_start frozen
 	client_start s1 /stable1/
+	wait_until 10 state_is healthy
+	status_watch_start
 	FROZEN=$(worker_pid)
 	kill -STOP "$FROZEN"
 	etcd-put /services/stable2/upstream/f1 "127.0.0.1:$BACKEND_PORT"
+	# easy-lb status asks the master, not the worker: it still answers
+	run_split timeout 5 easy-lb-status -d "$EASY_LB_RUN"
+	[ "$status" -le 1 ]
+	[ "$stderr" = "" ]
+	[[ "$output" == *$'\nhaproxy:     master '[0-9]* ]]
 	# (the fault's duration, not a wait for something)
 	sleep 2
 	kill -CONT "$FROZEN"
@@ -173,4 +189,7 @@ hap_errors_at_least() { [ "$(hap_errors "$1")" -ge "$2" ]; }
 	client_stop s1
 	etcd-put -d /services/stable2/upstream/f1 >/dev/null
 	converged 10
+	# never healthy out of step for longer than the status's bound
+	wait_until 10 state_is healthy
+	status_watch_stop 12
 }
