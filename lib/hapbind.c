@@ -12,9 +12,6 @@
 #include "hapbind.h"
 #include "hapcfg.h"
 
-#define SERVES "# easy-lb: serves "
-#define RETIRED "# easy-lb: retired"
-
 enum { NONE = -1, RETIRE = -2 };
 
 struct sec {
@@ -82,11 +79,12 @@ static void
 easylb_comment(struct sec *s)
 {
 	const char *p = s->at + s->hlen, *end = s->at + s->len, *l;
-	size_t k = strlen(SERVES);
+	size_t k = strlen(HAPBIND_SERVES);
 	long n;
 
 	while ((n = next_line(&p, end, &l)) >= 0)
-		if (!s->serves && (size_t)n > k && !memcmp(l, SERVES, k)) {
+		if (!s->serves && (size_t)n > k &&
+		    !memcmp(l, HAPBIND_SERVES, k)) {
 			s->serves = l + k;
 			s->slen = (size_t)n - k;
 		}
@@ -367,7 +365,7 @@ emit(const struct sec *s, const struct sec *n, struct buf *out)
 		return buf_add(out, s->at, s->hlen) < 0 ||
 			       (s->at[s->hlen - 1] != '\n' &&
 				buf_add(out, "\n", 1) < 0) ||
-			       buf_puts(out, "    " RETIRED "\n") < 0 ||
+			       buf_puts(out, "    " HAPBIND_RETIRED "\n") < 0 ||
 			       lines(s, "    ", out) < 0
 			   ? -1
 			   : 0;
@@ -386,7 +384,8 @@ emit(const struct sec *s, const struct sec *n, struct buf *out)
 	if (buf_add(out, s->at, (size_t)(s->name + s->nlen - s->at)) < 0 ||
 	    buf_add(out, x->at + k, x->hlen - k) < 0 ||
 	    (x->at[x->hlen - 1] != '\n' && buf_add(out, "\n", 1) < 0) ||
-	    buf_printf(out, "    " SERVES "%.*s\n", (int)x->nlen, x->name) < 0)
+	    buf_printf(out, "    " HAPBIND_SERVES "%.*s\n", (int)x->nlen,
+		       x->name) < 0)
 		return -1;
 	return body_but_ours(x, out);
 }

@@ -20,6 +20,9 @@
 #include "util.h"
 
 #define HAPBIND_SPARE "easy-lb-spare-"
+/* (the comment lines, after the indent) */
+#define HAPBIND_SERVES "# easy-lb: serves "
+#define HAPBIND_RETIRED "# easy-lb: retired"
 
 struct hapbind {
 	char *name;  /* the backend as the new file names it */

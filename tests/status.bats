@@ -124,6 +124,53 @@ health() { curl -s -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://127.0.0
 	[[ "$output" == *$'\nskipped:     0' ]]
 }
 
+@test "status --services: each service, its servers and how many take traffic; the README's one-liner names those with none" {
+	local dead line
+	dead=$(free_port)
+	# a new service (in a spare backend) whose only server fails its
+	# checks, and one whose only upstream is skipped: not served
+	etcd-put /services/dead/upstream/d1 "127.0.0.1:$dead inter 100 fall 1 rise 1"
+	etcd-put /services/nowhere/upstream/n1 "not an address"
+	wait_until 10 live_is_etcd
+	wait_until 10 eval '[ "$(easy-lb-status -d "$EASY_LB_RUN" --services --json | jq .services.dead.up)" = 0 ]'
+	st --services
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	# (in haproxy's order: the spares are declared first)
+	[[ "$output" =~ $'\n'"services:    2"$'\n'"  dead: 0 of 1 servers up (backend easy-lb-spare-"[0-9]+")"$'\n'"  web: "([0-9])" of "([0-9])" servers up"$ ]]
+	[ "${BASH_REMATCH[1]}" -ge 1 ]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	st --services --json
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$(jq -c '.services.dead | [.servers, .up, (.backend | startswith("easy-lb-spare-"))]' <<<"$output")" = "[1,0,true]" ]
+	[ "$(jq -c '.services.web | [.backend, .servers == .up]' <<<"$output")" = '["web",true]' ]
+	# the README's one-liner
+	line=$(sed -n 's/^    \$ \(easy-lb status --services --json | jq .*no healthy upstream\)$/\1/p' "$REPO/README.md")
+	[ -n "$line" ]
+	# (easy-lb status as make install's entry point has it)
+	mkdir "$BATS_TEST_TMPDIR/easy-lb"
+	printf '#!/bin/sh\n[ "$1" = status ] || exit 100\nshift\nexec easy-lb-status "$@"\n' \
+		>"$BATS_TEST_TMPDIR/easy-lb/easy-lb"
+	chmod +x "$BATS_TEST_TMPDIR/easy-lb/easy-lb"
+	run_split env PATH="$BATS_TEST_TMPDIR/easy-lb:$PATH" bash -c "$line"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "$output" = "dead: 0 of 1 up
+nowhere: not served" ]
+	# without the runtime API: the rest, and why the services are not
+	mv "$EASY_LB_RUN/haproxy.sock" "$EASY_LB_RUN/haproxy.sock.away"
+	st --services --json
+	mv "$EASY_LB_RUN/haproxy.sock.away" "$EASY_LB_RUN/haproxy.sock"
+	[ "$status" -eq 0 ]
+	[ "$(jq .services <<<"$output")" = null ]
+	[ "$(jq -r .state <<<"$output")" = healthy ]
+	[[ "$stderr" == "easy-lb-status: services: runtime API: $EASY_LB_RUN/haproxy.sock: "?* ]]
+	etcd-put -d -p /services/dead/ >/dev/null
+	etcd-put -d -p /services/nowhere/ >/dev/null
+	wait_until 10 live_is_etcd
+}
+
 @test "HEALTH_URI: 200 healthy, before any service's route; HEAD too; easy-lb's metrics beside haproxy's" {
 	etcd-put /services/catchall/upstream/c "127.0.0.1:$BACKEND_PORT"
 	etcd-put /services/catchall/location /
@@ -291,9 +338,13 @@ last_apply() { easy-lb-status -d "$EASY_LB_RUN" --json | jq .last_apply.revision
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	syn=$(GROFF_NO_SGR=1 nroff -man -Tascii -rLL=1000n "$REPO/share/man/easy-lb-status.1" |
-		col -b | sed -n '/^SYNOPSIS/,/^DESCRIPTION/{/^ /{s/^ *//;p;}}')
-	[ "$output" = "usage: ${syn%%$'\n'*}
-       ${syn#*$'\n'}" ]
+		col -b | awk '/^SYNOPSIS/ { f = 1; next } /^DESCRIPTION/ { f = 0 }
+			f && /^ / { sub(/^ */, ""); print (n++ ? "       " : "usage: ") $0 }')
+	[ "$output" = "$syn" ]
+	# (--services is for the text and --json)
+	st --services --metrics
+	[ "$status" -eq 100 ]
+	[[ "$stderr" == "usage: easy-lb status "* ]]
 	st --version
 	[ "$status" -eq 0 ]
 	[ "$output" = "easy-lb-status 0.1.0" ]

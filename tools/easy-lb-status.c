@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include "easy-lb-status/report.h"
+#include "easy-lb-status/services.h"
 #include "tool.h"
 
 static const char usage_line[] =
-    "usage: easy-lb status [-d RUN_DIR] [--json | --metrics | --fleet] [--wait SECONDS]\n"
+    "usage: easy-lb status [-d RUN_DIR] [--json | --metrics | --fleet] [--services]\n"
+    "       [--wait SECONDS]\n"
     "       easy-lb-status [-d RUN_DIR] --serve NAME [--health-uri URI] [--metrics-uri URI]\n";
 
 /* How long a client of --serve has to send its request. */
@@ -27,12 +29,21 @@ static const char usage_line[] =
 
 enum format { TEXT, JSON, METRICS, FLEET };
 
+/* --services: read once, after the wait */
+static int with_services;
+
 static void
 say(const char *dir, enum format f, struct buf *o, int *state)
 {
+	struct services sv;
 	struct status s;
 
 	status_read(&s, dir);
+	if (with_services) {
+		if (services_read(&sv, dir) < 0)
+			warnmsg("services: %s", sv.err);
+		s.services = &sv;
+	}
 	o->len = 0;
 	if (f == JSON)
 		status_json(o, &s);
@@ -44,6 +55,8 @@ say(const char *dir, enum format f, struct buf *o, int *state)
 		status_text(o, &s);
 	*state = s.state;
 	status_free(&s);
+	if (with_services)
+		services_free(&sv);
 	if (!o->p)
 		die(EXIT_TEMP, "out of memory");
 }
@@ -203,6 +216,7 @@ main(int argc, char *argv[])
 	    {"json", no_argument, NULL, 'j'},
 	    {"metrics", no_argument, NULL, 'm'},
 	    {"fleet", no_argument, NULL, 'F'},
+	    {"services", no_argument, NULL, 'S'},
 	    {"wait", required_argument, NULL, 'w'},
 	    {"serve", required_argument, NULL, 's'},
 	    {"health-uri", required_argument, NULL, 'H'},
@@ -216,7 +230,7 @@ main(int argc, char *argv[])
 	enum format f = TEXT;
 	long long wait = 0, end;
 	struct buf o = {0};
-	int c, state;
+	int c, state, services = 0;
 
 	tool_init(argv);
 	if (!dir || !*dir)
@@ -234,6 +248,9 @@ main(int argc, char *argv[])
 			break;
 		case 'F':
 			f = FLEET;
+			break;
+		case 'S':
+			services = 1;
 			break;
 		case 'w':
 			if (parse_ll(optarg, 0, 3600, &wait, &es) < 0)
@@ -260,11 +277,14 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc || (!name && (health || metrics)))
 		usage(stderr, EXIT_BAD);
+	if (services && (name || f == METRICS || f == FLEET))
+		usage(stderr, EXIT_BAD);
 	if (name)
 		serve(name, dir, health, metrics);
 	/* --wait: until healthy, looking every 200 ms, at most that long */
 	end = now_ms() + wait * 1000;
 	for (;;) {
+		with_services = services && !wait;
 		say(dir, f, &o, &state);
 		if (state == HEALTHY || now_ms() >= end)
 			break;
@@ -273,6 +293,11 @@ main(int argc, char *argv[])
 
 			nanosleep(&ts, NULL);
 		}
+	}
+	/* (--wait with --services: they are read once, at the end) */
+	if (services && wait) {
+		with_services = 1;
+		say(dir, f, &o, &state);
 	}
 	fwrite(o.p, 1, o.len, stdout);
 	buf_free(&o);

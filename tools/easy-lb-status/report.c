@@ -13,6 +13,7 @@
 
 #include "jsonw.h"
 #include "report.h"
+#include "services.h"
 
 static const char *const states[] = {"healthy", "degraded", "down"};
 
@@ -416,6 +417,8 @@ status_text(struct buf *o, const struct status *s)
 	buf_printf(o, "skipped:     %d\n", s->skipped);
 	for (k = 0; (l = fact(&s->tmpl, "warning", k, &n)); k++)
 		buf_printf(o, "  %.*s\n", (int)n, l);
+	if (s->services)
+		services_text(o, s->services);
 }
 
 /* --- JSON ----------------------------------------------------------- */
@@ -614,7 +617,12 @@ status_json(struct buf *o, const struct status *s)
 		buf_puts(o, k ? "," : "");
 		jstr(o, l, n);
 	}
-	buf_puts(o, "]}\n");
+	buf_puts(o, "]");
+	if (s->services) {
+		buf_puts(o, ",\"services\":");
+		services_json(o, s->services);
+	}
+	buf_puts(o, "}\n");
 }
 
 void
