@@ -236,6 +236,36 @@ converge() {
 	etcd-put -d -p /services/hang/ >/dev/null
 }
 
+@test "SIGTERM to the balancer's whole process group (systemd's default stop, a terminal's ^C) stops it cleanly, status 0, nothing left" {
+	local pid rc sig
+	# (INT too, from a launcher that does not ignore it: a shell's
+	# background job starts with INT ignored, for good)
+	for sig in TERM INT; do
+		# (a group of its own, led by boot.sh: setsid does not fork
+		# under a shell's background job)
+		python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp("setsid", ["setsid"] + sys.argv[1:])' "$REPO/share/easy-lb/boot.sh" 2>>"$TESTTMP/lb.err" &
+		pid=$!
+		wait_until 20 curl -s -o /dev/null "$(LB)/"
+		wait_until 5 one_pipeline
+		: >"$TESTTMP/lb.err"
+		kill -"$sig" -- "-$pid"
+		# (the haproxy waiter, in boot.sh's group, is ended by the
+		# signal too: boot.sh must not wait for it for ever)
+		rc=0
+		wait_until 15 bash -c "! kill -0 $pid 2>/dev/null" || {
+			kill -KILL -- "-$pid" "-$(cat "$EASY_LB_RUN/haproxy.pgid")" \
+				"-$(cat "$EASY_LB_RUN/watcher.pgid")"
+			false
+		}
+		wait "$pid" || rc=$?
+		[ "$rc" -eq 0 ]
+		grep -qx "easy-lb: stopped" "$TESTTMP/lb.err"
+		wait_until 5 lb_gone
+	done
+}
+
 @test "STOP_GRACE that is not a number is refused" {
 	STOP_GRACE=soon run_split "$REPO/share/easy-lb/boot.sh"
 	[ "$status" -eq 100 ]

@@ -94,11 +94,12 @@ fi
 	log "haproxy's workers run as root (HAPROXY_USER is empty, or there is no user haproxy)"
 
 gpid='' hpid='' hrc='' wpid='' wgen=0 wdead='' stopping='' failed=0
+trapped=''
 
 # stop: the main loop stops the watcher first, so that it never reloads
 # a stopping haproxy, then haproxy.
 stop() {
-	stopping=1
+	stopping=1 trapped=1
 	[ -z "$gpid" ] || kill -TERM "$gpid" 2>/dev/null
 	echo stop >&6
 }
@@ -244,11 +245,17 @@ stop_haproxy() {
 	# (a pid not said yet: the subshell was stopped before it could)
 	[ -n "$hpid" ] || hpid=$(cat "$EASY_LB_RUN/haproxy.pgid" 2>/dev/null)
 	[ -z "$hpid" ] || kill -TERM "$hpid" 2>/dev/null
-	# (over 128: a trapped signal ended the wait, or it was killed; the
-	# wait after that says 127, unknown, or its status)
+	# (over 128 after a trap ran: the signal ended the wait, not the
+	# subshell, so wait again; over 128 with no trap: the subshell was
+	# ended by a signal, as when a whole process group is signalled (a
+	# supervisor's stop, a terminal's ^C), and each wait says so again
+	# at once)
 	while :; do
+		trapped=''
 		wait "$rpid"
-		[ "$?" -gt 128 ] || break
+		if [ "$?" -le 128 ] || [ -z "$trapped" ]; then
+			break
+		fi
 	done
 	[ -z "$hpid" ] || stop_group "$hpid" "$HLOCK" "haproxy (process group $hpid)"
 }
