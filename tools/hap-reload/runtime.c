@@ -56,23 +56,37 @@ rt(struct rtconv *c, const char *ok, const char *fmt, ...)
 		      r->len ? r->p : "(no reply)");
 }
 
-/* A server added at run time starts in maintenance, checks off. */
+/* A server added at run time starts in maintenance, checks off: it is
+ * added, its checks turned on and made ready in one line of commands
+ * (";" between them, one connection), whose reply must then end with
+ * the add's (after any warning of it), the others being silent when
+ * they work. */
+#define ADDED "New server registered."
+
 static int
 add_server(struct rtconv *c, const struct hapcfg_op *op)
 {
 	const char *be = op->backend, *srv = op->server;
 	int v6 = strchr(op->addr, ':') != NULL;
+	char health[1024] = "", agent[1024] = "", ready[1024] = "";
 
-	if (rt(c, "New server registered", "add server %s/%s %s%s%s:%s%s%s", be,
-	       srv, v6 ? "[" : "", op->addr, v6 ? "]" : "", op->port,
-	       *op->args ? " " : "", op->args) < 0 ||
-	    (op->check &&
-	     rt(c, RT_EMPTY, "enable health %s/%s", be, srv) < 0) ||
-	    (op->agent && rt(c, RT_EMPTY, "enable agent %s/%s", be, srv) < 0) ||
-	    (!op->disabled &&
-	     rt(c, RT_EMPTY, "set server %s/%s state ready", be, srv) < 0))
+	if (op->check)
+		snprintf(health, sizeof(health), ";enable health %s/%s", be,
+			 srv);
+	if (op->agent)
+		snprintf(agent, sizeof(agent), ";enable agent %s/%s", be, srv);
+	if (!op->disabled)
+		snprintf(ready, sizeof(ready), ";set server %s/%s state ready",
+			 be, srv);
+	if (rt(c, RT_ANY, "add server %s/%s %s%s%s:%s%s%s%s%s%s", be, srv,
+	       v6 ? "[" : "", op->addr, v6 ? "]" : "", op->port,
+	       *op->args ? " " : "", op->args, health, agent, ready) < 0)
 		return -1;
-	return 0;
+	if (c->r.len >= sizeof(ADDED) - 1 &&
+	    !strcmp(c->r.p + c->r.len - (sizeof(ADDED) - 1), ADDED))
+		return 0;
+	return seterr(c->why, c->wlen, "add server %s/%s: %.300s", be, srv,
+		      c->r.len ? c->r.p : "(no reply)");
 }
 
 /* Current sessions plus queued requests of be/srv, -1 when unknown. */
