@@ -252,7 +252,7 @@ golden() {
 @test "-h prints usage on stdout" {
 	run_split tmpl -h
 	[ "$status" -eq 0 ]
-	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE]] TEMPLATE" ]
+	[ "$output" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE] [--no-sync]] TEMPLATE" ]
 	[ "$stderr" = "" ]
 }
 @test "the usage line is the man page's SYNOPSIS" {
@@ -275,7 +275,7 @@ golden() {
 	run_split tmpl
 	[ "$status" -eq 100 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE]] TEMPLATE" ]
+	[ "$stderr" = "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE] [--no-sync]] TEMPLATE" ]
 }
 @test "unknown option: exit 100" {
 	run_split tmpl --nope t
@@ -469,6 +469,43 @@ teardown() {
 6
 8" ]
 	[ "$(cat "$R.err")" = "" ]
+}
+
+@test "--follow --no-sync: OUT is replaced after each render, not synced; without it a failing fsync fails the render" {
+	local so="$BATS_TEST_TMPDIR/enospc.so" mode
+	cc -shared -fPIC -O2 -o "$so" "$REPO/tests/chaos/enospc.c" -ldl
+	printf '{{ getv("/a") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	for mode in --no-sync ""; do
+		rm -f "$BATS_TEST_TMPDIR/out.txt" "$BATS_TEST_TMPDIR/fsync"
+		# (every fsync of a file beside OUT fails, once armed)
+		LD_PRELOAD=$so ENOSPC_FLAG=$BATS_TEST_TMPDIR/fsync \
+			ENOSPC_MATCH="$BATS_TEST_TMPDIR/.out.txt*" \
+			follow_start ${mode:+"$mode"} "$BATS_TEST_TMPDIR/t.tmpl"
+		rec '{"type":"resync","revision":5,"kvs":{"/a":"1"}}' '{"type":"progress","revision":5}'
+		wait_until 5 revs 1
+		echo fsync >"$BATS_TEST_TMPDIR/fsync"
+		rec '{"type":"put","key":"/a","value":"2","revision":6}' '{"type":"progress","revision":6}'
+		if [ -n "$mode" ]; then
+			wait_until 5 revs 2
+			[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = 2 ]
+		else
+			wait_until 5 grep -q "cannot sync" "$R.err"
+			[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = 1 ]
+		fi
+		rm -f "$BATS_TEST_TMPDIR/fsync"
+		follow_end
+		[ "$status" -eq 0 ]
+		rm -f "$F"
+		if [ -n "$mode" ]; then
+			[ "$(cat "$R")" = "5
+6" ]
+			[ "$(cat "$R.err")" = "" ]
+		else
+			[ "$(cat "$R")" = "5
+6" ]
+			[[ "$(sed -n 1p "$R.err")" == "tmpl: $BATS_TEST_TMPDIR/out.txt: cannot sync $BATS_TEST_TMPDIR/.out.txt."*": No space left on device"* ]]
+		fi
+	done
 }
 
 @test "--follow writes OUT again when something else changed or removed it, even for the same render" {

@@ -50,7 +50,7 @@ usage(FILE *f, int code)
 {
 	fprintf(
 	    f,
-	    "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE]] TEMPLATE\n");
+	    "usage: tmpl [-d DATA] [-o OUT] [--arg NAME VALUE]... [--max-output BYTES] [--timings] [--follow [--debounce MS] [--status FILE] [--no-sync]] TEMPLATE\n");
 	if (f == stdout)
 		fshut_stdout();
 	exit(code);
@@ -193,6 +193,7 @@ struct follow {
 	int dirty;	      /* changes not rendered yet */
 	int boundary;	      /* the changes end on a whole batch */
 	int rendered;	      /* OUT was written once */
+	int nosync;	      /* --no-sync: OUT replaced, not synced */
 	int written;	      /* st.prev holds what OUT was last given, */
 	struct stat at;	      /* ... and this is OUT as it was left */
 	long long retry_at;   /* OUT could not be written: when to try again */
@@ -478,7 +479,8 @@ write_out(struct follow *f, int *changed, char *err, size_t errlen)
 		 * between a change and the line that says it (0.6 ms at
 		 * 10,000 services).  (No matter if it cannot be opened.) */
 		f->held = open(f->out, O_RDONLY | O_CLOEXEC);
-		if (atomic_write(f->out, p, st.out.len, err, errlen) < 0)
+		if ((f->nosync ? atomic_note : atomic_write)(
+			f->out, p, st.out.len, err, errlen) < 0)
 			return -1;
 		*changed = 1;
 	} else if (atomic_replace(f->out, p, st.out.len, changed, err, errlen) <
@@ -629,7 +631,9 @@ follow(struct follow *f, int fd)
 				start = 0;
 			}
 			batch_in(f);
-			if (f->noted)
+			/* (a render due now notes the status once it is out:
+			 * not a file more to write before it) */
+			if (f->noted && due_in(f) != 0)
 				status_note(f);
 			continue;
 		}
@@ -656,6 +660,7 @@ main(int argc, char *argv[])
 	    {"follow", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-output", required_argument, NULL, 'm'},
+	    {"no-sync", no_argument, NULL, 'n'},
 	    {"status", required_argument, NULL, 'S'},
 	    {"timings", no_argument, NULL, 't'},
 	    {"version", no_argument, NULL, 'V'},
@@ -669,7 +674,7 @@ main(int argc, char *argv[])
 	char err[1024];
 	jv v;
 	double t0, t1, t2, t3, t4;
-	int c, timings = 0, changed, r, follow_mode = 0, dset = 0;
+	int c, timings = 0, changed, r, follow_mode = 0, dset = 0, nosync = 0;
 	long long debounce = 0;
 
 	tool_init(argv);
@@ -709,6 +714,9 @@ main(int argc, char *argv[])
 				die(EXIT_BAD, "--max-output: %s: %s", optarg,
 				    errstr);
 			break;
+		case 'n':
+			nosync = 1;
+			break;
 		case 'o':
 			outpath = optarg;
 			break;
@@ -735,6 +743,8 @@ main(int argc, char *argv[])
 		die(EXIT_BAD, "--debounce goes with --follow");
 	if (statuspath && !follow_mode)
 		die(EXIT_BAD, "--status goes with --follow");
+	if (nosync && !follow_mode)
+		die(EXIT_BAD, "--no-sync goes with --follow");
 	if (follow_mode && !outpath)
 		die(EXIT_BAD, "--follow needs -o OUT");
 	tname = strcmp(tpath, "-") ? tpath : "stdin";
@@ -765,6 +775,7 @@ main(int argc, char *argv[])
 		backoff_init(&f.retry, 1000, 8000);
 		f.timings = timings;
 		f.status = statuspath;
+		f.nosync = nosync;
 		if (strcmp(datapath, "-") &&
 		    (fd = open(datapath, O_RDONLY | O_CLOEXEC)) < 0)
 			dieerr(EXIT_TEMP, "%s", datapath);

@@ -95,13 +95,13 @@ if [ -n "$LB_TLS_PORT" ]; then
 			hap-certs --from 3 -d "$EASY_LB_RUN/tls" -s "$RUNTIME_SOCK" \
 				--prefix "$TLS_PREFIX" --default "$TLS_DEFAULT" \
 				--status "$STATUS_DIR/certs" |
-			tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" \
+			tmpl --follow --debounce "$DEBOUNCE_MS" --no-sync -o "$CFG.new" \
 				--status "$STATUS_DIR/tmpl" "$TEMPLATE" 3<&- |
 			apply | fleet
 	}
 else
 	etcd-watch --snapshot --progress -p "$ETCD_PREFIX/" </dev/null 8>&- |
-		tmpl --follow --debounce "$DEBOUNCE_MS" -o "$CFG.new" \
+		tmpl --follow --debounce "$DEBOUNCE_MS" --no-sync -o "$CFG.new" \
 			--status "$STATUS_DIR/tmpl" "$TEMPLATE" 8>&- |
 		apply | fleet
 fi
