@@ -354,7 +354,33 @@ write_scratch(const char *path, const void *data, size_t len, char *err,
 
 	if (fd < 0)
 		return seterr(err, errlen, "%s: %s", path, strerror(errno));
-	if (write_full(fd, data, len) < 0) {
+	return write_reserved(fd, path, data, len, err, errlen);
+}
+
+int
+reserve_scratch(const char *path, size_t len, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if (!len || fallocate(fd, 0, 0, (off_t)len) == 0)
+		return fd;
+	if (errno == EOPNOTSUPP || errno == ENOSYS) {
+		close(fd);
+		return -2;
+	}
+	seterr(err, errlen, "%s: %s", path, strerror(errno));
+	close(fd);
+	unlink(path);
+	return -1;
+}
+
+int
+write_reserved(int fd, const char *path, const void *data, size_t len,
+	       char *err, size_t errlen)
+{
+	if (write_full(fd, data, len) < 0 || ftruncate(fd, (off_t)len) < 0) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);

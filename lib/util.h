@@ -97,6 +97,17 @@ int atomic_note(const char *path, const void *data, size_t len, char *err,
  * removed. */
 int write_scratch(const char *path, const void *data, size_t len, char *err,
 		  size_t errlen);
+/* The same in two steps, so that the room is known to be there before
+ * something that must not happen without the file: reserve_scratch
+ * creates path (emptied) with len bytes allocated and returns its
+ * descriptor; -1 with err filled when it cannot (no room); -2 when the
+ * file system allocates nothing ahead (then write_scratch it at once).
+ * write_reserved writes data (len bytes, at most the reserved length)
+ * through that descriptor and closes it: 0, or -1 with err filled and
+ * path removed. */
+int reserve_scratch(const char *path, size_t len, char *err, size_t errlen);
+int write_reserved(int fd, const char *path, const void *data, size_t len,
+		   char *err, size_t errlen);
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);

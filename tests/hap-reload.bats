@@ -237,6 +237,54 @@ usage: hap-reload "* ]]
 	refute grep -q " b " <<<"$output"
 }
 
+@test "hap-reload: a runtime change takes the candidate's room first: no room, nothing changes; its write failing after the change, a reload undoes it" {
+	local so="$D/enospc.so"
+	cc -shared -fPIC -O2 -o "$so" "$REPO/tests/chaos/enospc.c" -ldl
+	cp "$D/haproxy.cfg" "$D/orig.cfg"
+	cfg a b >"$D/new.cfg"
+	# no room for the candidate: haproxy untouched
+	echo fallocate >"$D/full"
+	LD_PRELOAD=$so ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/haproxy.cfg.checking" \
+		hr "$D/new.cfg"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "hap-reload: $D/haproxy.cfg.checking: No space left on device" ]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	[ ! -e "$D/haproxy.cfg.checking" ]
+	[ "$(worker)" = "$W0" ]
+	[ "$(answers 4)" = "a " ]
+	# (the run did not finish: the next one reloads, whatever it finds)
+	[ -e "$D/haproxy.cfg.applying" ]
+	hr "$D/orig.cfg"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "reloaded (worker "*")" ]]
+	[ "$stderr" = "hap-reload: $D/haproxy.cfg.applying: an earlier run did not finish; reloading" ]
+	W0=$(worker)
+	# the room reserved, then its write fails (the candidate's only)
+	echo write >"$D/full"
+	LD_PRELOAD=$so ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/haproxy.cfg.checking" \
+		hr "$D/new.cfg"
+	rm -f "$D/full"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "hap-reload: $D/haproxy.cfg.checking: No space left on device
+hap-reload: $D/haproxy.cfg not installed: its runtime change undone by a reload" ]
+	cmp "$D/orig.cfg" "$D/haproxy.cfg"
+	[ ! -e "$D/haproxy.cfg.checking" ]
+	[ ! -e "$D/haproxy.cfg.applying" ]
+	[ "$(worker)" != "$W0" ]
+	[ "$(answers 4)" = "a " ]
+	run_split rt "show servers state be"
+	refute grep -q " b " <<<"$output"
+	# the same change goes through once there is room
+	hr "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	cmp "$D/new.cfg" "$D/haproxy.cfg"
+	[ "$(answers 4)" = "a b " ]
+}
+
 @test "hap-reload: runtime remove: drained and deleted, same worker" {
 	cfg a b c >"$D/new.cfg"
 	hr "$D/new.cfg"

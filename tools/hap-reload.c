@@ -388,6 +388,7 @@ struct run {
 	char *marker;
 	int redo;	     /* the marker was there: reload */
 	int lockfd;	     /* CONFIG.lock, held; -1 under --check */
+	int candfd;	     /* the candidate's room, reserved, or -1 */
 	int have_old;	     /* CONFIG exists: old holds it */
 	struct buf old, new; /* CONFIG and NEWFILE (but its maps) */
 	struct maps maps;    /* NEWFILE's maps */
@@ -416,6 +417,7 @@ run_init(struct run *r, const char *newfile, int check, int inst)
 	r->prev = pathwith(".prev");
 	r->marker = pathwith(".applying");
 	r->lockfd = -1;
+	r->candfd = -1;
 }
 
 static void
@@ -427,6 +429,8 @@ run_free(struct run *r)
 	free(r->marker);
 	if (r->lockfd >= 0)
 		close(r->lockfd);
+	if (r->candfd >= 0)
+		close(r->candfd);
 	buf_free(&r->old);
 	buf_free(&r->new);
 	buf_free(&r->bound);
@@ -516,9 +520,48 @@ candidate(struct run *r)
 		maps_put_missing(&r->maps);
 	else
 		maps_put(&r->maps);
+	/* A runtime change goes live before the candidate is written (a
+	 * copy of megabytes at 10,000 services): only its room is taken
+	 * now, so that a full disk still stops the run here. */
+	if (r->fast && (r->candfd = reserve_scratch(r->candidate, r->inst->len,
+						    err, sizeof(err))) != -2) {
+		if (r->candfd == -1)
+			die(EXIT_TEMP, "%s", err);
+		return;
+	}
+	r->candfd = -1;
 	if (write_scratch(r->candidate, r->inst->p ? r->inst->p : "",
 			  r->inst->len, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
+}
+
+static void undo_runtime(struct run *r, const char *err)
+    __attribute__((noreturn));
+
+/* What the runtime change needed on disk cannot be written (err):
+ * haproxy must not run what the files do not say.  A runtime change is
+ * undone by a reload of the files as they were (the maps put back
+ * first); one that failed half way leaves the marker for the next run
+ * to reload. */
+static void
+undo_runtime(struct run *r, const char *err)
+{
+	char why[512];
+	long worker;
+
+	if (!(r->fast && r->applied))
+		die(EXIT_TEMP, "%s", err);
+	maps_restore(&r->maps);
+	if (reload(&worker, why, sizeof(why)) < 0)
+		die(EXIT_TEMP,
+		    "%s, and the reload that was to undo its runtime change failed: %s",
+		    err, why);
+	unmark(r);
+	/* (said once it is undone: whoever reads the log then finds haproxy
+	 * running what the files say) */
+	warnmsg("%s", err);
+	die(EXIT_TEMP,
+	    "%s not installed: its runtime change undone by a reload", config);
 }
 
 /* Step 1: read NEWFILE, then CONFIG under the lock, and plan the
@@ -579,6 +622,16 @@ validate(struct run *r)
 		r->applied =
 		    apply_runtime(runtime, timeout_ms, &r->plan, r->maps.rt,
 				  r->maps.n, r->why, sizeof(r->why)) == 0;
+	if (r->candfd >= 0) {
+		char err[512];
+		int fd = r->candfd;
+
+		r->candfd = -1;
+		if (write_reserved(fd, r->candidate,
+				   r->inst->p ? r->inst->p : "", r->inst->len,
+				   err, sizeof(err)) < 0)
+			undo_runtime(r, err);
+	}
 	validate_start(r->candidate, &c);
 	if (validate_wait(&c, &r->diag) != 0)
 		return -1;
@@ -619,9 +672,8 @@ refuse(struct run *r)
 static void
 install_new(struct run *r)
 {
-	char err[512], why[512];
+	char err[512];
 	int changed;
-	long worker;
 
 	if ((!r->have_old ||
 	     atomic_replace(r->prev, r->old.p ? r->old.p : "", r->old.len,
@@ -629,22 +681,8 @@ install_new(struct run *r)
 	    atomic_replace(config, r->inst->p ? r->inst->p : "", r->inst->len,
 			   &changed, err, sizeof(err)) == 0)
 		return;
-	/* The file could not go in: haproxy must not run what it does not
-	 * say.  A runtime change is undone by a reload of the files as they
-	 * were (the maps put back first). */
-	if (!(r->fast && r->applied))
-		die(EXIT_TEMP, "%s", err);
-	maps_restore(&r->maps);
-	if (reload(&worker, why, sizeof(why)) < 0)
-		die(EXIT_TEMP,
-		    "%s, and the reload that was to undo its runtime change failed: %s",
-		    err, why);
-	unmark(r);
-	/* (said once it is undone: whoever reads the log then finds haproxy
-	 * running what the files say) */
-	warnmsg("%s", err);
-	die(EXIT_TEMP,
-	    "%s not installed: its runtime change undone by a reload", config);
+	/* The file could not go in. */
+	undo_runtime(r, err);
 }
 
 /* Step 6: the reload of the new file failed (how: -1, or -2 when it

@@ -1,10 +1,11 @@
 /* enospc.c: an LD_PRELOAD shim for the disk faults of tests/chaos, where a
  * real full disk (a small tmpfs) cannot be mounted, and to aim a full disk
  * at chosen files.  While the file $ENOSPC_FLAG exists, write(), fsync(),
- * fdatasync() and rename() on a path matching one of the colon-separated
- * fnmatch(3) patterns of $ENOSPC_MATCH fail with ENOSPC, as a full disk
- * does.  The flag file's first line ("write", "fsync", "rename", or
- * several) picks which, all of them when it is empty; its other lines, if
+ * fdatasync(), fallocate() and rename() on a path matching one of the
+ * colon-separated fnmatch(3) patterns of $ENOSPC_MATCH fail with ENOSPC,
+ * as a full disk does.  The flag file's first line ("write", "fsync",
+ * "fallocate", "rename", or several) picks which, all of them when it is
+ * empty; its other lines, if
  * any, are patterns that replace $ENOSPC_MATCH.
  * A failing write first writes half of what it was given, as a disk that
  * fills up in the middle of a file does, so that a writer is left with a
@@ -126,6 +127,19 @@ sync_fails(int fd)
 		return 1;
 	}
 	return 0;
+}
+
+int
+fallocate(int fd, int mode, off_t off, off_t len)
+{
+	struct flag f;
+
+	REAL(fallocate);
+	if (armed("fallocate", &f) && fd_matches(&f, fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real_fallocate(fd, mode, off, len);
 }
 
 int
