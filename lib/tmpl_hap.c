@@ -513,6 +513,7 @@ struct str {
 struct svc {
 	jv name, hosts, loc; /* owned */
 	size_t i;	     /* the rank of the name */
+	struct str names;    /* name's bytes */
 	struct str locs;     /* loc's bytes */
 	char *hk;	     /* hosts' bytes, each NUL-ended; NULL: null */
 	size_t hkn;
@@ -694,19 +695,25 @@ host_routes(struct route **r, size_t *nr, const struct svc *v)
 	}
 }
 
+/* The members of a route object, made once a call (a string made once
+ * hashes once). */
+enum { K_NAME, K_HOSTS, K_LOC, K_MATCH, K_RANK, K_END, K_STR, NKEYS };
+static const char *const knames[NKEYS] = {"name", "hosts", "loc", "match",
+					  "rank", "end",   "str"};
+
 static jv
-route_obj(const struct route *r)
+route_obj(const struct route *r, const jv *k)
 {
 	jv o = jv_object();
 
-	o = jv_object_set(o, jv_string("name"), jv_copy(r->name));
-	o = jv_object_set(o, jv_string("hosts"), jv_copy(r->hosts));
-	o = jv_object_set(o, jv_string("loc"), jv_copy(r->loc));
+	o = jv_object_set(o, jv_copy(k[K_NAME]), jv_copy(r->name));
+	o = jv_object_set(o, jv_copy(k[K_HOSTS]), jv_copy(r->hosts));
+	o = jv_object_set(o, jv_copy(k[K_LOC]), jv_copy(r->loc));
 	if (r->rank[0] == 2)
 		return o;
-	o = jv_object_set(o, jv_string("match"),
-			  jv_string(r->rank[0] ? "end" : "str"));
-	return jv_object_set(o, jv_string("rank"),
+	o = jv_object_set(o, jv_copy(k[K_MATCH]),
+			  jv_copy(k[r->rank[0] ? K_END : K_STR]));
+	return jv_object_set(o, jv_copy(k[K_RANK]),
 			     JV_ARRAY(jv_number((double)r->rank[0]),
 				      jv_number((double)r->rank[1])));
 }
@@ -718,11 +725,37 @@ route_obj(const struct route *r)
  * the longest location for that host: the lookup order of tmpl(1) is
  * the one of the routes, a host at a time.  Of two routes with the same
  * key (a host two services share), the first keeps it. */
+/* A line of the map: "KEY NAME", KEY's length, and its place. */
+struct mline {
+	jv line;
+	size_t klen, i;
+};
+
+/* By key, then by place: the first of the same key first. */
+static int
+by_key(const void *pa, const void *pb)
+{
+	const struct mline *a = pa, *b = pb;
+	int r = bytes_cmp(jv_string_value(a->line), a->klen,
+			  jv_string_value(b->line), b->klen);
+
+	return r ? r : CMP(a->i, b->i);
+}
+
+static int
+by_place(const void *pa, const void *pb)
+{
+	const struct mline *a = pa, *b = pb;
+
+	return CMP(a->i, b->i);
+}
+
 static jv
 route_map(const struct route *r, size_t nr, jv def)
 {
-	jv map = jv_array(), seen = jv_object();
-	size_t i;
+	jv map = jv_array();
+	struct mline *l = NULL, *nl;
+	size_t i, k, n = 0, kept;
 	int j, nh;
 
 	for (i = 0; i < nr; i++) {
@@ -735,25 +768,48 @@ route_map(const struct route *r, size_t nr, jv def)
 			jv h = jv_get_kind(r[i].hosts) == JV_KIND_NULL
 				   ? jv_string("")
 				   : jv_array_get(jv_copy(r[i].hosts), j);
-			jv key = jv_string_fmt("%s%s", jv_string_value(h), loc);
 
-			jv_free(h);
-			if (jv_object_has(jv_copy(seen), jv_copy(key))) {
-				jv_free(key);
-				continue;
+			if (!(nl = array_grow(l, n, sizeof(*l)))) {
+				jv_free(h);
+				goto nomem;
 			}
-			seen = jv_object_set(seen, jv_copy(key), jv_true());
-			map = jv_array_append(
-			    map, jv_string_fmt("%s %s", jv_string_value(key),
-					       jv_string_value(r[i].name)));
-			jv_free(key);
+			l = nl;
+			l[n].line =
+			    jv_string_fmt("%s%s %s", jv_string_value(h), loc,
+					  jv_string_value(r[i].name));
+			l[n].klen = strlen(jv_string_value(h)) + strlen(loc);
+			l[n].i = n;
+			n++;
+			jv_free(h);
 		}
 	}
-	jv_free(seen);
+	/* (the keys sorted once, not looked up one by one: the first
+	 * of each key stays, in its place) */
+	if (n)
+		qsort(l, n, sizeof(*l), by_key);
+	for (i = kept = 0; i < n; i = k) {
+		for (k = i + 1; k < n && l[k].klen == l[i].klen &&
+				!memcmp(jv_string_value(l[k].line),
+					jv_string_value(l[i].line), l[i].klen);
+		     k++)
+			jv_free(l[k].line);
+		l[kept++] = l[i];
+	}
+	if (kept)
+		qsort(l, kept, sizeof(*l), by_place);
+	for (i = 0; i < kept; i++)
+		map = jv_array_append(map, l[i].line);
+	free(l);
 	if (jv_get_kind(def) == JV_KIND_STRING)
 		map = jv_array_append(
 		    map, jv_string_fmt("/ %s", jv_string_value(def)));
 	return map;
+nomem:
+	for (i = 0; i < n; i++)
+		jv_free(l[i].line);
+	free(l);
+	jv_free(map);
+	return jv_invalid_with_msg(jv_string("out of memory"));
 }
 
 /* The most labels of a wildcard domain of r[0, nr): how many suffixes of
@@ -811,48 +867,65 @@ is_where(jv v)
 	return ok;
 }
 
+/* By name, bytes (jq's order of keys). */
+static int
+by_name(const void *pa, const void *pb)
+{
+	const struct svc *a = pa, *b = pb;
+
+	return scmp(&a->names, &b->names);
+}
+
 static jv
 routes(jv where)
 {
-	jv keys, res, list, dup, def;
+	jv res, list, dup, def, k[NKEYS];
 	struct svc *s;
 	struct route *r = NULL;
 	size_t n, i, j, nr = 0;
+	int it;
 
 	if (jv_get_kind(where) != JV_KIND_OBJECT)
 		return jv_invalid_with_msg(
 		    jv_string("haproxy_routes: the input is not an object"));
-	keys = jv_keys(jv_copy(where));
-	n = (size_t)jv_array_length(jv_copy(keys));
-	if (!(s = calloc(n + 1, sizeof(*s)))) {
-		jv_free(keys);
+	n = (size_t)jv_object_length(jv_copy(where));
+	if (!(s = calloc(n + 1, sizeof(*s))))
 		return jv_invalid_with_msg(jv_string("out of memory"));
+	/* (the names in jq's order, sorted here: jv_keys compares through
+	 * jv calls, a third of the whole at 10,000 services; each value
+	 * waits in hosts until its turn) */
+	i = 0;
+	for (it = jv_object_iter(where); jv_object_iter_valid(where, it);
+	     it = jv_object_iter_next(where, it)) {
+		s[i].name = jv_object_iter_key(where, it);
+		s[i].names = str_of(s[i].name);
+		s[i].hosts = jv_object_iter_value(where, it);
+		s[i].loc = jv_null();
+		i++;
 	}
+	qsort(s, n, sizeof(*s), by_name);
+	for (i = 0; i < NKEYS; i++)
+		k[i] = jv_string(knames[i]);
 	list = jv_array();
 	dup = jv_array();
 	def = jv_null();
 	for (i = 0; i < n; i++) {
-		jv v;
+		jv v = s[i].hosts;
 
-		s[i].name = jv_array_get(jv_copy(keys), (int)i);
-		v = jv_object_get(jv_copy(where), jv_copy(s[i].name));
+		s[i].hosts = jv_null();
 		s[i].i = i;
 		if (!is_where(v)) {
 			res = jv_invalid_with_msg(jv_string_fmt(
 			    "haproxy_routes: %s: not [hosts, location]",
 			    jv_string_value(s[i].name)));
 			jv_free(v);
-			s[i].hosts = s[i].loc = jv_null();
-			n = i + 1;
 			goto out;
 		}
 		s[i].hosts = jv_array_get(jv_copy(v), 0);
 		s[i].loc = jv_array_get(v, 1);
 		s[i].locs = str_of(s[i].loc);
-		if (hosts_key(&s[i]) < 0) {
-			n = i + 1;
+		if (hosts_key(&s[i]) < 0)
 			goto nomem;
-		}
 	}
 	qsort(s, n, sizeof(*s), by_where);
 	for (i = 0; i < n; i = j) {
@@ -883,9 +956,11 @@ routes(jv where)
 	if (nr)
 		qsort(r, nr, sizeof(*r), by_route);
 	for (i = 0; i < nr; i++)
-		list = jv_array_append(list, route_obj(&r[i]));
-	res = jv_object();
-	res = jv_object_set(res, jv_string("map"), route_map(r, nr, def));
+		list = jv_array_append(list, route_obj(&r[i], k));
+	res = route_map(r, nr, def);
+	if (!jv_is_valid(res))
+		goto out;
+	res = jv_object_set(jv_object(), jv_string("map"), res);
 	res = jv_object_set(res, jv_string("depth"),
 			    jv_number((double)route_depth(r, nr)));
 	res = jv_object_set(res, jv_string("default"), def);
@@ -909,7 +984,8 @@ out:
 		free(s[i].hk);
 	}
 	free(s);
-	jv_free(keys);
+	for (i = 0; i < NKEYS; i++)
+		jv_free(k[i]);
 	jv_free(list);
 	jv_free(dup);
 	jv_free(def);
