@@ -233,6 +233,8 @@ int out_put(struct buf *out, const char *s, size_t n, size_t max);
 
 /* tmpl_hap.c: the haproxy helpers' requests, as inc_request. */
 int hap_request(struct tmpl *t, const char *tg, int n, jv msg);
+/* haproxy_routes of where (borrowed), tmpl_routes.c. */
+jv hap_routes(jv where);
 /* Append warning m (n bytes) to t->warns, one line, control characters
  * escaped, as warn() does. */
 void warn_line(struct tmpl *t, const char *m, size_t n);
