@@ -239,12 +239,15 @@ usage: hap-reload "* ]]
 
 @test "hap-reload: a runtime change takes the candidate's room first: no room, nothing changes; its write failing after the change, a reload undoes it" {
 	local so="$D/enospc.so"
+	# (an ASan build, make check SANITIZE=1, takes a library loaded
+	# before its runtime)
+	local asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 	cc -shared -fPIC -O2 -o "$so" "$REPO/tests/chaos/enospc.c" -ldl
 	cp "$D/haproxy.cfg" "$D/orig.cfg"
 	cfg a b >"$D/new.cfg"
 	# no room for the candidate: haproxy untouched
 	echo fallocate >"$D/full"
-	LD_PRELOAD=$so ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/haproxy.cfg.checking" \
+	LD_PRELOAD=$so ASAN_OPTIONS=$asan ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/haproxy.cfg.checking" \
 		hr "$D/new.cfg"
 	[ "$status" -eq 111 ]
 	[ "$output" = "" ]
@@ -262,7 +265,7 @@ usage: hap-reload "* ]]
 	W0=$(worker)
 	# the room reserved, then its write fails (the candidate's only)
 	echo write >"$D/full"
-	LD_PRELOAD=$so ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/haproxy.cfg.checking" \
+	LD_PRELOAD=$so ASAN_OPTIONS=$asan ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/haproxy.cfg.checking" \
 		hr "$D/new.cfg"
 	rm -f "$D/full"
 	[ "$status" -eq 111 ]

@@ -425,7 +425,9 @@ follow_start() {
 	mkfifo "$F"
 	tmpl --follow -d "$F" -o "${OUT:-$BATS_TEST_TMPDIR/out.txt}" "$@" >"$R" 2>"$R.err" &
 	FPID=$!
-	exec 4>"$F"
+	# (read and write: an open that does not wait for a reader, so that a
+	# tmpl that died at start fails the test rather than hanging it)
+	exec 4<>"$F"
 }
 # rec LINE...: one batch of records, in one write as etcd-watch writes it.
 rec() {
@@ -473,12 +475,15 @@ teardown() {
 
 @test "--follow --no-sync: OUT is replaced after each render, not synced; without it a failing fsync fails the render" {
 	local so="$BATS_TEST_TMPDIR/enospc.so" mode
+	# (an ASan build, make check SANITIZE=1, takes a library loaded
+	# before its runtime)
+	local asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 	cc -shared -fPIC -O2 -o "$so" "$REPO/tests/chaos/enospc.c" -ldl
 	printf '{{ getv("/a") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
 	for mode in --no-sync ""; do
 		rm -f "$BATS_TEST_TMPDIR/out.txt" "$BATS_TEST_TMPDIR/fsync"
 		# (every fsync of a file beside OUT fails, once armed)
-		LD_PRELOAD=$so ENOSPC_FLAG=$BATS_TEST_TMPDIR/fsync \
+		LD_PRELOAD=$so ASAN_OPTIONS=$asan ENOSPC_FLAG=$BATS_TEST_TMPDIR/fsync \
 			ENOSPC_MATCH="$BATS_TEST_TMPDIR/.out.txt*" \
 			follow_start ${mode:+"$mode"} "$BATS_TEST_TMPDIR/t.tmpl"
 		rec '{"type":"resync","revision":5,"kvs":{"/a":"1"}}' '{"type":"progress","revision":5}'
