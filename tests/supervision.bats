@@ -254,7 +254,8 @@ os.execvp("setsid", ["setsid"] + sys.argv[1:])' "$REPO/share/easy-lb/boot.sh" 2>
 		# (the haproxy waiter, in boot.sh's group, is ended by the
 		# signal too: boot.sh must not wait for it for ever)
 		rc=0
-		wait_until 15 bash -c "! kill -0 $pid 2>/dev/null" || {
+		# (its end known by its lock, not by when it is reaped)
+		wait_until 15 flock -n "$EASY_LB_RUN/boot.lock" true || {
 			kill -KILL -- "-$pid" "-$(cat "$EASY_LB_RUN/haproxy.pgid")" \
 				"-$(cat "$EASY_LB_RUN/watcher.pgid")"
 			false
