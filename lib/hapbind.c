@@ -21,10 +21,11 @@ struct sec {
 	size_t klen, nlen;
 	const char *serves; /* old file: the backend a spare serves */
 	size_t slen;
-	long src;  /* old file: the new section it takes its text from */
-	int bound; /* ... which it serves, under its own name */
-	int fresh; /* ... since this change */
-	int used;  /* new file: some old section takes its text */
+	int retired; /* old file: its comment says so */
+	long src;    /* old file: the new section it takes its text from */
+	int bound;   /* ... which it serves, under its own name */
+	int fresh;   /* ... since this change */
+	int used;    /* new file: some old section takes its text */
 };
 
 static int
@@ -74,7 +75,8 @@ next_line(const char **p, const char *end, const char **line)
 	return (long)n;
 }
 
-/* The comment line of an old section that says what it serves. */
+/* The comment line of an old section that says what it serves, or
+ * that it is retired. */
 static void
 easylb_comment(struct sec *s)
 {
@@ -87,6 +89,8 @@ easylb_comment(struct sec *s)
 		    !memcmp(l, HAPBIND_SERVES, k)) {
 			s->serves = l + k;
 			s->slen = (size_t)n - k;
+		} else if (is(l, (size_t)n, HAPBIND_RETIRED)) {
+			s->retired = 1;
 		}
 }
 
@@ -400,6 +404,45 @@ hapbind_free(struct hapbind *b, size_t n)
 		free(b[i].spare);
 	}
 	free(b);
+}
+
+int
+hapbind_read(const char *text, size_t len, struct hapbind **b, size_t *nb)
+{
+	struct sec *s = NULL;
+	struct hapbind *a;
+	size_t n = 0, i;
+	int ret = -1;
+
+	*b = NULL;
+	*nb = 0;
+	if (sections(text, len, &s, &n) < 0)
+		goto out;
+	for (i = 1; i < n; i++) {
+		if (!is(s[i].kind, s[i].klen, "backend"))
+			continue;
+		easylb_comment(&s[i]);
+		if (s[i].serves ? !is_spare(&s[i]) : !s[i].retired)
+			continue;
+		if (!(a = array_grow(*b, *nb, sizeof(**b))))
+			goto out;
+		*b = a;
+		a += (*nb)++;
+		a->name = s[i].serves ? strndup(s[i].serves, s[i].slen) : NULL;
+		a->spare = strndup(s[i].name, s[i].nlen);
+		a->fresh = 0;
+		if ((s[i].serves && !a->name) || !a->spare)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0) {
+		hapbind_free(*b, *nb);
+		*b = NULL;
+		*nb = 0;
+	}
+	free(s);
+	return ret;
 }
 
 int

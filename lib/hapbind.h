@@ -42,4 +42,10 @@ int hapbind(const char *old, size_t oldlen, const char *new, size_t newlen,
 	    size_t whylen);
 void hapbind_free(struct hapbind *b, size_t n);
 
+/* What an installed configuration (text[0, len)) says of its backends,
+ * from their comment lines: each spare bound (name the backend it
+ * serves, spare the spare's), each backend retired (name NULL, spare
+ * its own).  0, or -1 when memory ran out. */
+int hapbind_read(const char *text, size_t len, struct hapbind **b, size_t *nb);
+
 #endif

@@ -29,11 +29,11 @@ static const char usage_line[] =
 
 enum format { TEXT, JSON, METRICS, FLEET };
 
-/* --services: read once, after the wait */
-static int with_services;
-
+/* The status of the balancer on dir in o, as f says, with the
+ * services when asked (they cost a walk over every server). */
 static void
-say(const char *dir, enum format f, struct buf *o, int *state)
+say(const char *dir, enum format f, int with_services, struct buf *o,
+    int *state)
 {
 	struct services sv;
 	struct status s;
@@ -169,7 +169,7 @@ answer(int fd, const char *dir, const char *health, const char *metrics)
 			reply(fd, codes[st.state], "text/plain", &body, head);
 			status_free(&st);
 		} else if (metrics && !strcmp(path, metrics)) {
-			say(dir, METRICS, &body, &state);
+			say(dir, METRICS, 0, &body, &state);
 			reply(fd, "200 OK", "text/plain; version=0.0.4", &body,
 			      head);
 		} else {
@@ -284,8 +284,7 @@ main(int argc, char *argv[])
 	/* --wait: until healthy, looking every 200 ms, at most that long */
 	end = now_ms() + wait * 1000;
 	for (;;) {
-		with_services = services && !wait;
-		say(dir, f, &o, &state);
+		say(dir, f, services && !wait, &o, &state);
 		if (state == HEALTHY || now_ms() >= end)
 			break;
 		{
@@ -295,10 +294,8 @@ main(int argc, char *argv[])
 		}
 	}
 	/* (--wait with --services: they are read once, at the end) */
-	if (services && wait) {
-		with_services = 1;
-		say(dir, f, &o, &state);
-	}
+	if (services && wait)
+		say(dir, f, 1, &o, &state);
 	fwrite(o.p, 1, o.len, stdout);
 	buf_free(&o);
 	fshut_stdout();

@@ -18,81 +18,23 @@
 #define OP_STARTING 1
 #define OP_RUNNING 2
 
-/* What a backend of the live configuration is to a service: its own
- * name, a spare serving another service, or retired. */
-struct role {
-	const char *backend, *serves; /* serves NULL: retired */
-	size_t blen, slen;
-};
-
-/* The spares bound and the backends retired in the live configuration
- * text (their comment lines, hapbind.h), into *r (*n of them). */
-static int
-roles(const char *t, size_t len, struct role **r, size_t *n)
+/* What hapbind_read says of backend: the spare bound to a service or
+ * the backend retired; NULL when it says nothing. */
+static const struct hapbind *
+bound(const struct hapbind *b, size_t n, const char *backend)
 {
-	static const size_t sk = sizeof(HAPBIND_SERVES) - 1,
-			    rk = sizeof(HAPBIND_RETIRED) - 1;
-	const char *p = t, *end = t + len, *e, *l, *be = NULL;
-	size_t blen = 0, cap = 0;
-	struct role *v = NULL, *nv;
-
-	*n = 0;
-	for (; p < end; p = e + 1) {
-		if (!(e = memchr(p, '\n', (size_t)(end - p))))
-			e = end;
-		if ((size_t)(e - p) > 8 && !memcmp(p, "backend ", 8)) {
-			be = p + 8;
-			blen = strcspn(be, " \t\n");
-			continue;
-		}
-		if (!be || p[0] != ' ')
-			continue;
-		for (l = p; l < e && (*l == ' ' || *l == '\t'); l++)
-			;
-		if (*l != '#')
-			continue;
-		if ((size_t)(e - l) > sk && !memcmp(l, HAPBIND_SERVES, sk)) {
-			l += sk;
-		} else if ((size_t)(e - l) >= rk &&
-			   !memcmp(l, HAPBIND_RETIRED, rk)) {
-			l = NULL;
-		} else {
-			continue;
-		}
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			if (!(nv = realloc(v, cap * sizeof(*v)))) {
-				free(v);
-				return -1;
-			}
-			v = nv;
-		}
-		v[*n].backend = be;
-		v[*n].blen = blen;
-		v[*n].serves = l;
-		v[*n].slen = l ? (size_t)(e - l) : 0;
-		(*n)++;
-		be = NULL;
-	}
-	*r = v;
-	return 0;
-}
-
-static const struct role *
-role_of(const struct role *r, size_t n, const char *backend)
-{
-	size_t i, k = strlen(backend);
+	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (r[i].blen == k && !memcmp(r[i].backend, backend, k))
-			return &r[i];
+		if (!strcmp(b[i].spare, backend))
+			return &b[i];
 	return NULL;
 }
 
 /* The service row of backend, found or added at the end (servers of a
  * backend come together in "show servers state"). */
 static struct service *
-row(struct services *sv, const char *backend, const struct role *ro)
+row(struct services *sv, const char *backend, const char *name)
 {
 	struct service *s, *nv;
 
@@ -104,7 +46,7 @@ row(struct services *sv, const char *backend, const struct role *ro)
 	s = &sv->v[sv->n];
 	memset(s, 0, sizeof(*s));
 	s->backend = strdup(backend);
-	s->name = ro ? strndup(ro->serves, ro->slen) : strdup(backend);
+	s->name = strdup(name);
 	sv->n++;
 	return s->backend && s->name ? s : NULL;
 }
@@ -115,10 +57,10 @@ services_read(struct services *sv, const char *dir)
 	char path[4096], err[512];
 	struct buf cfg = {0}, reply = {0};
 	struct hap_srvstate *st = NULL;
-	struct role *ro = NULL;
-	const struct role *r;
+	struct hapbind *bd = NULL;
+	const struct hapbind *r;
 	struct service *s;
-	size_t nst = 0, nro = 0, i;
+	size_t nst = 0, nbd = 0, i;
 	int rc = -1;
 
 	memset(sv, 0, sizeof(*sv));
@@ -135,15 +77,15 @@ services_read(struct services *sv, const char *dir)
 		snprintf(sv->err, sizeof(sv->err), "runtime API: %s", err);
 		goto out;
 	}
-	if (roles(cfg.p, cfg.len, &ro, &nro) < 0)
+	if (hapbind_read(cfg.p, cfg.len, &bd, &nbd) < 0)
 		goto oom;
 	for (i = 0; i < nst; i++) {
-		r = role_of(ro, nro, st[i].backend);
+		r = bound(bd, nbd, st[i].backend);
 		/* (a spare free or a backend retired serves no service; the
 		 * balancer's own backends have no servers a service owns) */
-		if (r ? !r->serves : !strncmp(st[i].backend, "easy-lb-", 8))
+		if (r ? !r->name : !strncmp(st[i].backend, "easy-lb-", 8))
 			continue;
-		if (!(s = row(sv, st[i].backend, r)))
+		if (!(s = row(sv, st[i].backend, r ? r->name : st[i].backend)))
 			goto oom;
 		s->servers++;
 		if ((st[i].op_state == OP_RUNNING ||
@@ -161,7 +103,7 @@ out:
 		if (!*sv->err)
 			snprintf(sv->err, sizeof(sv->err), "out of memory");
 	}
-	free(ro);
+	hapbind_free(bd, nbd);
 	hap_srvstate_free(st, nst);
 	buf_free(&reply);
 	buf_free(&cfg);
