@@ -511,7 +511,7 @@ hap_request(struct tmpl *t, const char *tg, int n, jv msg)
 	if (n != 2) {
 		r = 0;
 	} else if (!strcmp(tg, "__tmpl_hap_routes")) {
-		ccall_answer(t, hap_routes(a));
+		ccall_answer(t, hap_routes(&t->routes, a));
 	} else if (!strcmp(tg, "__tmpl_hap_name")) {
 		ccall_answer(t, jv_bool(s && is_name(s, sn)));
 	} else if (!strcmp(tg, "__tmpl_hap_path")) {

@@ -65,6 +65,7 @@ struct expr {
 };
 
 struct tmpl {
+	struct routes *routes; /* haproxy_routes' (tmpl_routes.c) */
 	struct buf prog;
 	struct buf warns; /* warn() and debug messages of the last render */
 	int plines;	  /* newlines in prog so far */
@@ -227,14 +228,22 @@ int each_mark(struct tmpl *t, enum mark m, jv name, struct buf *out,
 void inc_render_end(struct tmpl *t, int ok);
 void inc_free(struct tmpl *t);
 
+/* tmpl_render.c: the offset of the first character of p[0, len) that a
+ * substituted value may not contain (its code point in *cp), or
+ * (size_t)-1. */
+size_t bad_char(const char *p, size_t len, uint32_t *cp);
 /* tmpl_render.c: append s (n bytes) to out: 0, 1 when out would grow
  * past max bytes, -1 when out of memory. */
 int out_put(struct buf *out, const char *s, size_t n, size_t max);
 
 /* tmpl_hap.c: the haproxy helpers' requests, as inc_request. */
 int hap_request(struct tmpl *t, const char *tg, int n, jv msg);
-/* haproxy_routes of where (borrowed), tmpl_routes.c. */
-jv hap_routes(jv where);
+/* haproxy_routes of where (borrowed), tmpl_routes.c: *c keeps what the
+ * next call works its answer out from (NULL at first), until
+ * hap_routes_free. */
+struct routes;
+jv hap_routes(struct routes **c, jv where);
+void hap_routes_free(struct routes *c);
 /* Append warning m (n bytes) to t->warns, one line, control characters
  * escaped, as warn() does. */
 void warn_line(struct tmpl *t, const char *m, size_t n);

@@ -939,6 +939,7 @@ tmpl_free(struct tmpl *t)
 		jq_teardown(&t->jq);
 	memo_free(t);
 	inc_free(t);
+	hap_routes_free(t->routes);
 	keys_drop(t);
 	jv_free(t->ccall_reply);
 	jv_free(t->block_key);

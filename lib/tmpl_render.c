@@ -42,7 +42,7 @@ utf8_at(const unsigned char *s, size_t len, size_t *n)
  * (size_t)-1.  Refused: C0 controls but tab, DEL, C1 controls (U+0085
  * NEL among them) and the line and paragraph separators U+2028/U+2029,
  * that is everything that some reader may take for a line break. */
-static size_t
+size_t
 bad_char(const char *p, size_t len, uint32_t *cp)
 {
 	const unsigned char *s = (const unsigned char *)p;

@@ -200,6 +200,11 @@ vg_clean() {
 	etcd-put -d /services/web/upstream/w3 >/dev/null
 	wait_until 60 lines 3
 	refute grep -q "w3" "$d/out.cfg"
+	# a location moved: haproxy_routes works that service out again and
+	# keeps the others'
+	etcd-put /services/web/location /moved
+	wait_until 60 lines 4
+	grep -q "^/moved web$" "$d/out.cfg"
 	# the reader goes: tmpl ends, then etcd-watch, both with status 0
 	kill "$cpid"
 	local rc=0
