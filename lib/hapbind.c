@@ -150,14 +150,8 @@ struct index {
 static size_t
 hash(const char *kind, size_t klen, const char *name, size_t nlen)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	size_t i;
+	uint64_t h = fnv1a(fnv1a(fnv1a(FNV1A, kind, klen), " ", 1), name, nlen);
 
-	for (i = 0; i < klen; i++)
-		h = (h ^ (unsigned char)kind[i]) * 0x100000001b3ULL;
-	h = (h ^ ' ') * 0x100000001b3ULL;
-	for (i = 0; i < nlen; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
 	return (size_t)(h ^ (h >> 32));
 }
 
@@ -358,12 +352,33 @@ body_but_ours(const struct sec *x, struct buf *out)
 	return 0;
 }
 
+/* The length of section s without the blank lines and blanks it ends
+ * with. */
+static size_t
+unpadded(const struct sec *s)
+{
+	size_t n = s->len;
+
+	while (n && (blank(s->at[n - 1]) || s->at[n - 1] == '\n'))
+		n--;
+	return n;
+}
+
 /* The text of old section s as the new file says it, into out. */
 static int
 emit(const struct sec *s, const struct sec *n, struct buf *out)
 {
 	const struct sec *x = s->src >= 0 ? &n[s->src] : NULL;
 	size_t k;
+
+	/* (the same but for the blank lines after it, which depend on what
+	 * follows it in each file: its own, so that the file as the old
+	 * one reads differs from it only where the new one does; a backend
+	 * added after the last one would otherwise make the whole file a
+	 * difference) */
+	if (x && !s->bound && !is_spare(x) && unpadded(s) == unpadded(x) &&
+	    !memcmp(s->at, x->at, unpadded(s)))
+		return buf_add(out, s->at, s->len);
 
 	if (s->src == RETIRE)
 		return buf_add(out, s->at, s->hlen) < 0 ||

@@ -802,6 +802,10 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	memset(&oc, 0, sizeof(oc));
 	memset(&nc, 0, sizeof(nc));
 	p->runtime = 1;
+	/* (the same file: nothing to do, whatever it holds; a change of
+	 * routes alone leaves it so) */
+	if (oldlen == newlen && (!oldlen || !memcmp(old, new, oldlen)))
+		return 0;
 	oc.nul = memchr(old, '\0', oldlen) != NULL;
 	nc.nul = memchr(new, '\0', newlen) != NULL;
 	/* Only the window where the files differ is taken apart, after the

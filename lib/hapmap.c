@@ -2,9 +2,10 @@
  *
  * A map file holds one entry a line, a key (one word) then its value;
  * blank lines and lines starting with '#' are not entries.  The diff
- * sorts the entries of both texts by key and walks them together: a
- * change of routes costs the sort, a change of nothing else costs a
- * comparison of the two texts. */
+ * finds each key of one text among the other's through a hash table,
+ * and looks that way only at the entries between the head and the tail
+ * that both texts share: a change of routes costs a pass over the
+ * entries, a change of nothing else a comparison of the two texts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,64 @@ by_key(const void *pa, const void *pb)
 	return bytes_cmp(a->key, a->klen, b->key, b->klen);
 }
 
+/* The entries of a text by key: open addressing over pointers. */
+struct eset {
+	const struct entry **slot;
+	size_t mask;
+};
+
+/* The entry of s with e's key, or NULL; with put, e goes in when there
+ * is none. */
+static const struct entry *
+eset_find(struct eset *s, const struct entry *e, int put)
+{
+	size_t i;
+
+	for (i = fnv1a(FNV1A, e->key, e->klen) & s->mask; s->slot[i];
+	     i = (i + 1) & s->mask)
+		if (!by_key(s->slot[i], e))
+			return s->slot[i];
+	if (put)
+		s->slot[i] = e;
+	return NULL;
+}
+
+/* s with the entries a[0, n): 0; 1 with *dup the first key twice; -1
+ * when out of memory. */
+static int
+eset_of(struct eset *s, const struct entry *a, size_t n,
+	const struct entry **dup)
+{
+	size_t size = 16, i;
+
+	while (size < 2 * n)
+		size *= 2;
+	if (!(s->slot = calloc(size, sizeof(*s->slot))))
+		return -1;
+	s->mask = size - 1;
+	for (i = 0; i < n; i++)
+		if (eset_find(s, &a[i], 1)) {
+			*dup = &a[i];
+			return 1;
+		}
+	return 0;
+}
+
+static int
+same_entry(const struct entry *a, const struct entry *b)
+{
+	return !by_key(a, b) && a->vlen == b->vlen &&
+	       !memcmp(a->val, b->val, a->vlen);
+}
+
+static int
+by_op_key(const void *pa, const void *pb)
+{
+	const struct hapmap_op *a = pa, *b = pb;
+
+	return strcmp(a->key, b->key);
+}
+
 static void
 norun(struct hapmap_plan *p, const char *what, const struct entry *e)
 {
@@ -292,20 +351,12 @@ addop(struct hapmap_plan *p, enum hapmap_opkind kind, const struct entry *e)
 	return 0;
 }
 
-/* Keys twice in a[0, n) (sorted), or a word the CLI cannot take, make
- * p not a runtime change. */
+/* A word the CLI cannot take in e makes p not a runtime change. */
 static void
-check(struct hapmap_plan *p, const struct entry *a, size_t n)
+check(struct hapmap_plan *p, const struct entry *e)
 {
-	size_t i;
-
-	for (i = 0; p->runtime && i < n; i++) {
-		if (i && !by_key(&a[i - 1], &a[i]))
-			norun(p, "twice", &a[i]);
-		else if (!cli_word(a[i].key, a[i].klen) ||
-			 !cli_word(a[i].val, a[i].vlen))
-			norun(p, "a word the runtime API cannot take", &a[i]);
-	}
+	if (!cli_word(e->key, e->klen) || !cli_word(e->val, e->vlen))
+		norun(p, "a word the runtime API cannot take", e);
 }
 
 int
@@ -313,8 +364,10 @@ hapmap_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	    struct hapmap_plan *p)
 {
 	struct entry *a = NULL, *b = NULL;
-	size_t na = 0, nb = 0, i = 0, j = 0;
-	int ret = -1;
+	struct eset sa = {0}, sb = {0};
+	const struct entry *x, *dup;
+	size_t na = 0, nb = 0, h = 0, t = 0, i;
+	int ret = -1, r;
 
 	memset(p, 0, sizeof(*p));
 	p->runtime = 1;
@@ -323,36 +376,51 @@ hapmap_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	if (entries(old, oldlen, &a, &na) < 0 ||
 	    entries(new, newlen, &b, &nb) < 0)
 		goto out;
-	if (na)
-		qsort(a, na, sizeof(*a), by_key);
-	if (nb)
-		qsort(b, nb, sizeof(*b), by_key);
-	check(p, a, na);
-	check(p, b, nb);
-	while (p->runtime && (i < na || j < nb)) {
-		int c = i == na ? 1 : j == nb ? -1 : by_key(&a[i], &b[j]);
-
-		if (c < 0) {
-			if (addop(p, HAPMAP_DEL, &a[i++]) < 0)
+	/* A key twice, in either (haproxy keeps both), is for a reload. */
+	if ((r = eset_of(&sa, a, na, &dup)) < 0)
+		goto out;
+	if (r == 0 && (r = eset_of(&sb, b, nb, &dup)) < 0)
+		goto out;
+	if (r > 0) {
+		norun(p, "twice", dup);
+		ret = 0;
+		goto out;
+	}
+	/* (what both begin and end with, entry for entry, changes
+	 * nothing: each key being once in each, none of its keys is
+	 * anywhere else in the other) */
+	while (h < na && h < nb && same_entry(&a[h], &b[h]))
+		h++;
+	while (t < na - h && t < nb - h &&
+	       same_entry(&a[na - 1 - t], &b[nb - 1 - t]))
+		t++;
+	for (i = h; p->runtime && i < na - t; i++) {
+		if (!(x = eset_find(&sb, &a[i], 0))) {
+			check(p, &a[i]);
+			if (p->runtime && addop(p, HAPMAP_DEL, &a[i]) < 0)
 				goto out;
 			p->ndel++;
-		} else if (c > 0) {
-			if (addop(p, HAPMAP_ADD, &b[j++]) < 0)
+		} else if (!same_entry(x, &a[i])) {
+			check(p, x);
+			if (p->runtime && addop(p, HAPMAP_SET, x) < 0)
 				goto out;
-			p->nadd++;
-		} else {
-			if ((a[i].vlen != b[j].vlen ||
-			     memcmp(a[i].val, b[j].val, b[j].vlen))) {
-				if (addop(p, HAPMAP_SET, &b[j]) < 0)
-					goto out;
-				p->nchg++;
-			}
-			i++;
-			j++;
+			p->nchg++;
 		}
 	}
+	for (i = h; p->runtime && i < nb - t; i++)
+		if (!eset_find(&sa, &b[i], 0)) {
+			check(p, &b[i]);
+			if (p->runtime && addop(p, HAPMAP_ADD, &b[i]) < 0)
+				goto out;
+			p->nadd++;
+		}
+	/* (in the order of their keys, as haproxy's CLI shows a map) */
+	if (p->runtime && p->nops)
+		qsort(p->ops, p->nops, sizeof(*p->ops), by_op_key);
 	ret = 0;
 out:
+	free(sa.slot);
+	free(sb.slot);
 	free(a);
 	free(b);
 	if (ret < 0 || !p->runtime) {

@@ -153,16 +153,6 @@ merge(void **out, void **a, size_t na, void **b, size_t nb,
 	memcpy(out, na ? a : b, (na ? na : nb) * sizeof(*out));
 }
 
-static uint64_t
-hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
-	return h;
-}
-
 static int
 route_lines(struct route *r)
 {
@@ -183,7 +173,7 @@ route_lines(struct route *r)
 		l->line =
 		    jv_string_fmt("%s%s %s", jv_string_value(h), loc, name);
 		l->klen = strlen(jv_string_value(h)) + strlen(loc);
-		l->h = hash_bytes(jv_string_value(l->line), l->klen);
+		l->h = fnv1a(FNV1A, jv_string_value(l->line), l->klen);
 		jv_free(h);
 	}
 	return 0;

@@ -173,6 +173,16 @@ parse_ll(const char *s, long long min, long long max, long long *out,
 	return 0;
 }
 
+uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	while (n--)
+		h = (h ^ *s++) * 0x100000001b3ULL;
+	return h;
+}
+
 int
 bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -497,6 +507,43 @@ atomic_note(const char *path, const void *data, size_t len, char *err,
 	    size_t errlen)
 {
 	return replace_whole(path, data, len, 0, err, errlen);
+}
+
+int
+atomic_replace_unsynced(const char *path, const void *data, size_t len,
+			int *changed, char *err, size_t errlen)
+{
+	if (changed)
+		*changed = 0;
+	if (same_content(path, data, len))
+		return 0;
+	if (replace_whole(path, data, len, 0, err, errlen) < 0)
+		return -1;
+	if (changed)
+		*changed = 1;
+	return 0;
+}
+
+int
+sync_file(const char *path, char *err, size_t errlen)
+{
+	char *d1 = strdup(path);
+	int fd, dfd, r = 0;
+
+	if (!d1)
+		return seterr(err, errlen, "%s: out of memory", path);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0) {
+		r = seterr(err, errlen, "%s: cannot sync: %s", path,
+			   strerror(errno));
+	} else if ((dfd = open(dirname(d1),
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(d1);
+	return r;
 }
 
 long long

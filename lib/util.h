@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* One exit-code scheme for the whole suite (see every man page). */
@@ -51,6 +52,11 @@ int parse_ll(const char *s, long long min, long long max, long long *out,
  * of memory, p untouched. */
 void *array_grow(void *p, size_t n, size_t size);
 
+/* FNV-1a of p[0, n), going on from h (FNV1A to begin with): a hash for
+ * tables of names and keys. */
+#define FNV1A 0xcbf29ce484222325ULL
+uint64_t fnv1a(uint64_t h, const void *p, size_t n);
+
 /* Byte order of a[0..an) and b[0..bn), a prefix first: <0, 0, >0. */
 int bytes_cmp(const char *a, size_t an, const char *b, size_t bn);
 
@@ -90,6 +96,13 @@ int atomic_write(const char *path, const void *data, size_t len, char *err,
  * written. */
 int atomic_note(const char *path, const void *data, size_t len, char *err,
 		size_t errlen);
+
+/* atomic_replace without its syncs, for a file that must be in place at
+ * once and durable only a moment later: sync_file then syncs path and
+ * its directory (0, or -1 with err filled). */
+int atomic_replace_unsynced(const char *path, const void *data, size_t len,
+			    int *changed, char *err, size_t errlen);
+int sync_file(const char *path, char *err, size_t errlen);
 
 /* Write data to path in place, mode 0600, without a temporary file or
  * fsync: for scratch files that nothing relies on once written (a

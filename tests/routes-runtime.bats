@@ -295,3 +295,37 @@ file_servers() {
 	route /web/ a
 	route /shop/ 503
 }
+
+@test "routes: the map in place before the runtime change, synced after it; that sync failing, a reload of the files as they were undoes the change" {
+	local so="$D/enospc.so"
+	# (an ASan build, make check SANITIZE=1, takes a library loaded
+	# before its runtime)
+	local asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+	cc -shared -fPIC -O2 -o "$so" "$REPO/tests/chaos/enospc.c" -ldl
+	cp "$D/routes.map" "$D/before.map"
+	cp "$D/haproxy.cfg" "$D/before.cfg"
+	render "$(base | sed 's|"/web"|"/site"|')}"
+	echo fsync >"$D/full"
+	LD_PRELOAD=$so ASAN_OPTIONS=$asan ENOSPC_FLAG=$D/full ENOSPC_MATCH="$D/routes.map" \
+		run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/haproxy.sock" "$D/new.cfg"
+	rm -f "$D/full"
+	[ "$status" -eq 111 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "hap-reload: $D/routes.map: cannot sync: No space left on device
+hap-reload: $D/haproxy.cfg not installed: its runtime change undone by a reload" ]
+	cmp "$D/before.map" "$D/routes.map"
+	cmp "$D/before.cfg" "$D/haproxy.cfg"
+	[ ! -e "$D/haproxy.cfg.applying" ]
+	[ "$(worker)" != "$W0" ]
+	route /web/ a
+	route /site/ 503
+	# the same change goes through once the disk takes it
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" \
+		-s "$D/haproxy.sock" "$D/new.cfg"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -0 ~0 servers, +1 -1 ~0 map entries" ]
+	[ -z "$stderr" ]
+	route /site/ a
+	in_step
+}

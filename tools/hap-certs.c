@@ -219,7 +219,7 @@ check(struct cert *c)
 		c->pem = pem;
 		c->written = c->pushed = 0;
 		fingerprint(&c->pem, c->fp, sizeof(c->fp));
-		c->sum = fnv1a(&c->pem);
+		c->sum = fnv1a(FNV1A, c->pem.p, c->pem.len);
 	} else {
 		buf_free(&pem);
 	}

@@ -518,6 +518,10 @@ candidate(struct run *r)
 
 	if (r->check)
 		maps_put_missing(&r->maps);
+	else if (r->fast)
+		/* (synced once the change is live: a crash of the machine
+		 * ends the haproxy that runs them too) */
+		maps_put_early(&r->maps);
 	else
 		maps_put(&r->maps);
 	/* A runtime change goes live before the candidate is written (a
@@ -622,6 +626,12 @@ validate(struct run *r)
 		r->applied =
 		    apply_runtime(runtime, timeout_ms, &r->plan, r->maps.rt,
 				  r->maps.n, r->why, sizeof(r->why)) == 0;
+	if (r->fast) {
+		char err[512];
+
+		if (maps_sync(&r->maps, err, sizeof(err)) < 0)
+			undo_runtime(r, err);
+	}
 	if (r->candfd >= 0) {
 		char err[512];
 		int fd = r->candfd;

@@ -47,17 +47,6 @@ add_pem(struct buf *b, const char *s, size_t n)
 	}
 }
 
-/* pem's bytes, hashed (FNV-1a): whether a pair changed, chain included. */
-uint64_t
-fnv1a(const struct buf *pem)
-{
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < pem->len; i++)
-		h = (h ^ (unsigned char)pem->p[i]) * 1099511628211ULL;
-	return h;
-}
 
 /* The SHA-1 of the first certificate of pem, in hex, as haproxy's "show
  * ssl cert" shows it. */

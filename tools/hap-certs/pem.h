@@ -13,8 +13,6 @@ int good_name(const char *s, size_t n);
 /* Append s[0..n) to b without its blank lines and with a final newline:
  * haproxy's runtime API ends a payload at a blank line. */
 void add_pem(struct buf *b, const char *s, size_t n);
-/* pem's bytes, hashed (FNV-1a): whether a pair changed, chain included. */
-uint64_t fnv1a(const struct buf *pem);
 /* The SHA-1 of the first certificate of pem, in hex, as haproxy's "show
  * ssl cert" shows it. */
 void fingerprint(const struct buf *pem, char *out, size_t outlen);

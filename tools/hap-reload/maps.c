@@ -176,6 +176,36 @@ maps_put(struct maps *mp)
 }
 
 void
+maps_put_early(struct maps *mp)
+{
+	char err[512];
+	size_t i;
+	int changed;
+
+	for (i = 0; i < mp->n; i++)
+		if (atomic_replace_unsynced(
+			mp->m[i].path, mp->m[i].text.p ? mp->m[i].text.p : "",
+			mp->m[i].text.len, &changed, err, sizeof(err)) < 0)
+			die(EXIT_TEMP, "%s", err);
+	mp->put = 1;
+	mp->unsynced = 1;
+}
+
+int
+maps_sync(struct maps *mp, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (!mp->unsynced)
+		return 0;
+	for (i = 0; i < mp->n; i++)
+		if (sync_file(mp->m[i].path, err, errlen) < 0)
+			return -1;
+	mp->unsynced = 0;
+	return 0;
+}
+
+void
 maps_put_missing(struct maps *mp)
 {
 	size_t i;

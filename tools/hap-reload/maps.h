@@ -20,6 +20,7 @@ struct maps {
 	char why[300];		  /* runtime == 0: why */
 	unsigned nadd, ndel, nchg;
 	int put;	  /* the new contents are on disk */
+	int unsynced;	  /* ... not synced yet */
 	struct buf *orig; /* bound: each map as NEWFILE gave it */
 	int bound;
 };
@@ -41,6 +42,11 @@ int maps_same(const struct maps *mp);
  * cannot be written). */
 void maps_put(struct maps *mp);
 void maps_restore(struct maps *mp);
+/* maps_put without the syncs, for a runtime change that must find them
+ * in place: maps_sync makes them durable once it is live (0, or -1 with
+ * err). */
+void maps_put_early(struct maps *mp);
+int maps_sync(struct maps *mp, char *err, size_t errlen);
 /* The new contents, only into files that do not exist yet (--check). */
 void maps_put_missing(struct maps *mp);
 void maps_free(struct maps *mp);
