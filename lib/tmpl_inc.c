@@ -321,25 +321,67 @@ dirmap_set(struct inst *in, jv name, jv v)
 	jv_free(old);
 }
 
+/* A name and its value, for dirmap_sort. */
+struct kv {
+	jv k, v;
+	const char *p;
+	size_t n;
+};
+
+static int
+by_kv(const void *pa, const void *pb)
+{
+	const struct kv *a = pa, *b = pb;
+
+	return bytes_cmp(a->p, a->n, b->p, b->n);
+}
+
 /* Put in's names in order again, after some were added: jq shows an
  * object's keys in the order they were added (keys_unsorted, to_entries,
- * tojson), and a render from scratch adds them in order. */
+ * tojson), and a render from scratch adds them in order.  The names come
+ * in order but for those added since (at the end, a few): those are
+ * sorted and merged in, and the object is made again only when they did
+ * not all come last.  (Out of memory, the names stay as they are.) */
 static void
 dirmap_sort(struct inst *in)
 {
-	jv ks = jv_keys(jv_copy(in->obj)), o = jv_object();
-	int i, n = jv_array_length(jv_copy(ks));
+	int n = jv_object_length(jv_copy(in->obj)), it;
+	size_t i = 0, m, x, y, k;
+	struct kv *a = malloc(((size_t)n + 1) * sizeof(*a)), *b;
+	jv o;
 
-	for (i = 0; i < n; i++) {
-		jv k = jv_array_get(jv_copy(ks), i);
-
-		o = jv_object_set(o, jv_copy(k),
-				  jv_object_get(jv_copy(in->obj), k));
-	}
-	jv_free(ks);
-	jv_free(in->obj);
-	in->obj = o;
 	in->added = 0;
+	if (!a)
+		return;
+	for (it = jv_object_iter(in->obj); jv_object_iter_valid(in->obj, it);
+	     it = jv_object_iter_next(in->obj, it)) {
+		a[i].k = jv_object_iter_key(in->obj, it);
+		a[i].v = jv_object_iter_value(in->obj, it);
+		a[i].p = jv_string_value(a[i].k);
+		a[i].n = (size_t)jv_string_length_bytes(jv_copy(a[i].k));
+		i++;
+	}
+	for (m = 1; m < i && by_kv(&a[m - 1], &a[m]) < 0; m++)
+		;
+	if (m < i && (b = malloc(i * sizeof(*b)))) {
+		qsort(a + m, i - m, sizeof(*a), by_kv);
+		for (x = 0, y = m, k = 0; k < i; k++)
+			b[k] = y == i || (x < m && by_kv(&a[x], &a[y]) < 0)
+				   ? a[x++]
+				   : a[y++];
+		o = jv_object();
+		for (k = 0; k < i; k++)
+			o = jv_object_set(o, b[k].k, b[k].v);
+		free(b);
+		jv_free(in->obj);
+		in->obj = o;
+		i = 0;
+	}
+	for (k = 0; k < i; k++) {
+		jv_free(a[k].k);
+		jv_free(a[k].v);
+	}
+	free(a);
 }
 
 /* dirmap(): ["__tmpl_dm", site, dir] answers [serial, names to work

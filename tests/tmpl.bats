@@ -485,6 +485,37 @@ teardown() {
 	[ "$(cat "$R.err")" = "" ]
 }
 
+@test "--follow: dirmap keeps its names in order as they come and go, as a render from scratch has them" {
+	printf '{{ dirmap("/s"; .) | keys_unsorted | join(",") }}\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	follow_start "$BATS_TEST_TMPDIR/t.tmpl"
+	rec '{"type":"resync","revision":5,"kvs":{"/s/c/k":"1","/s/e/k":"1"}}'
+	wait_until 5 revs 1
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "c,e" ]
+	# after the last, then before the first and between, then all of them
+	local step want rev=6
+	for step in "f:c,e,f" "a:a,c,e,f" "d:a,c,d,e,f" "b:a,b,c,d,e,f"; do
+		rec "{\"type\":\"put\",\"key\":\"/s/${step%%:*}/k\",\"value\":\"1\",\"revision\":$rev}" \
+			"{\"type\":\"progress\",\"revision\":$rev}"
+		wait_until 5 revs $((rev - 4))
+		[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "${step#*:}" ]
+		rev=$((rev + 1))
+	done
+	# one gone and another come, then the gone one back, in one batch
+	rec '{"type":"delete","key":"/s/c/k","revision":10}' \
+		'{"type":"put","key":"/s/bb/k","value":"1","revision":10}' \
+		'{"type":"progress","revision":10}'
+	wait_until 5 revs 6
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "a,b,bb,d,e,f" ]
+	rec '{"type":"put","key":"/s/c/k","value":"1","revision":11}' \
+		'{"type":"put","key":"/s/0/k","value":"1","revision":11}' \
+		'{"type":"progress","revision":11}'
+	wait_until 5 revs 7
+	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "0,a,b,bb,c,d,e,f" ]
+	follow_end
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R.err")" = "" ]
+}
+
 @test "--follow --no-sync: OUT is replaced after each render, not synced; without it a failing fsync fails the render" {
 	local so="$BATS_TEST_TMPDIR/enospc.so" mode
 	# (an ASan build, make check SANITIZE=1, takes a library loaded
