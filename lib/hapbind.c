@@ -375,9 +375,9 @@ emit(const struct sec *s, const struct sec *n, struct buf *out)
 	 * follows it in each file: its own, so that the file as the old
 	 * one reads differs from it only where the new one does; a backend
 	 * added after the last one would otherwise make the whole file a
-	 * difference) */
-	if (x && !s->bound && !is_spare(x) && unpadded(s) == unpadded(x) &&
-	    !memcmp(s->at, x->at, unpadded(s)))
+	 * difference.  Of the same length, it is the new one's.) */
+	if (x && !s->bound && !is_spare(x) && s->len != x->len &&
+	    unpadded(s) == unpadded(x) && !memcmp(s->at, x->at, unpadded(s)))
 		return buf_add(out, s->at, s->len);
 
 	if (s->src == RETIRE)
