@@ -329,13 +329,15 @@ window(const char *old, size_t ol, const char *new, size_t nl, size_t *from,
 	}
 }
 
-/* The defaults sections of text before offset end, appended to cfg: a
- * proxy in the window takes its settings from them. */
+/* The defaults sections of text before offset end, appended to both cfg
+ * and same (the files are the same there): a proxy in the window takes
+ * its settings from them. */
 static void parse(struct ctx *c, const char *text, size_t len, struct cfg *cfg,
 		  const size_t *at, size_t nat, const unsigned char *skip);
 
 static void
-defaults_before(struct ctx *c, const char *text, size_t end, struct cfg *cfg)
+defaults_before(struct ctx *c, const char *text, size_t end, struct cfg *cfg,
+		struct cfg *same)
 {
 	const char *h;
 	size_t i = 0, ls, e, next;
@@ -355,6 +357,7 @@ defaults_before(struct ctx *c, const char *text, size_t end, struct cfg *cfg)
 		if (next > end)
 			next = end;
 		parse(c, text + ls, next - ls, cfg, NULL, 0, NULL);
+		parse(c, text + ls, next - ls, same, NULL, 0, NULL);
 		i = next;
 	}
 }
@@ -816,8 +819,7 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	nend = newlen;
 	if (!hapcfg_whole)
 		window(old, oldlen, new, newlen, &from, &oend, &nend);
-	defaults_before(&c, old, from, &oc);
-	defaults_before(&c, old, from, &nc);
+	defaults_before(&c, old, from, &oc, &nc);
 	base = nc.nsec;
 	old += from;
 	oldlen = oend - from;

@@ -109,13 +109,25 @@ lines_in(const char *s, size_t n)
 	return c;
 }
 
+size_t
+hapmap_line(const struct hapmap *m, const char *text)
+{
+	return lines_in(text, m->from) + m->at;
+}
+
+/* The line at, counted from offset from of t (for a message). */
+#define LINE(at) (lines_in(t, from) + (at))
+
 int
 hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 	     size_t errlen)
 {
 	struct hapmap *cur = NULL;
 	char *t = text->p ? text->p : "";
-	size_t len = text->len, i = 0, w = 0, e, line = 0, seen = 0, j;
+	/* (lines counted from the first line read one by one, at from: the
+	 * text before it is never moved, and counted only for a message) */
+	size_t len = text->len, i = 0, w = 0, e, line = 0, seen = 0, j,
+	       from = (size_t)-1;
 	struct entry en;
 
 	*maps = NULL;
@@ -138,6 +150,8 @@ hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 			continue;
 		}
 		/* (the lines skipped, counted now that one may be named) */
+		if (from == (size_t)-1)
+			from = seen = i;
 		line += lines_in(t + seen, i - seen) + 1;
 		nl = memchr(s, '\n', len - i);
 		e = nl ? (size_t)(nl - t) + 1 : len;
@@ -152,7 +166,7 @@ hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 				return seterr(
 				    err, errlen,
 				    "line %zu: @map inside the @map of line %zu",
-				    line, cur->line);
+				    LINE(line), LINE(cur->at));
 			while (p < s + n && blank(*p))
 				p++;
 			for (pn = (size_t)(s + n - p); pn && blank(p[pn - 1]);
@@ -162,20 +176,22 @@ hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 				return seterr(
 				    err, errlen,
 				    "line %zu: @map needs an absolute path, one word",
-				    line);
+				    LINE(line));
 			for (j = 0; j < *nmaps; j++)
 				if (strlen((*maps)[j].path) == pn &&
 				    !memcmp((*maps)[j].path, p, pn))
 					return seterr(
 					    err, errlen,
 					    "line %zu: map %.*s already opened at line %zu",
-					    line, (int)pn, p, (*maps)[j].line);
+					    LINE(line), (int)pn, p,
+					    LINE((*maps)[j].at));
 			if (!(cur = array_grow(*maps, *nmaps, sizeof(**maps))))
 				goto nomem;
 			*maps = cur;
 			cur += (*nmaps)++;
 			memset(cur, 0, sizeof(*cur));
-			cur->line = line;
+			cur->from = from;
+			cur->at = line;
 			if (!(cur->path = strndup(p, pn)))
 				goto nomem;
 			continue;
@@ -185,7 +201,7 @@ hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 			if (!cur)
 				return seterr(err, errlen,
 					      "line %zu: @end without @map",
-					      line);
+					      LINE(line));
 			cur = NULL;
 			continue;
 		}
@@ -200,18 +216,19 @@ hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 				return seterr(
 				    err, errlen,
 				    "line %zu: map %s: control character in an entry",
-				    line, cur->path);
+				    LINE(line), cur->path);
 		if (entry_of(s, n, &en) < 0)
 			return seterr(err, errlen,
 				      "line %zu: map %s: key %.*s has no value",
-				      line, cur->path, (int)en.klen, en.key);
+				      LINE(line), cur->path, (int)en.klen,
+				      en.key);
 		if (buf_add(&cur->text, s, n) < 0 ||
 		    buf_add(&cur->text, "\n", 1) < 0)
 			goto nomem;
 	}
 	if (cur)
 		return seterr(err, errlen, "line %zu: @map %s has no @end",
-			      cur->line, cur->path);
+			      LINE(cur->at), cur->path);
 	if (text->p) {
 		text->len = w;
 		text->p[w] = '\0';
@@ -220,6 +237,8 @@ hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps, char *err,
 nomem:
 	return seterr(err, errlen, "out of memory");
 }
+
+#undef LINE
 
 /* The entries of text, in *out (malloc'd), their number in *n; -1 when
  * out of memory. */

@@ -13,7 +13,8 @@
 struct hapmap {
 	char *path;	 /* PATH, as written */
 	struct buf text; /* the lines between, as the file gets them */
-	size_t line;	 /* the line of the input that opened it */
+	size_t from, at; /* the line that opened it: at lines after the
+			    one at offset from (see hapmap_line) */
 };
 
 /* Take the blocks out of text (in place: what is left is the
@@ -24,6 +25,10 @@ struct hapmap {
 int hapmap_split(struct buf *text, struct hapmap **maps, size_t *nmaps,
 		 char *err, size_t errlen);
 void hapmap_free(struct hapmap *m, size_t n);
+/* The line of the input that opened m, counted in the text hapmap_split
+ * left (the same as the input up to the first block): counted only when
+ * a message needs it, the lines before a map being most of a file. */
+size_t hapmap_line(const struct hapmap *m, const char *text);
 
 enum hapmap_opkind {
 	HAPMAP_ADD, /* add map PATH KEY VALUE */

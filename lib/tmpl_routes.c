@@ -431,62 +431,101 @@ hap_routes_free(struct routes *c)
 	free(c);
 }
 
+/* A name of the input and its value (owned), for walking it in name
+ * order beside the services kept. */
+struct entry {
+	jv k, v;
+	struct str s;
+};
+
+static int
+by_entry(const void *pa, const void *pb)
+{
+	return scmp(&((const struct entry *)pa)->s,
+		    &((const struct entry *)pb)->s);
+}
+
+/* The entries of object o in name order, *n of them; NULL when out of
+ * memory.  (A dirmap gives its names in order: no sort then.) */
+static struct entry *
+entries_of(jv o, size_t *n)
+{
+	struct entry *e =
+	    malloc(((size_t)jv_object_length(jv_copy(o)) + 1) * sizeof(*e));
+	int it, sorted = 1;
+
+	*n = 0;
+	if (!e)
+		return NULL;
+	for (it = jv_object_iter(o); jv_object_iter_valid(o, it);
+	     it = jv_object_iter_next(o, it)) {
+		e[*n].k = jv_object_iter_key(o, it);
+		e[*n].v = jv_object_iter_value(o, it);
+		e[*n].s = str_of(e[*n].k);
+		if (*n && scmp(&e[*n - 1].s, &e[*n].s) >= 0)
+			sorted = 0;
+		++*n;
+	}
+	if (!sorted)
+		qsort(e, *n, sizeof(*e), by_entry);
+	return e;
+}
+
+static void
+entries_free(struct entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		jv_free(e[i].k);
+		jv_free(e[i].v);
+	}
+	free(e);
+}
+
 /* The services of where that are not in c as they were, each worked
  * out, in name order, into *fresh (*nf of them); those of c that left
- * or changed marked gone.  0; -1 with *err (a message) when a value is
- * not [hosts, location] or memory ran out, c left as it was. */
+ * or changed marked gone.  Both in name order, walked side by side.  0;
+ * -1 with *err (a message) when a value is not [hosts, location] or
+ * memory ran out, c left as it was. */
 static int
 changes(struct routes *c, jv where, struct svc ***fresh, size_t *nf, jv *err)
 {
 	struct svc **f = NULL, **nw;
-	size_t i, n = 0, found = 0;
+	struct entry *e;
+	size_t i, j, ne, n = 0;
 	uint32_t cp = 0, cp2;
-	int it, r;
+	int d, r;
 
-	for (i = 0; i < c->n; i++) {
-		jv x =
-		    jv_object_get(jv_copy(where), jv_copy(c->byname[i]->name));
-
-		c->byname[i]->gone = 1;
-		if (!jv_is_valid(x)) {
-			jv_free(x);
-			continue;
-		}
-		found++;
-		if (jv_equal(jv_copy(x), jv_copy(c->byname[i]->val))) {
-			jv_free(x);
-			c->byname[i]->gone = 0;
-			continue;
-		}
-		if (!(nw = array_grow(f, n, sizeof(*f))) ||
-		    !(nw[n] = svc_new(jv_copy(c->byname[i]->name), x)))
-			goto nomem;
-		f = nw;
-		n++;
+	if (!(e = entries_of(where, &ne))) {
+		*err = jv_invalid_with_msg(jv_string("out of memory"));
+		return -1;
 	}
-	if ((size_t)jv_object_length(jv_copy(where)) > found)
-		for (it = jv_object_iter(where);
-		     jv_object_iter_valid(where, it);
-		     it = jv_object_iter_next(where, it)) {
-			jv k = jv_object_iter_key(where, it);
+	for (i = j = 0; i < c->n || j < ne;) {
+		d = i == c->n ? 1
+		    : j == ne ? -1
+			      : scmp(&c->byname[i]->names, &e[j].s);
+		if (d < 0) {
+			c->byname[i++]->gone = 1;
+			continue;
+		}
+		if (d == 0) {
+			struct svc *v = c->byname[i++];
 
-			if (c->n &&
-			    jv_object_has(jv_copy(c->where), jv_copy(k))) {
-				jv_free(k);
+			v->gone = !jv_equal(jv_copy(e[j].v), jv_copy(v->val));
+			if (!v->gone) {
+				j++;
 				continue;
 			}
-			if (!(nw = array_grow(f, n, sizeof(*f)))) {
-				jv_free(k);
-				goto nomem;
-			}
-			f = nw;
-			if (!(f[n] =
-				  svc_new(k, jv_object_iter_value(where, it))))
-				goto nomem;
-			n++;
 		}
-	if (n)
-		qsort(f, n, sizeof(*f), by_name);
+		if (!(nw = array_grow(f, n, sizeof(*f))))
+			goto nomem;
+		f = nw;
+		if (!(f[n] = svc_new(jv_copy(e[j].k), jv_copy(e[j].v))))
+			goto nomem;
+		n++;
+		j++;
+	}
 	for (i = 0; i < n; i++) {
 		if ((r = svc_work(f[i], &cp)) < 0)
 			goto nomem;
@@ -509,6 +548,7 @@ changes(struct routes *c, jv where, struct svc ***fresh, size_t *nf, jv *err)
 	}
 	*fresh = f;
 	*nf = n;
+	entries_free(e, ne);
 	return 0;
 nomem:
 	*err = jv_invalid_with_msg(jv_string("out of memory"));
@@ -516,6 +556,7 @@ fail:
 	for (i = 0; i < n; i++)
 		svc_free(f[i]);
 	free(f);
+	entries_free(e, ne);
 	return -1;
 }
 

@@ -260,6 +260,11 @@ file_servers() {
 	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" -s "$D/haproxy.sock" "$D/bad3.cfg"
 	[ "$status" -eq 1 ]
 	[ "$output" = "rejected: line $n: map /etc/routes.map is not a file beside $D/haproxy.cfg" ]
+	# (lines counted across a block and the lines after it)
+	{ cat "$D/haproxy.cfg"; printf '@map %s/routes.map\n/x web\n@end\nbackend zz\n@map %s/routes.map\n/y web\n@end\n' "$D" "$D"; } >"$D/bad4.cfg"
+	run_split hap-reload -f "$D/haproxy.cfg" -S "$D/master.sock" -s "$D/haproxy.sock" "$D/bad4.cfg"
+	[ "$status" -eq 1 ]
+	[ "$output" = "rejected: line $((n + 4)): map $D/routes.map already opened at line $n" ]
 	cmp "$D/haproxy.cfg" "$D/before.cfg"
 	cmp "$D/routes.map" "$D/before.map"
 	[ "$(worker)" = "$W0" ]

@@ -54,7 +54,7 @@ maps_read(struct maps *mp, const char *config, struct buf *text, char *err,
 			return seterr(
 			    err, errlen,
 			    "line %zu: map %s is not a file beside %s",
-			    mp->m[i].line, p, config);
+			    hapmap_line(&mp->m[i], text->p), p, config);
 		}
 		mp->had[i] = access(p, F_OK) == 0;
 		if (mp->had[i] && read_file(p, &mp->old[i], e, sizeof(e)) < 0)
