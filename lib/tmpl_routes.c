@@ -290,32 +290,42 @@ host_routes(struct svc *v)
 	}
 }
 
-/* Is v [hosts, location], hosts null or an array of strings? */
+/* The hosts and location of a service's value v (borrowed): [hosts,
+ * location], or an object with members hosts and loc (as the shipped
+ * template's services are), hosts null or an array of strings, location
+ * a string.  0, or -1 with *h and *l null when v is neither. */
 static int
-is_where(jv v)
+where_of(jv v, jv *h, jv *l)
 {
-	jv h;
 	int i, n, ok;
 
-	if (jv_get_kind(v) != JV_KIND_ARRAY || jv_array_length(jv_copy(v)) != 2)
-		return 0;
-	h = jv_array_get(jv_copy(v), 1);
-	ok = jv_get_kind(h) == JV_KIND_STRING;
-	jv_free(h);
-	h = jv_array_get(jv_copy(v), 0);
-	if (jv_get_kind(h) == JV_KIND_ARRAY) {
-		n = jv_array_length(jv_copy(h));
+	*h = *l = jv_null();
+	if (jv_get_kind(v) == JV_KIND_ARRAY &&
+	    jv_array_length(jv_copy(v)) == 2) {
+		*h = jv_array_get(jv_copy(v), 0);
+		*l = jv_array_get(jv_copy(v), 1);
+	} else if (jv_get_kind(v) == JV_KIND_OBJECT) {
+		*h = jv_object_get(jv_copy(v), jv_string("hosts"));
+		*l = jv_object_get(jv_copy(v), jv_string("loc"));
+	}
+	ok = jv_get_kind(*l) == JV_KIND_STRING;
+	if (ok && jv_get_kind(*h) == JV_KIND_ARRAY) {
+		n = jv_array_length(jv_copy(*h));
 		for (i = 0; ok && i < n; i++) {
-			jv e = jv_array_get(jv_copy(h), i);
+			jv e = jv_array_get(jv_copy(*h), i);
 
 			ok = jv_get_kind(e) == JV_KIND_STRING;
 			jv_free(e);
 		}
 	} else {
-		ok = ok && jv_get_kind(h) == JV_KIND_NULL;
+		ok = ok && jv_get_kind(*h) == JV_KIND_NULL;
 	}
-	jv_free(h);
-	return ok;
+	if (ok)
+		return 0;
+	jv_free(*h);
+	jv_free(*l);
+	*h = *l = jv_null();
+	return -1;
 }
 
 static void
@@ -371,9 +381,9 @@ unsafe(jv s, uint32_t *cp)
 			cp) != (size_t)-1;
 }
 
-/* Work out v's hosts key and routes: 0; 1 when its value is not [hosts,
- * location], 2 when its name, a host or its location holds a character
- * that a substituted value may not (*cp); -1 when out of memory.  (Its
+/* Work out v's hosts key and routes: 0; 1 when its value has no hosts
+ * and location (where_of), 2 when its name, a host or its location holds a
+ * character that a substituted value may not (*cp); -1 when out of memory. (Its
  * routes are made whether it gets them or not: what the first of its
  * place would get.) */
 static int
@@ -382,10 +392,10 @@ svc_work(struct svc *v, uint32_t *cp)
 	struct buf b = {0};
 	int i, n, bad;
 
-	if (!is_where(v->val))
+	jv_free(v->hosts);
+	jv_free(v->loc);
+	if (where_of(v->val, &v->hosts, &v->loc) < 0)
 		return 1;
-	v->hosts = jv_array_get(jv_copy(v->val), 0);
-	v->loc = jv_array_get(jv_copy(v->val), 1);
 	v->locs = str_of(v->loc);
 	if (unsafe(v->name, cp) || unsafe(v->loc, cp))
 		return 2;
@@ -483,6 +493,25 @@ entries_free(struct entry *e, size_t n)
 	free(e);
 }
 
+/* Whether value x (borrowed) gives v the hosts and location it has; if
+ * so, x becomes v's value (a service whose servers changed, say). */
+static int
+takes_value(struct svc *v, jv x)
+{
+	jv h, l;
+	int same;
+
+	if (where_of(x, &h, &l) < 0)
+		return 0;
+	same = jv_equal(h, jv_copy(v->hosts));
+	same = jv_equal(l, jv_copy(v->loc)) && same;
+	if (same) {
+		jv_free(v->val);
+		v->val = jv_copy(x);
+	}
+	return same;
+}
+
 /* The services of where that are not in c as they were, each worked
  * out, in name order, into *fresh (*nf of them); those of c that left
  * or changed marked gone.  Both in name order, walked side by side.  0;
@@ -512,7 +541,8 @@ changes(struct routes *c, jv where, struct svc ***fresh, size_t *nf, jv *err)
 		if (d == 0) {
 			struct svc *v = c->byname[i++];
 
-			v->gone = !jv_equal(jv_copy(e[j].v), jv_copy(v->val));
+			v->gone = !jv_equal(jv_copy(e[j].v), jv_copy(v->val)) &&
+				  !takes_value(v, e[j].v);
 			if (!v->gone) {
 				j++;
 				continue;
@@ -531,7 +561,7 @@ changes(struct routes *c, jv where, struct svc ***fresh, size_t *nf, jv *err)
 			goto nomem;
 		if (r == 1) {
 			*err = jv_invalid_with_msg(jv_string_fmt(
-			    "haproxy_routes: %s: not [hosts, location]",
+			    "haproxy_routes: %s: not [hosts, location] nor {hosts, loc}",
 			    jv_string_value(f[i]->name)));
 			goto fail;
 		}
@@ -726,6 +756,15 @@ hap_routes(struct routes **cp, jv where)
 		return jv_copy(c->res);
 	if (changes(c, where, &fresh, &nf, &res) < 0)
 		return res;
+	/* (no service came, left or moved: the routes are as they were) */
+	for (i = 0; !nf && i < c->n && !c->byname[i]->gone; i++)
+		;
+	if (!nf && i == c->n && jv_get_kind(c->res) == JV_KIND_OBJECT) {
+		free(fresh);
+		jv_free(c->where);
+		c->where = jv_copy(where);
+		return jv_copy(c->res);
+	}
 	/* The orders: those that stay, the fresh merged in; the gone kept
 	 * aside until the table has let go of their routes. */
 	byname = malloc((c->n + nf + 1) * sizeof(*byname));

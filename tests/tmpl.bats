@@ -132,7 +132,7 @@ golden() {
 	[ "$(grep -c '^case[0-9]* same$' <<<"$output")" -eq 300 ]
 	[ "$(grep -vc '^$' <<<"$output")" -eq 300 ]
 }
-@test "haproxy_routes worked out from the last call's: 400 sets, each a few services changed from the one before" {
+@test "haproxy_routes worked out from the last call's: 400 sets, each a few services changed from the one before, as [hosts, location] or {hosts, loc, ...}" {
 	local g=$G/helper-haproxy-routes
 	python3 "$g/gen.py" 2 400 chain >"$BATS_TEST_TMPDIR/d.json"
 	run_split tmpl -d "$BATS_TEST_TMPDIR/d.json" "$g/t.tmpl"
@@ -144,8 +144,9 @@ golden() {
 @test "helpers given the wrong kind of input: an error naming the helper" {
 	local t=$BATS_TEST_TMPDIR/t.tmpl in
 	for in in '[1] | haproxy_routes @ haproxy_routes: the input is not an object' \
-		'{"s": [null, 5]} | haproxy_routes @ haproxy_routes: s: not [hosts, location]' \
-		'{"s": [[1], "/"]} | haproxy_routes @ haproxy_routes: s: not [hosts, location]' \
+		'{"s": [null, 5]} | haproxy_routes @ haproxy_routes: s: not [hosts, location] nor {hosts, loc}' \
+		'{"s": [[1], "/"]} | haproxy_routes @ haproxy_routes: s: not [hosts, location] nor {hosts, loc}' \
+		'{"s": {"hosts": null}} | haproxy_routes @ haproxy_routes: s: not [hosts, location] nor {hosts, loc}' \
 		'{"s": [null, "/a\nb"]} | haproxy_routes @ haproxy_routes: s: control character U+000A in its name, hosts or location' \
 		'{"s\r": [null, "/"]} | haproxy_routes @ haproxy_routes: a service: control character U+000D in its name, hosts or location' \
 		'{"s": [["a.b\u0085"], "/"]} | haproxy_routes @ haproxy_routes: s: control character U+0085 in its name, hosts or location' \

@@ -272,6 +272,16 @@ installed() {
 	sed '/^@map /,/^@end$/d' "$1" | cmp - "$EASY_LB_RUN/haproxy.cfg"
 }
 
+@test "valgrind: haproxy_routes worked out from call to call, over 120 sets each a few services changed from the one before" {
+	local g=$REPO/tests/tmpl/helper-haproxy-routes
+	python3 "$g/gen.py" 7 120 chain >"$BATS_TEST_TMPDIR/d.json"
+	vg tmpl -d "$BATS_TEST_TMPDIR/d.json" "$g/t.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$(grep -c '^case[0-9]* same$' <<<"$output")" -eq 120 ]
+	vg_clean
+}
+
 @test "valgrind: hap-reload --check of a valid and an invalid config, a runtime change and a reload" {
 	local C=$EASY_LB_RUN
 	hap_start

@@ -4,7 +4,9 @@ as the object case name -> {service: [hosts, location]}: names, exact
 and wildcard hosts (".domain"), locations of many lengths, non-ASCII
 ones too, and services sharing hosts and location.  With "chain", each
 set is the one before it with a few services added, removed, moved or
-given the place of another, as tmpl --follow's renders see them."""
+given the place of another, as tmpl --follow's renders see them; there
+a service is now and then {hosts, loc, servers}, as the shipped
+template has them, and sometimes only its servers change."""
 import json
 import random
 import sys
@@ -32,6 +34,10 @@ def name():
     return n + str(random.randint(0, 3)) if random.random() < .5 else n
 
 
+def where(v):
+    return [v["hosts"], v["loc"]] if isinstance(v, dict) else v
+
+
 cases = {}
 chain = len(sys.argv) > 3 and sys.argv[3] == "chain"
 w = {}
@@ -50,12 +56,16 @@ for c in range(int(sys.argv[2])):
                 del w[random.choice(sorted(w))]
             elif r < .65:
                 k = random.choice(sorted(w))
-                w[k] = [w[k][0], random.choice(locs)]
+                w[k] = [where(w[k])[0], random.choice(locs)]
             elif r < .8:
                 k = random.choice(sorted(w))
-                w[k] = [hosts(), w[k][1]]
+                w[k] = [hosts(), where(w[k])[1]]
+            elif r < .9:
+                k = random.choice(sorted(w))
+                w[name()] = list(where(w[k]))
             else:
                 k = random.choice(sorted(w))
-                w[name()] = list(w[k])
+                h, l = where(w[k])
+                w[k] = {"hosts": h, "loc": l, "servers": random.randint(0, 9)}
     cases["case%03d" % c] = w
 print(json.dumps(cases))
