@@ -182,13 +182,14 @@ maps_put_early(struct maps *mp)
 	size_t i;
 	int changed;
 
-	for (i = 0; i < mp->n; i++)
+	for (i = 0; i < mp->n; i++) {
 		if (atomic_replace_unsynced(
 			mp->m[i].path, mp->m[i].text.p ? mp->m[i].text.p : "",
 			mp->m[i].text.len, &changed, err, sizeof(err)) < 0)
 			die(EXIT_TEMP, "%s", err);
+		mp->unsynced |= changed;
+	}
 	mp->put = 1;
-	mp->unsynced = 1;
 }
 
 int
@@ -198,6 +199,7 @@ maps_sync(struct maps *mp, char *err, size_t errlen)
 
 	if (!mp->unsynced)
 		return 0;
+	/* (all of them when one changed: easy-lb's files carry one map) */
 	for (i = 0; i < mp->n; i++)
 		if (sync_file(mp->m[i].path, err, errlen) < 0)
 			return -1;
