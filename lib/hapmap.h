@@ -13,8 +13,8 @@
 struct hapmap {
 	char *path;	 /* PATH, as written */
 	struct buf text; /* the lines between, as the file gets them */
-	size_t from, at; /* the line that opened it: at lines after the
-			    one at offset from (see hapmap_line) */
+	size_t from, at; /* the line that opened it: the at-th from the
+			    line at offset from (hapmap_line) */
 };
 
 /* Take the blocks out of text (in place: what is left is the

@@ -404,19 +404,30 @@ write_reserved(int fd, const char *path, const void *data, size_t len,
 	return 0;
 }
 
-int
-atomic_replace(const char *path, const void *data, size_t len, int *changed,
-	       char *err, size_t errlen)
+static int replace_whole(const char *path, const void *data, size_t len,
+			 int sync, char *err, size_t errlen);
+
+/* atomic_replace, synced or not. */
+static int
+replace_other(const char *path, const void *data, size_t len, int sync,
+	      int *changed, char *err, size_t errlen)
 {
 	if (changed)
 		*changed = 0;
 	if (same_content(path, data, len))
 		return 0;
-	if (atomic_write(path, data, len, err, errlen) < 0)
+	if (replace_whole(path, data, len, sync, err, errlen) < 0)
 		return -1;
 	if (changed)
 		*changed = 1;
 	return 0;
+}
+
+int
+atomic_replace(const char *path, const void *data, size_t len, int *changed,
+	       char *err, size_t errlen)
+{
+	return replace_other(path, data, len, 1, changed, err, errlen);
 }
 
 /* atomic_write, and atomic_note when sync is 0. */
@@ -513,15 +524,7 @@ int
 atomic_replace_unsynced(const char *path, const void *data, size_t len,
 			int *changed, char *err, size_t errlen)
 {
-	if (changed)
-		*changed = 0;
-	if (same_content(path, data, len))
-		return 0;
-	if (replace_whole(path, data, len, 0, err, errlen) < 0)
-		return -1;
-	if (changed)
-		*changed = 1;
-	return 0;
+	return replace_other(path, data, len, 0, changed, err, errlen);
 }
 
 int

@@ -270,41 +270,47 @@ confirm_runtime(struct rtconv *c, const struct hapcfg_plan *pl)
 	return 0;
 }
 
-/* The map entries of every map whose kind is add (ADD and SET) or not
- * (DEL), many commands a line (";" between them, each silent when it
- * works: a reply is the first failure). */
+/* The map entries of every map, those added or set first, then those
+ * deleted (a moved route is never missing), many commands a line (";"
+ * between them, each silent when it works: a reply is the first
+ * failure), one line for the few a change has. */
 #define MAP_LINE 3500
 
+/* Op of map path onto line, the line sent first when it is long. */
 static int
-map_ops(struct rtconv *c, const struct rt_map *maps, size_t nmaps, int add)
+map_op(struct rtconv *c, struct buf *line, const char *path,
+       const struct hapmap_op *op)
+{
+	if (line->len > MAP_LINE) {
+		if (rt(c, RT_EMPTY, "%s", line->p) < 0)
+			return -1;
+		line->len = 0;
+	}
+	if (buf_printf(line, "%s%s map %s %s%s%s", line->len ? ";" : "",
+		       op->kind == HAPMAP_ADD	? "add"
+		       : op->kind == HAPMAP_SET ? "set"
+						: "del",
+		       path, op->key, op->value ? " " : "",
+		       op->value ? op->value : "") < 0)
+		return seterr(c->why, c->wlen, "out of memory");
+	return 0;
+}
+
+static int
+map_ops(struct rtconv *c, const struct rt_map *maps, size_t nmaps)
 {
 	struct buf line = {0};
 	size_t i, j;
-	int ret = -1;
+	int ret = -1, add;
 
-	for (i = 0; i < nmaps; i++)
-		for (j = 0; j < maps[i].plan->nops; j++) {
-			const struct hapmap_op *op = &maps[i].plan->ops[j];
-
-			if ((op->kind != HAPMAP_DEL) != add)
-				continue;
-			if (line.len > MAP_LINE) {
-				if (rt(c, RT_EMPTY, "%s", line.p) < 0)
+	for (add = 1; add >= 0; add--)
+		for (i = 0; i < nmaps; i++)
+			for (j = 0; j < maps[i].plan->nops; j++)
+				if ((maps[i].plan->ops[j].kind != HAPMAP_DEL) ==
+					add &&
+				    map_op(c, &line, maps[i].path,
+					   &maps[i].plan->ops[j]) < 0)
 					goto out;
-				line.len = 0;
-			}
-			if (buf_printf(&line, "%s%s map %s %s%s%s",
-				       line.len ? ";" : "",
-				       op->kind == HAPMAP_ADD	? "add"
-				       : op->kind == HAPMAP_SET ? "set"
-								: "del",
-				       maps[i].path, op->key,
-				       op->value ? " " : "",
-				       op->value ? op->value : "") < 0) {
-				seterr(c->why, c->wlen, "out of memory");
-				goto out;
-			}
-		}
 	ret = line.len ? rt(c, RT_EMPTY, "%s", line.p) : 0;
 out:
 	buf_free(&line);
@@ -340,7 +346,7 @@ apply_runtime(const char *socket, long long timeout_ms,
 	}
 	/* Routes to the new servers once they are there; the routes gone
 	 * before their servers go. */
-	if (map_ops(&c, maps, nmaps, 1) < 0 || map_ops(&c, maps, nmaps, 0) < 0)
+	if (map_ops(&c, maps, nmaps) < 0)
 		goto out;
 	/* (not one DEL: no grace to wait for either) */
 	for (i = 0; i < pl->nops && pl->ops[i].kind != HAPCFG_DEL; i++)
