@@ -150,7 +150,10 @@ merge(void **out, void **a, size_t na, void **b, size_t nb,
 			*out++ = *a++, na--;
 		else
 			*out++ = *b++, nb--;
-	memcpy(out, na ? a : b, (na ? na : nb) * sizeof(*out));
+	if (na)
+		memcpy(out, a, na * sizeof(*out));
+	else if (nb)
+		memcpy(out, b, nb * sizeof(*out));
 }
 
 static int
