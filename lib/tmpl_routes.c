@@ -46,7 +46,7 @@ struct route {
 };
 
 struct svc {
-	jv name, val;  /* the key and [hosts, location], owned */
+	jv name, val;  /* the key and its value, owned */
 	jv hosts, loc; /* owned */
 	struct str names, locs;
 	char *hk; /* hosts' bytes, each NUL-ended; NULL: null */
