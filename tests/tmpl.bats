@@ -493,7 +493,7 @@ teardown() {
 	wait_until 5 revs 1
 	[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "c,e" ]
 	# after the last, then before the first and between, then all of them
-	local step want rev=6
+	local step rev=6
 	for step in "f:c,e,f" "a:a,c,e,f" "d:a,c,d,e,f" "b:a,b,c,d,e,f"; do
 		rec "{\"type\":\"put\",\"key\":\"/s/${step%%:*}/k\",\"value\":\"1\",\"revision\":$rev}" \
 			"{\"type\":\"progress\",\"revision\":$rev}"
@@ -501,7 +501,8 @@ teardown() {
 		[ "$(cat "$BATS_TEST_TMPDIR/out.txt")" = "${step#*:}" ]
 		rev=$((rev + 1))
 	done
-	# one gone and another come, then the gone one back, in one batch
+	# one gone and another come in one batch; then the gone one back and
+	# another before the first
 	rec '{"type":"delete","key":"/s/c/k","revision":10}' \
 		'{"type":"put","key":"/s/bb/k","value":"1","revision":10}' \
 		'{"type":"progress","revision":10}'
