@@ -37,7 +37,13 @@ stable_start() {
 		etcd-put "/services/stable$i/upstream/s1" "127.0.0.1:$BACKEND_PORT"
 	done
 	for i in $(seq 1 "$1"); do
-		wait_until 20 answers "/stable$i/" "stable$i"
+		wait_until 20 answers "/stable$i/" "stable$i" || {
+			# (what the balancer said, for whoever reads the failure)
+			echo "stable$i not served within 20 s; the balancer's log ends:" >&2
+			tail -n 30 "$TESTTMP/lb.err" >&2
+			easy-lb-status -d "$EASY_LB_RUN" >&2 || true
+			return 1
+		}
 	done
 }
 
