@@ -430,6 +430,19 @@ atomic_replace(const char *path, const void *data, size_t len, int *changed,
 	return replace_other(path, data, len, 1, changed, err, errlen);
 }
 
+/* Sync directory dir, where a file was renamed: what fails is not said
+ * (the file's own sync is what a caller checks). */
+static void
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 /* atomic_write, and atomic_note when sync is 0. */
 static int
 replace_whole(const char *path, const void *data, size_t len, int sync,
@@ -439,7 +452,7 @@ replace_whole(const char *path, const void *data, size_t len, int sync,
 	const char *dir, *base;
 	struct stat st;
 	mode_t mode, um;
-	int fd = -1, dfd, ret = -1;
+	int fd = -1, ret = -1;
 
 	if (!(d1 = strdup(path)) || !(b1 = strdup(path))) {
 		seterr(err, errlen, "%s: out of memory", path);
@@ -489,11 +502,8 @@ replace_whole(const char *path, const void *data, size_t len, int sync,
 		goto out;
 	}
 	/* The rename is durable only once the directory is synced. */
-	if (sync &&
-	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	if (sync)
+		sync_dir(dir);
 	ret = 0;
 out:
 	if (fd >= 0)
@@ -531,17 +541,15 @@ int
 sync_file(const char *path, char *err, size_t errlen)
 {
 	char *d1 = strdup(path);
-	int fd, dfd, r = 0;
+	int fd, r = 0;
 
 	if (!d1)
 		return seterr(err, errlen, "%s: out of memory", path);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0) {
 		r = seterr(err, errlen, "%s: cannot sync: %s", path,
 			   strerror(errno));
-	} else if ((dfd = open(dirname(d1),
-			       O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
+	} else {
+		sync_dir(dirname(d1));
 	}
 	if (fd >= 0)
 		close(fd);

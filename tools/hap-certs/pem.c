@@ -47,7 +47,6 @@ add_pem(struct buf *b, const char *s, size_t n)
 	}
 }
 
-
 /* The SHA-1 of the first certificate of pem, in hex, as haproxy's "show
  * ssl cert" shows it. */
 void
