@@ -307,7 +307,8 @@ match_new(struct sec *o, size_t no, const struct index *oix, struct sec *n,
 
 		if (s->used || (is_spare(s) && spare_taken(o, oix, s)))
 			continue;
-		if (!is(s->kind, s->klen, "backend") || is_spare(s)) {
+		if (!is(s->kind, s->klen, "backend") || is_spare(s) ||
+		    !s->nlen) {
 			seterr(why, whylen, "%.*s %.*s added", (int)s->klen,
 			       s->kind, (int)s->nlen, s->name);
 			return 0;
@@ -529,5 +530,447 @@ out:
 	free(oix.slot);
 	free(o);
 	free(n);
+	return ret;
+}
+
+/* --- hapbind_from: only the backends that changed since src --------- */
+
+enum { ASK = 2 };
+
+/* The section of text that opens at offset at, to the next one. */
+static void
+sec_at(const char *text, size_t len, size_t at, struct sec *s)
+{
+	size_t i, e, k = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->at = text + at;
+	hapcfg_header(text, len, at, &e);
+	s->hlen = e - at + (e < len);
+	s->kind = word(s->at, e - at, &k, &s->klen);
+	s->name = word(s->at, e - at, &k, &s->nlen);
+	s->src = NONE;
+	for (i = e + 1; i < len; i = e + 1)
+		if (hapcfg_header(text, len, i, &e))
+			break;
+	s->len = (i < len ? i : len) - at;
+}
+
+/* Where the line holding text[at] starts. */
+static size_t
+line_start(const char *text, size_t at)
+{
+	while (at > 0 && text[at - 1] != '\n')
+		at--;
+	return at;
+}
+
+/* The line of text that a name found at q would open a backend section
+ * with ("backend NAME ..."): its offset; -1 when it does not.  The
+ * length of the word at q in *wl. */
+static long
+backend_at(const char *text, size_t len, const char *q, size_t *wl)
+{
+	size_t ls = line_start(text, (size_t)(q - text)), e, k = 0;
+	const char *w;
+
+	if (!hapcfg_header(text, len, ls, &e) || (size_t)(q - text) >= e)
+		return -1;
+	w = word(text + ls, e - ls, &k, wl);
+	if (!is(w, *wl, "backend") || word(text + ls, e - ls, &k, wl) != q)
+		return -1;
+	return (long)ls;
+}
+
+/* The sections of text[0, len) opening "backend NAME": their offsets, at
+ * most two of them in at; how many there are (2 for two or more).  Found
+ * by the name, not by taking the file apart: a name is rare, a line is
+ * not. */
+static int
+backends_named(const char *text, size_t len, const char *name, size_t nlen,
+	       size_t *at)
+{
+	const char *p = text, *end = text + len, *q;
+	size_t wl;
+	long ls;
+	int n = 0;
+
+	while (nlen && p < end &&
+	       (q = memmem(p, (size_t)(end - p), name, nlen))) {
+		p = q + 1;
+		if ((ls = backend_at(text, len, q, &wl)) < 0 || wl != nlen)
+			continue;
+		at[n++] = (size_t)ls;
+		if (n == 2)
+			break;
+	}
+	return n;
+}
+
+/* The sections of the window text[from, end) into *s, *n of them (the
+ * first, empty, the lines before them): NULL unless the window opens on
+ * a section and holds few enough to be worth it. */
+static struct sec *
+window_secs(const char *text, size_t from, size_t end, size_t *n)
+{
+	struct sec *s = NULL;
+
+	if (sections(text + from, end - from, &s, n) < 0 || s[0].len ||
+	    *n > 65) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+same_text(const struct sec *a, const struct sec *b)
+{
+	return a->len == b->len && !memcmp(a->at, b->at, a->len);
+}
+
+/* The sections the same in both windows at either end leave them (a
+ * window opens on the section before the line of its first
+ * difference). */
+static void
+trim(struct sec *a, size_t *na, struct sec *b, size_t *nb)
+{
+	size_t k = 1;
+
+	while (k < *na && k < *nb && same_text(&a[k], &b[k]))
+		k++;
+	memmove(a + 1, a + k, (*na - k) * sizeof(*a));
+	memmove(b + 1, b + k, (*nb - k) * sizeof(*b));
+	*na -= k - 1;
+	*nb -= k - 1;
+	while (*na > 1 && *nb > 1 && same_text(&a[*na - 1], &b[*nb - 1])) {
+		(*na)--;
+		(*nb)--;
+	}
+}
+
+/* Whether each section of s[1, n) is a backend but a spare, its name
+ * there once. */
+static int
+plain_backends(const struct sec *s, size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		if (!is(s[i].kind, s[i].klen, "backend") || is_spare(&s[i]) ||
+		    !s[i].nlen)
+			return 0;
+		for (j = 1; j < i; j++)
+			if (s[i].nlen == s[j].nlen &&
+			    !memcmp(s[i].name, s[j].name, s[i].nlen))
+				return 0;
+	}
+	return 1;
+}
+
+/* The spares of text (sections "backend easy-lb-spare-N"), in order,
+ * with what each says it serves; 0, -1 when memory ran out. */
+static int
+spares_of(const char *text, size_t len, struct sec **out, size_t *n)
+{
+	const char *p = text, *end = text + len, *q;
+	size_t wl, pl = strlen(HAPBIND_SPARE);
+	struct sec *s;
+	long ls;
+
+	*out = NULL;
+	*n = 0;
+	while (p < end &&
+	       (q = memmem(p, (size_t)(end - p), HAPBIND_SPARE, pl))) {
+		p = q + 1;
+		if ((ls = backend_at(text, len, q, &wl)) < 0)
+			continue;
+		if (!(s = array_grow(*out, *n, sizeof(**out))))
+			return -1;
+		*out = s;
+		s += (*n)++;
+		sec_at(text, len, (size_t)ls, s);
+		if (!is_spare(s))
+			(*n)--;
+		else
+			easylb_comment(s);
+	}
+	return 0;
+}
+
+/* The section of text that stands for a change's backend: the spare
+ * of sp serving it, else the backend of that name.  Its offset; -1 when
+ * there is none, -2 when there are two. */
+static long
+stands_for(const char *text, size_t len, const struct sec *sp, size_t nsp,
+	   const char *name, size_t nlen)
+{
+	size_t at[2], i;
+	long found = -1;
+	int k;
+
+	for (i = 0; i < nsp; i++)
+		if (sp[i].serves && sp[i].slen == nlen &&
+		    !memcmp(sp[i].serves, name, nlen)) {
+			if (found >= 0)
+				return -2;
+			found = (long)(sp[i].at - text);
+		}
+	k = backends_named(text, len, name, nlen, at);
+	if (k > 1 || (k == 1 && found >= 0))
+		return -2;
+	return k ? (long)at[0] : found;
+}
+
+/* n[*nn] = the spare of new named as s is: its index, -1 when new has
+ * not exactly one, -2 when memory ran out. */
+static long
+new_spare(const char *new, size_t newlen, const struct sec *s, struct sec **n,
+	  size_t *nn)
+{
+	size_t at[2];
+	struct sec *a;
+
+	if (backends_named(new, newlen, s->name, s->nlen, at) != 1)
+		return -1;
+	if (!(a = array_grow(*n, *nn, sizeof(**n))))
+		return -2;
+	*n = a;
+	sec_at(new, newlen, at[0], &a[*nn]);
+	return (long)(*nn)++;
+}
+
+static int
+by_at(const void *a, const void *b)
+{
+	const struct sec *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* An old section given new text: *o grows by s. */
+static int
+put(struct sec **o, size_t *no, const struct sec *s)
+{
+	struct sec *a;
+	size_t i;
+
+	for (i = 0; i < *no; i++)
+		if ((*o)[i].at == s->at)
+			return 1;
+	if (!(a = array_grow(*o, *no, sizeof(**o))))
+		return -1;
+	*o = a;
+	a[(*no)++] = *s;
+	return 0;
+}
+
+/* What stands in old for backend c of the window (ns: its index in new;
+ * NONE when it went, -10 - ns when src had it not) is put in *o with
+ * its new text.  0; 1 to ask hapbind; -1 when memory ran out. */
+static int
+take(const char *old, size_t oldlen, const char *new, size_t newlen,
+     struct sec *sp, size_t nsp, const struct sec *c, long ns, struct sec **n,
+     size_t *nn, struct sec **o, size_t *no)
+{
+	int added = ns <= -10;
+	size_t two[2];
+	long at, x;
+	struct sec s;
+	int r;
+
+	if (added)
+		ns = -ns - 10;
+	/* (new names it once: else it binds nothing, as in hapbind) */
+	if (added && backends_named(new, newlen, c->name, c->nlen, two) != 1)
+		return 1;
+	if ((at = stands_for(old, oldlen, sp, nsp, c->name, c->nlen)) == -2)
+		return 1;
+	/* (one added: a spare takes it later; one src had must be there) */
+	if (at < 0)
+		return !added;
+	sec_at(old, oldlen, (size_t)at, &s);
+	if (!is_spare(&s)) {
+		s.src = ns != NONE ? ns : RETIRE;
+	} else if (added) {
+		return 1; /* (serving what src had not) */
+	} else if (ns != NONE) {
+		easylb_comment(&s);
+		s.src = ns;
+		s.bound = 1;
+	} else {
+		easylb_comment(&s);
+		if ((x = new_spare(new, newlen, &s, n, nn)) < 0)
+			return x == -2 ? -1 : 1;
+		s.src = x; /* (free again) */
+	}
+	if ((r = put(o, no, &s)) != 0)
+		return r;
+	return 0;
+}
+
+int
+hapbind_from(const char *old, size_t oldlen, const char *src, size_t srclen,
+	     const char *new, size_t newlen, struct buf *out,
+	     struct hapbind **b, size_t *nb)
+{
+	size_t from = 0, send = 0, nend = 0, nws = 0, nwn = 0, nsp = 0, nn = 0;
+	size_t no = 0, i, j, p;
+	struct sec *ws = NULL, *wn = NULL, *sp = NULL, *n = NULL, *o = NULL;
+	long x;
+	int ret = -1, r, same;
+
+	*b = NULL;
+	*nb = 0;
+	/* (hapbind ends each section it writes with a newline) */
+	if (memchr(old, '\0', oldlen) || memchr(new, '\0', newlen) ||
+	    (oldlen && old[oldlen - 1] != '\n') ||
+	    (newlen && new[newlen - 1] != '\n'))
+		return ASK;
+	if (spares_of(old, oldlen, &sp, &nsp) < 0)
+		goto out;
+	if (srclen != newlen || (newlen && memcmp(src, new, newlen))) {
+		hapcfg_window(src, srclen, new, newlen, &from, &send, &nend);
+		if (!from || !(ws = window_secs(src, from, send, &nws)) ||
+		    !(wn = window_secs(new, from, nend, &nwn)))
+			goto ask;
+		trim(ws, &nws, wn, &nwn);
+		if (!plain_backends(ws, nws) || !plain_backends(wn, nwn))
+			goto ask;
+	}
+	/* The new sections emit takes text from: the window's, then
+	 * spares as they are needed. */
+	for (nn = 0; nn < nwn; nn++) {
+		struct sec *a = array_grow(n, nn, sizeof(*n));
+
+		if (!a)
+			goto out;
+		n = a;
+		n[nn] = wn[nn];
+	}
+	/* Each backend of the window: what stands for it in old takes its
+	 * text in new, or goes (a spare free again, a backend retired). */
+	for (i = 1; i < nws; i++) {
+		long ns = NONE;
+
+		for (j = 1; j < nwn; j++)
+			if (wn[j].nlen == ws[i].nlen &&
+			    !memcmp(wn[j].name, ws[i].name, ws[i].nlen))
+				ns = (long)j;
+		if ((r = take(old, oldlen, new, newlen, sp, nsp, &ws[i], ns, &n,
+			      &nn, &o, &no)))
+			goto done;
+	}
+	/* ... and a backend src had not, if old has one of its name
+	 * (retired: it comes back). */
+	for (i = 1; i < nwn; i++) {
+		for (j = 1; j < nws; j++)
+			if (ws[j].nlen == wn[i].nlen &&
+			    !memcmp(ws[j].name, wn[i].name, wn[i].nlen))
+				break;
+		if (j == nws &&
+		    (r = take(old, oldlen, new, newlen, sp, nsp, &wn[i],
+			      -(long)i - 10, &n, &nn, &o, &no)))
+			goto done;
+	}
+	/* Backends added: into the first free spare with their other lines,
+	 * in the order of new, as hapbind does. */
+	for (i = 1; i < nwn; i++) {
+		for (j = 0; j < no; j++)
+			if (o[j].src == (long)i)
+				break;
+		if (j < no)
+			continue;
+		for (j = 0; j < nsp; j++) {
+			struct sec *f = &sp[j], *g = NULL;
+			size_t k;
+
+			for (k = 0; k < no; k++)
+				if (o[k].at == f->at)
+					g = &o[k];
+			/* (free: not serving, or serving what went away) */
+			if (g ? g->bound || g->src < 0 : f->serves != NULL)
+				continue;
+			if (!g) {
+				if ((x = new_spare(new, newlen, f, &n, &nn)) ==
+				    -2)
+					goto out;
+				if (x < 0)
+					goto ask;
+				f->src = x;
+				if (put(&o, &no, f) < 0)
+					goto out;
+				g = &o[no - 1];
+			}
+			if (same_lines(&n[g->src], &wn[i], &same) < 0)
+				goto out;
+			if (same) {
+				g->src = (long)i;
+				g->bound = g->fresh = 1;
+				break;
+			}
+		}
+		if (j == nsp)
+			goto ask;
+	}
+	/* The bindings, in the order of old. */
+	for (i = 0; i < nsp; i++) {
+		const struct sec *g = NULL, *f = &sp[i];
+		struct hapbind *a;
+
+		for (j = 0; j < no; j++)
+			if (o[j].at == f->at)
+				g = &o[j];
+		if (g ? !g->bound : !f->serves)
+			continue;
+		if (!(a = array_grow(*b, *nb, sizeof(**b))))
+			goto out;
+		*b = a;
+		a += (*nb)++;
+		a->name = g ? strndup(n[g->src].name, n[g->src].nlen)
+			    : strndup(f->serves, f->slen);
+		a->spare = strndup(f->name, f->nlen);
+		a->fresh = g && g->fresh;
+		if (!a->name || !a->spare)
+			goto out;
+	}
+	/* old, its sections in o given their new text. */
+	if (no)
+		qsort(o, no, sizeof(*o), by_at);
+	for (i = 0, p = 0; i <= no; i++) {
+		size_t to = i < no ? (size_t)(o[i].at - old) : oldlen;
+
+		if (to > p && p && out->len && out->p[out->len - 1] != '\n' &&
+		    buf_add(out, "\n", 1) < 0)
+			goto out;
+		if (buf_add(out, old + p, to - p) < 0)
+			goto out;
+		if (i == no)
+			break;
+		if ((out->len && out->p[out->len - 1] != '\n' &&
+		     buf_add(out, "\n", 1) < 0) ||
+		    emit(&o[i], n, out) < 0)
+			goto out;
+		p = to + o[i].len;
+	}
+	ret = 1;
+	goto out;
+done:
+	ret = r < 0 ? -1 : ASK;
+	goto out;
+ask:
+	ret = ASK;
+out:
+	if (ret != 1) {
+		hapbind_free(*b, *nb);
+		*b = NULL;
+		*nb = 0;
+		out->len = 0;
+	}
+	free(ws);
+	free(wn);
+	free(sp);
+	free(n);
+	free(o);
 	return ret;
 }

@@ -42,6 +42,19 @@ int hapbind(const char *old, size_t oldlen, const char *new, size_t newlen,
 	    size_t whylen);
 void hapbind_free(struct hapbind *b, size_t n);
 
+/* hapbind's answer, worked out from the backends that changed alone,
+ * when old is the file hapbind made of src: src and new are compared,
+ * and what stands in old for each backend of their difference (the
+ * spare serving it, the backend itself) found by its name, the file not
+ * taken apart.  Returns 1 as hapbind does; 2 when it cannot tell (a
+ * section other than a backend changed, a name found twice, no free
+ * spare...: hapbind must be asked), with nothing in *out or *b; -1 when
+ * memory ran out.  At 10,000 backends hapbind costs 6 to 15 ms; this
+ * one about a millisecond. */
+int hapbind_from(const char *old, size_t oldlen, const char *src, size_t srclen,
+		 const char *new, size_t newlen, struct buf *out,
+		 struct hapbind **b, size_t *nb);
+
 /* What an installed configuration (text[0, len)) says of its backends,
  * from their comment lines: each spare bound (name the backend it
  * serves, spare the spare's), each backend retired (name NULL, spare

@@ -285,9 +285,9 @@ sections_at(struct ctx *c, const char *text, size_t len, size_t **at)
  * and after it the files are byte for byte the same, section for
  * section, so only this part needs taking apart: a change to one backend
  * of 10,000 costs the same as in a file of ten. */
-static void
-window(const char *old, size_t ol, const char *new, size_t nl, size_t *from,
-       size_t *oend, size_t *nend)
+void
+hapcfg_window(const char *old, size_t ol, const char *new, size_t nl,
+	      size_t *from, size_t *oend, size_t *nend)
 {
 	size_t min = ol < nl ? ol : nl, p = 0, s = 0, at, e;
 	const char *q;
@@ -818,7 +818,7 @@ hapcfg_diff(const char *old, size_t oldlen, const char *new, size_t newlen,
 	oend = oldlen;
 	nend = newlen;
 	if (!hapcfg_whole)
-		window(old, oldlen, new, newlen, &from, &oend, &nend);
+		hapcfg_window(old, oldlen, new, newlen, &from, &oend, &nend);
 	defaults_before(&c, old, from, &oc, &nc);
 	base = nc.nsec;
 	old += from;

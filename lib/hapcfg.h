@@ -70,4 +70,11 @@ int hapcfg_split_addr(const char *word, char **host, char **port);
  * word is a section keyword); *eol: where that line ends. */
 int hapcfg_header(const char *text, size_t len, size_t at, size_t *eol);
 
+/* The part of two texts that holds every difference, widened to whole
+ * sections: old[*from, *oend) and new[*from, *nend); before and after it
+ * they are byte for byte the same.  (Both whole when they start to differ
+ * in their first section.) */
+void hapcfg_window(const char *old, size_t oldlen, const char *new,
+		   size_t newlen, size_t *from, size_t *oend, size_t *nend);
+
 #endif

@@ -19,6 +19,7 @@
 #include "deadline.h"
 #include "hap-reload/maps.h"
 #include "hap-reload/runtime.h"
+#include "hap-reload/source.h"
 #include "hap-reload/status.h"
 #include "hapbind.h"
 #include "hapcfg.h"
@@ -397,6 +398,11 @@ struct run {
 	struct buf bound;
 	struct hapbind *binds;
 	size_t nbinds;
+	/* CONFIG.source: the file as it came that CONFIG binds (when it
+	 * binds), behind a first line naming CONFIG as it was installed;
+	 * what the next run compares the new file with (hapbind_from). */
+	char *source;
+	struct buf src;
 	const struct buf *inst;	 /* what CONFIG gets: new or bound */
 	struct buf diag;	 /* what haproxy -c said */
 	struct hapcfg_plan plan; /* old to new; empty under --check */
@@ -416,6 +422,7 @@ run_init(struct run *r, const char *newfile, int check, int inst)
 	r->rejected = pathwith(".rejected");
 	r->prev = pathwith(".prev");
 	r->marker = pathwith(".applying");
+	r->source = pathwith(".source");
 	r->lockfd = -1;
 	r->candfd = -1;
 }
@@ -427,6 +434,8 @@ run_free(struct run *r)
 	free(r->rejected);
 	free(r->prev);
 	free(r->marker);
+	free(r->source);
+	buf_free(&r->src);
 	if (r->lockfd >= 0)
 		close(r->lockfd);
 	if (r->candfd >= 0)
@@ -470,6 +479,8 @@ plan(struct run *r)
 {
 	char err[512], why[sizeof(r->plan.why)];
 	const char *o = r->old.p ? r->old.p : "", *n = r->new.p ? r->new.p : "";
+	const char *sp;
+	size_t sn;
 	int b;
 
 	r->inst = &r->new;
@@ -478,8 +489,15 @@ plan(struct run *r)
 		die(EXIT_TEMP, "%s", err);
 	if (!r->plan.runtime && r->maps.n) {
 		memcpy(why, r->plan.why, sizeof(why));
-		b = hapbind(o, r->old.len, n, r->new.len, &r->bound, &r->binds,
-			    &r->nbinds, r->plan.why, sizeof(r->plan.why));
+		/* (from what changed since the last run when it can) */
+		b = source_of(config, r->source, &r->old, &r->src, &sp, &sn)
+			? hapbind_from(o, r->old.len, sp, sn, n, r->new.len,
+				       &r->bound, &r->binds, &r->nbinds)
+			: 2;
+		if (b == 2)
+			b = hapbind(o, r->old.len, n, r->new.len, &r->bound,
+				    &r->binds, &r->nbinds, r->plan.why,
+				    sizeof(r->plan.why));
 		if (b < 0)
 			die(EXIT_TEMP, "out of memory");
 		if (b > 0) {
@@ -689,8 +707,11 @@ install_new(struct run *r)
 	     atomic_replace(r->prev, r->old.p ? r->old.p : "", r->old.len,
 			    &changed, err, sizeof(err)) == 0) &&
 	    atomic_replace(config, r->inst->p ? r->inst->p : "", r->inst->len,
-			   &changed, err, sizeof(err)) == 0)
+			   &changed, err, sizeof(err)) == 0) {
+		source_keep(config, r->source,
+			    r->inst == &r->bound ? &r->new : NULL);
 		return;
+	}
 	/* The file could not go in. */
 	undo_runtime(r, err);
 }

@@ -10,7 +10,11 @@
  *   - a binding is stable: the file hapbind makes of old and new, taken
  *     as the old file with the same new one, gives itself again, with
  *     the same bindings (none of them fresh), which is what makes the
- *     next run "unchanged". */
+ *     next run "unchanged";
+ *   - hapbind_from, told the file old was made of, answers as hapbind
+ *     does or asks for it: from old itself when old binds nothing, and
+ *     from the file hapbind made of old and new, to a third text (after
+ *     a second NUL; else old again). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +242,61 @@ check_bind(const char *o, size_t on, const char *n, size_t nn)
 	buf_free(&t2);
 }
 
+/* hapbind_from(o made of src, new) is hapbind(o, new), or asks; but for
+ * a name twice in old where nothing changed, which it does not look for
+ * (haproxy ran old), where hapbind binds nothing. */
+static void
+same_from(const char *o, size_t on, const char *src, size_t sn, const char *n,
+	  size_t nn)
+{
+	struct buf t = {0}, t2 = {0};
+	struct hapbind *b, *b2;
+	size_t nb, nb2, i;
+	char why[256] = "";
+	int r = hapbind_from(o, on, src, sn, n, nn, &t2, &b2, &nb2), r1;
+
+	if (r < 0)
+		abort();
+	if (r == 2) {
+		if (t2.len || b2 || nb2)
+			__builtin_trap();
+		return;
+	}
+	r1 = hapbind(o, on, n, nn, &t, &b, &nb, why, sizeof(why));
+	if (r1 == 0 && strstr(why, " twice"))
+		goto out;
+	if (r1 != r || t2.len != t.len || (t.len && memcmp(t.p, t2.p, t.len)) ||
+	    nb2 != nb)
+		__builtin_trap();
+	for (i = 0; i < nb; i++)
+		if (b2[i].fresh != b[i].fresh ||
+		    strcmp(b[i].name, b2[i].name) ||
+		    strcmp(b[i].spare, b2[i].spare))
+			__builtin_trap();
+out:
+	hapbind_free(b, nb);
+	hapbind_free(b2, nb2);
+	buf_free(&t);
+	buf_free(&t2);
+}
+
+static void
+check_from(const char *o, size_t on, const char *n, size_t nn, const char *n2,
+	   size_t nn2)
+{
+	struct buf t = {0};
+	struct hapbind *b;
+	size_t nb;
+	char why[256] = "";
+
+	if (!memmem(o, on, "# easy-lb:", 10))
+		same_from(o, on, o, on, n, nn);
+	if (hapbind(o, on, n, nn, &t, &b, &nb, why, sizeof(why)) == 1)
+		same_from(t.p ? t.p : "", t.len, n, nn, n2, nn2);
+	hapbind_free(b, nb);
+	buf_free(&t);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -250,5 +309,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_split(d, size);
 	check_diff(d, on, n, nn);
 	check_bind(d, on, n, nn);
+	if (nul && (nul = memchr(n, '\0', nn)))
+		check_from(d, on, n, (size_t)(nul - n), nul + 1,
+			   nn - (size_t)(nul - n) - 1);
+	else
+		check_from(d, on, n, nn, d, on);
 	return 0;
 }
