@@ -49,8 +49,8 @@ void hapbind_free(struct hapbind *b, size_t n);
  * taken apart.  Returns 1 as hapbind does; 2 when it cannot tell (a
  * section other than a backend changed, a name found twice, no free
  * spare...: hapbind must be asked), with nothing in *out or *b; -1 when
- * memory ran out.  At 10,000 backends hapbind costs 6 to 15 ms; this
- * one about a millisecond. */
+ * memory ran out.  At 10,000 backends (a 5.4 MB file) hapbind costs 9
+ * to 15 ms; this one 2 to 5. */
 int hapbind_from(const char *old, size_t oldlen, const char *src, size_t srclen,
 		 const char *new, size_t newlen, struct buf *out,
 		 struct hapbind **b, size_t *nb);
