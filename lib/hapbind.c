@@ -774,32 +774,30 @@ take(const char *old, size_t oldlen, const char *new, size_t newlen,
      size_t *nn, struct sec **o, size_t *no)
 {
 	int added = ns <= -10;
-	size_t two[2];
 	long at, x;
 	struct sec s;
 	int r;
 
 	if (added)
 		ns = -ns - 10;
-	/* (new names it once: else it binds nothing, as in hapbind) */
-	if (added && backends_named(new, newlen, c->name, c->nlen, two) != 1)
-		return 1;
 	if ((at = stands_for(old, oldlen, sp, nsp, c->name, c->nlen)) == -2)
 		return 1;
 	/* (one added: a spare takes it later; one src had must be there) */
 	if (at < 0)
 		return !added;
 	sec_at(old, oldlen, (size_t)at, &s);
+	easylb_comment(&s);
+	/* (added, and old has it: retired, it comes back; else src had it
+	 * too, where nothing changed, and new names it twice, which binds
+	 * nothing in hapbind) */
+	if (added && (is_spare(&s) || !s.retired))
+		return 1;
 	if (!is_spare(&s)) {
 		s.src = ns != NONE ? ns : RETIRE;
-	} else if (added) {
-		return 1; /* (serving what src had not) */
 	} else if (ns != NONE) {
-		easylb_comment(&s);
 		s.src = ns;
 		s.bound = 1;
 	} else {
-		easylb_comment(&s);
 		if ((x = new_spare(new, newlen, &s, n, nn)) < 0)
 			return x == -2 ? -1 : 1;
 		s.src = x; /* (free again) */
@@ -817,7 +815,6 @@ hapbind_from(const char *old, size_t oldlen, const char *src, size_t srclen,
 	size_t from = 0, send = 0, nend = 0, nws = 0, nwn = 0, nsp = 0, nn = 0;
 	size_t no = 0, i, j, p;
 	struct sec *ws = NULL, *wn = NULL, *sp = NULL, *n = NULL, *o = NULL;
-	long x;
 	int ret = -1, r, same;
 
 	*b = NULL;
@@ -888,27 +885,23 @@ hapbind_from(const char *old, size_t oldlen, const char *src, size_t srclen,
 			for (k = 0; k < no; k++)
 				if (o[k].at == f->at)
 					g = &o[k];
-			/* (free: not serving, or serving what went away) */
+			/* (free: not serving, or serving what went away; a
+			 * free one's other lines are new's spare's, which it
+			 * was written from) */
 			if (g ? g->bound || g->src < 0 : f->serves != NULL)
 				continue;
+			if (same_lines(g ? &n[g->src] : f, &wn[i], &same) < 0)
+				goto out;
+			if (!same)
+				continue;
 			if (!g) {
-				if ((x = new_spare(new, newlen, f, &n, &nn)) ==
-				    -2)
-					goto out;
-				if (x < 0)
-					goto ask;
-				f->src = x;
 				if (put(&o, &no, f) < 0)
 					goto out;
 				g = &o[no - 1];
 			}
-			if (same_lines(&n[g->src], &wn[i], &same) < 0)
-				goto out;
-			if (same) {
-				g->src = (long)i;
-				g->bound = g->fresh = 1;
-				break;
-			}
+			g->src = (long)i;
+			g->bound = g->fresh = 1;
+			break;
 		}
 		if (j == nsp)
 			goto ask;

@@ -481,16 +481,21 @@ plan(struct run *r)
 	const char *o = r->old.p ? r->old.p : "", *n = r->new.p ? r->new.p : "";
 	const char *sp;
 	size_t sn;
-	int b;
+	int b, ob = r->maps.n && source_binds(&r->old);
 
 	r->inst = &r->new;
-	if (hapcfg_diff(o, r->old.len, n, r->new.len, &r->plan, err,
-			sizeof(err)) < 0)
+	/* (CONFIG binding and the new file not, as a renderer writes it:
+	 * they differ in sections for sure, and only a binding can tell) */
+	if (ob && !source_binds(&r->new))
+		snprintf(r->plan.why, sizeof(r->plan.why),
+			 "sections bound to spares");
+	else if (hapcfg_diff(o, r->old.len, n, r->new.len, &r->plan, err,
+			     sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
 	if (!r->plan.runtime && r->maps.n) {
 		memcpy(why, r->plan.why, sizeof(why));
 		/* (from what changed since the last run when it can) */
-		b = source_of(config, r->source, &r->old, &r->src, &sp, &sn)
+		b = source_of(config, r->source, &r->old, ob, &r->src, &sp, &sn)
 			? hapbind_from(o, r->old.len, sp, sn, n, r->new.len,
 				       &r->bound, &r->binds, &r->nbinds)
 			: 2;

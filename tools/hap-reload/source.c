@@ -26,14 +26,20 @@ stamp(const struct stat *st, char *s, size_t n)
 }
 
 int
+source_binds(const struct buf *text)
+{
+	return text->len && memmem(text->p, text->len, "# easy-lb:", 10);
+}
+
+int
 source_of(const char *config, const char *path, const struct buf *old,
-	  struct buf *held, const char **p, size_t *n)
+	  int binds, struct buf *held, const char **p, size_t *n)
 {
 	char want[200], err[512];
 	struct stat st;
 	size_t k;
 
-	if (!old->len || !memmem(old->p, old->len, "# easy-lb:", 10)) {
+	if (!binds) {
 		*p = old->p ? old->p : "";
 		*n = old->len;
 		return 1;

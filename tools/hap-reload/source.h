@@ -7,11 +7,15 @@
 
 #include "util.h"
 
-/* What CONFIG (read into old) was made of, when it is known: old itself
- * when it binds nothing, else path (read into held) when it names CONFIG
- * as it is.  1 with it in *p, *n; 0 when it is not known. */
+/* Whether text binds backends (hapbind.h): a spare serving one, one
+ * retired. */
+int source_binds(const struct buf *text);
+/* What CONFIG (read into old; binds: whether it binds) was made of, when
+ * it is known: old itself when it binds nothing, else path (read into
+ * held) when it names CONFIG as it is.  1 with it in *p, *n; 0 when it is
+ * not known. */
 int source_of(const char *config, const char *path, const struct buf *old,
-	      struct buf *held, const char **p, size_t *n);
+	      int binds, struct buf *held, const char **p, size_t *n);
 /* After CONFIG is installed: path says that CONFIG was made of src when
  * src is not NULL (CONFIG binds), and is gone when it is.  A failure is
  * only said: without path, the next run takes both files apart. */
