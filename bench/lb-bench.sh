@@ -9,7 +9,9 @@
 #      100, 1,000 and 10,000 services of 10 upstreams, against etcdctl
 #      watch's put -> event latency measured at the same moment and (new
 #      upstream) the same server added through haproxy's runtime API;
-#      each change counted by how it was applied (reload or runtime)
+#      each change counted by how it was applied (reload or runtime); a
+#      new location; and the new upstream again once a service added at
+#      run time is kept (the installed file binds a spare from then on)
 #   2. churn under wrk load (at 100 services), changes applied by reload
 #      counted
 #   3. render cost, etcd-get -p then tmpl, at each size

@@ -331,7 +331,8 @@ def runtime_floor(lb, i, new_port, limit):
 
 def convergence(lb, nsvc, n, new_port, conv):
     """(a) a new upstream of svc00000; (b) a new service; (c) a new
-    location of svc00001 (svc00000 when alone; its servers answer "old").  Each sample: put,
+    location of svc00001 (svc00000 when alone; its servers answer "old");
+    (d) (a) with a service added at run time kept meanwhile.  Each sample: put,
     poll until the new server (or location) answers, delete, wait until
     the delete is applied.  After each sample of (a),
     one of its floor: the same server added through haproxy's runtime
@@ -340,13 +341,19 @@ def convergence(lb, nsvc, n, new_port, conv):
     limit = 60.0 if nsvc >= 10000 else 20.0
     res = {"floor": []}
     # (svc00000 alone weighs 0: no location of it answers)
-    for kind in ("runtime", "reload", "location")[:3 if nsvc > 1 else 2]:
+    kinds = ("runtime", "reload", "location")[:3 if nsvc > 1 else 2] + ("bound",)
+    for kind in kinds:
         xs, outcomes = [], {}
         adds, dels = [], []
+        if kind == "bound":
+            # (d) (a) again, once a service added at run time stays: the
+            # installed file binds a spare from then on, as in a balancer
+            # that keeps the services it is given
+            lb.wait_rev(etcd.put("/services/kept/upstream/k", "127.0.0.1:%d" % new_port), limit)
         start = len(lb.applied())
         for i in range(n):
             value, want = "127.0.0.1:%d" % new_port, "new"
-            if kind == "runtime":
+            if kind in ("runtime", "bound"):
                 key, path = "/services/svc00000/upstream/new%d" % i, "/svc00000/"
             elif kind == "reload":
                 key, path = "/services/new%d/upstream/n" % i, "/new%d/" % i
@@ -380,6 +387,8 @@ def convergence(lb, nsvc, n, new_port, conv):
                 if ms is not None:
                     res["floor"].append(ms)
                     conv.write("%d\truntime-floor\t%.2f\n" % (nsvc, ms))
+        if kind == "bound":
+            lb.wait_rev(etcd.delete("/services/kept/upstream/k"), limit)
         res[kind] = (xs, outcomes)
         res[kind + " applies"] = (applied_by(lb, adds, start), applied_by(lb, dels, start))
         say("%d services, %s path: %d/%d samples, outcomes %s" % (nsvc, kind, len(xs), n, outcomes))
@@ -724,7 +733,8 @@ def main():
             rf50 = pct(res["floor"], 0.5) if res["floor"] else None
             for kind, label in (("runtime", "1a. new upstream (runtime path)"),
                                 ("reload", "1b. new service"),
-                                ("location", "1c. new location of a service")):
+                                ("location", "1c. new location of a service"),
+                                ("bound", "1d. new upstream, a service added at run time kept")):
                 if kind not in res:
                     continue
                 xs, outc = res[kind]
@@ -753,6 +763,9 @@ def main():
                 elif nsvc == 10000:
                     g50, v50 = "<= 3000 ms", verdict(p50, 3000)
                     g99, v99 = "<= 3000 ms", verdict(p99, 3000)
+                if kind == "bound":
+                    g50, v50 = "p50 <= floor + 5 ms", verdict(p50, rf50 + 5) if rf50 else "n/a"
+                    g99 = v99 = ""
                 if nsvc == 10000 and kind == "runtime":
                     # (issue 13's goal for the runtime path at this size)
                     g50, v50 = "<= 20 ms", verdict(p50, 20)

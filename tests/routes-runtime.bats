@@ -189,6 +189,59 @@ file_servers() {
 	in_step
 }
 
+# source_is: haproxy.cfg.source names haproxy.cfg as it is, then holds
+# new.cfg but its map blocks.
+source_is() {
+	local st
+	st=$(stat -c '%d:%i, %s bytes, %Y' "$D/haproxy.cfg")
+	[[ "$(head -n 1 "$D/haproxy.cfg.source")" == "# hap-reload: the source of ${st%%,*}, ${st#*, }"* ]]
+	diff <(tail -n +2 "$D/haproxy.cfg.source") <(sed '/^@map /,/^@end$/d' "$D/new.cfg")
+}
+
+@test "routes: while a spare serves, each change is worked out from haproxy.cfg.source; one that names haproxy.cfg otherwise is not used; binding nothing, it goes" {
+	local got
+	[ ! -e "$D/haproxy.cfg.source" ]
+	apply "$(base),\"/services/shop/upstream/c\":\"$(up c)\"}"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers, +1 -0 ~0 map entries; backend shop in easy-lb-spare-1" ]
+	[ -z "$stderr" ]
+	source_is
+	cp "$D/haproxy.cfg.source" "$D/first.source"
+	# a server of another service, then of the one in the spare
+	apply "$(base),\"/services/shop/upstream/c\":\"$(up c)\",\"/services/api/upstream/d\":\"$(up d)\"}"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	[ -z "$stderr" ]
+	source_is
+	grep -A1 -x "backend easy-lb-spare-1" "$D/haproxy.cfg" | grep -qx "    # easy-lb: serves shop"
+	apply "$(base),\"/services/shop/upstream/c\":\"$(up c)\",\"/services/shop/upstream/a\":\"$(up a)\",\"/services/api/upstream/d\":\"$(up d)\"}"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +1 -0 ~0 servers" ]
+	source_is
+	in_step
+	# (either of its two servers, roundrobin)
+	got=$(curl -s -w '%{http_code}' "http://127.0.0.1:$FE/shop/")
+	[[ "$got" == $'a\n200' || "$got" == $'c\n200' ]]
+	# the first source again: it names haproxy.cfg as it was, not as it
+	# is, and the next change is worked out from both whole files
+	cp "$D/first.source" "$D/haproxy.cfg.source"
+	apply "$(base),\"/services/shop/upstream/c\":\"$(up c)\",\"/services/api/upstream/d\":\"$(up d)\"}"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers" ]
+	[ -z "$stderr" ]
+	source_is
+	in_step
+	route /shop/ c
+	# shop gone: the spare is free, the file binds nothing, no source
+	apply "$(base),\"/services/api/upstream/d\":\"$(up d)\"}"
+	[ "$status" -eq 0 ]
+	[ "$output" = "runtime: +0 -1 ~0 servers, +0 -1 ~0 map entries" ]
+	[ -z "$stderr" ]
+	[ ! -e "$D/haproxy.cfg.source" ]
+	route /shop/ 503
+	in_step
+}
+
 @test "routes: backend options of a new service, or no spare left, reload; the reload gives every backend its name" {
 	apply "$(base),\"/services/shop/upstream/c\":\"$(up c)\"}"
 	[ "$output" = "runtime: +1 -0 ~0 servers, +1 -0 ~0 map entries; backend shop in easy-lb-spare-1" ]

@@ -713,8 +713,9 @@ install_new(struct run *r)
 			    &changed, err, sizeof(err)) == 0) &&
 	    atomic_replace(config, r->inst->p ? r->inst->p : "", r->inst->len,
 			   &changed, err, sizeof(err)) == 0) {
+		/* (a file that binds nothing is its own source) */
 		source_keep(config, r->source,
-			    r->inst == &r->bound ? &r->new : NULL);
+			    source_binds(r->inst) ? &r->new : NULL);
 		return;
 	}
 	/* The file could not go in. */

@@ -17,7 +17,7 @@ int source_binds(const struct buf *text);
 int source_of(const char *config, const char *path, const struct buf *old,
 	      int binds, struct buf *held, const char **p, size_t *n);
 /* After CONFIG is installed: path says that CONFIG was made of src when
- * src is not NULL (CONFIG binds), and is gone when it is.  A failure is
+ * src is not NULL (CONFIG binds), and is gone when it is NULL.  A failure is
  * only said: without path, the next run takes both files apart. */
 void source_keep(const char *config, const char *path, const struct buf *src);
 
