@@ -321,19 +321,55 @@ dirmap_set(struct inst *in, jv name, jv v)
 	jv_free(old);
 }
 
-/* A name and its value, for dirmap_sort. */
-struct kv {
-	jv k, v;
-	const char *p;
-	size_t n;
-};
-
-static int
-by_kv(const void *pa, const void *pb)
+struct tmpl_kv *
+kv_of(jv o, size_t *n)
 {
-	const struct kv *a = pa, *b = pb;
+	struct tmpl_kv *a =
+	    malloc(((size_t)jv_object_length(jv_copy(o)) + 1) * sizeof(*a));
+	int it;
+
+	*n = 0;
+	if (!a)
+		return NULL;
+	for (it = jv_object_iter(o); jv_object_iter_valid(o, it);
+	     it = jv_object_iter_next(o, it)) {
+		a[*n].k = jv_object_iter_key(o, it);
+		a[*n].v = jv_object_iter_value(o, it);
+		a[*n].p = jv_string_value(a[*n].k);
+		a[*n].n = (size_t)jv_string_length_bytes(jv_copy(a[*n].k));
+		++*n;
+	}
+	return a;
+}
+
+int
+kv_cmp(const void *pa, const void *pb)
+{
+	const struct tmpl_kv *a = pa, *b = pb;
 
 	return bytes_cmp(a->p, a->n, b->p, b->n);
+}
+
+size_t
+kv_ordered(const struct tmpl_kv *a, size_t n)
+{
+	size_t m = 1;
+
+	while (m < n && kv_cmp(&a[m - 1], &a[m]) < 0)
+		m++;
+	return n ? m : 0;
+}
+
+void
+kv_free(struct tmpl_kv *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		jv_free(a[i].k);
+		jv_free(a[i].v);
+	}
+	free(a);
 }
 
 /* Put in's names in order again, after some were added: jq shows an
@@ -345,28 +381,18 @@ by_kv(const void *pa, const void *pb)
 static void
 dirmap_sort(struct inst *in)
 {
-	int n = jv_object_length(jv_copy(in->obj)), it;
-	size_t i = 0, m, x, y, k;
-	struct kv *a = malloc(((size_t)n + 1) * sizeof(*a)), *b;
+	size_t i, m, x, y, k;
+	struct tmpl_kv *a = kv_of(in->obj, &i), *b;
 	jv o;
 
 	in->added = 0;
 	if (!a)
 		return;
-	for (it = jv_object_iter(in->obj); jv_object_iter_valid(in->obj, it);
-	     it = jv_object_iter_next(in->obj, it)) {
-		a[i].k = jv_object_iter_key(in->obj, it);
-		a[i].v = jv_object_iter_value(in->obj, it);
-		a[i].p = jv_string_value(a[i].k);
-		a[i].n = (size_t)jv_string_length_bytes(jv_copy(a[i].k));
-		i++;
-	}
-	for (m = 1; m < i && by_kv(&a[m - 1], &a[m]) < 0; m++)
-		;
+	m = kv_ordered(a, i);
 	if (m < i && (b = malloc(i * sizeof(*b)))) {
-		qsort(a + m, i - m, sizeof(*a), by_kv);
+		qsort(a + m, i - m, sizeof(*a), kv_cmp);
 		for (x = 0, y = m, k = 0; k < i; k++)
-			b[k] = y == i || (x < m && by_kv(&a[x], &a[y]) < 0)
+			b[k] = y == i || (x < m && kv_cmp(&a[x], &a[y]) < 0)
 				   ? a[x++]
 				   : a[y++];
 		o = jv_object();
@@ -377,11 +403,7 @@ dirmap_sort(struct inst *in)
 		in->obj = o;
 		i = 0;
 	}
-	for (k = 0; k < i; k++) {
-		jv_free(a[k].k);
-		jv_free(a[k].v);
-	}
-	free(a);
+	kv_free(a, i);
 }
 
 /* dirmap(): ["__tmpl_dm", site, dir] answers [serial, names to work

@@ -223,6 +223,22 @@ void memo_free(struct tmpl *t);
  * (msg borrowed, its tag tg and length n; 0 when msg is none of theirs),
  * the renderer's side of {{ each }}, and the end of a render. */
 int inc_request(struct tmpl *t, const char *tg, int n, jv msg);
+
+/* A name of an object and its value, both owned, and the name's bytes:
+ * for walking or ordering an object by name (dirmap, haproxy_routes). */
+struct tmpl_kv {
+	jv k, v;
+	const char *p;
+	size_t n;
+};
+/* The entries of object o (borrowed) in its order, *n of them; NULL
+ * when out of memory. */
+struct tmpl_kv *kv_of(jv o, size_t *n);
+/* How many of a[0, n) come first in name order (n: all). */
+size_t kv_ordered(const struct tmpl_kv *a, size_t n);
+/* qsort's comparison of two entries by name (bytewise). */
+int kv_cmp(const void *a, const void *b);
+void kv_free(struct tmpl_kv *a, size_t n);
 int each_mark(struct tmpl *t, enum mark m, jv name, struct buf *out,
 	      size_t max_output, char *why, size_t whylen);
 void inc_render_end(struct tmpl *t, int ok);

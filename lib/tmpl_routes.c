@@ -444,58 +444,6 @@ hap_routes_free(struct routes *c)
 	free(c);
 }
 
-/* A name of the input and its value (owned), for walking it in name
- * order beside the services kept. */
-struct entry {
-	jv k, v;
-	struct str s;
-};
-
-static int
-by_entry(const void *pa, const void *pb)
-{
-	return scmp(&((const struct entry *)pa)->s,
-		    &((const struct entry *)pb)->s);
-}
-
-/* The entries of object o in name order, *n of them; NULL when out of
- * memory.  (A dirmap gives its names in order: no sort then.) */
-static struct entry *
-entries_of(jv o, size_t *n)
-{
-	struct entry *e =
-	    malloc(((size_t)jv_object_length(jv_copy(o)) + 1) * sizeof(*e));
-	int it, sorted = 1;
-
-	*n = 0;
-	if (!e)
-		return NULL;
-	for (it = jv_object_iter(o); jv_object_iter_valid(o, it);
-	     it = jv_object_iter_next(o, it)) {
-		e[*n].k = jv_object_iter_key(o, it);
-		e[*n].v = jv_object_iter_value(o, it);
-		e[*n].s = str_of(e[*n].k);
-		if (*n && scmp(&e[*n - 1].s, &e[*n].s) >= 0)
-			sorted = 0;
-		++*n;
-	}
-	if (!sorted)
-		qsort(e, *n, sizeof(*e), by_entry);
-	return e;
-}
-
-static void
-entries_free(struct entry *e, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		jv_free(e[i].k);
-		jv_free(e[i].v);
-	}
-	free(e);
-}
-
 /* Whether value x (borrowed) gives v the hosts and location it has; if
  * so, x becomes v's value (a service whose servers changed, say). */
 static int
@@ -524,19 +472,24 @@ static int
 changes(struct routes *c, jv where, struct svc ***fresh, size_t *nf, jv *err)
 {
 	struct svc **f = NULL, **nw;
-	struct entry *e;
+	struct tmpl_kv *e;
 	size_t i, j, ne, n = 0;
 	uint32_t cp = 0, cp2;
 	int d, r;
 
-	if (!(e = entries_of(where, &ne))) {
+	/* (in name order: a dirmap gives its names so, no sort then) */
+	if (!(e = kv_of(where, &ne))) {
 		*err = jv_invalid_with_msg(jv_string("out of memory"));
 		return -1;
 	}
+	if (kv_ordered(e, ne) < ne)
+		qsort(e, ne, sizeof(*e), kv_cmp);
 	for (i = j = 0; i < c->n || j < ne;) {
 		d = i == c->n ? 1
-		    : j == ne ? -1
-			      : scmp(&c->byname[i]->names, &e[j].s);
+		    : j == ne
+			? -1
+			: bytes_cmp(c->byname[i]->names.p,
+				    c->byname[i]->names.n, e[j].p, e[j].n);
 		if (d < 0) {
 			c->byname[i++]->gone = 1;
 			continue;
@@ -581,7 +534,7 @@ changes(struct routes *c, jv where, struct svc ***fresh, size_t *nf, jv *err)
 	}
 	*fresh = f;
 	*nf = n;
-	entries_free(e, ne);
+	kv_free(e, ne);
 	return 0;
 nomem:
 	*err = jv_invalid_with_msg(jv_string("out of memory"));
@@ -589,7 +542,7 @@ fail:
 	for (i = 0; i < n; i++)
 		svc_free(f[i]);
 	free(f);
-	entries_free(e, ne);
+	kv_free(e, ne);
 	return -1;
 }
 
