@@ -169,6 +169,14 @@ status_watch_stop() {
 	}
 }
 
+# status_watch_saw STATE: the watcher of the status has logged STATE at
+# least once since it started.  A fault is held until it did: a state
+# that lasts less than the watcher's sampling (half a second, and more on
+# a busy machine) would otherwise be missed by chance.
+status_watch_saw() {
+	awk -v s="$1" '$2 == s { found = 1 } END { exit !found }' "$TESTTMP/status-watch.log"
+}
+
 # state_is STATE: easy-lb status says STATE.
 state_is() {
 	[ "$(easy-lb-status -d "$EASY_LB_RUN" --json | jq -r .state)" = "$1" ]

@@ -65,6 +65,7 @@ teardown_file() {
 	# says the watch is stale (frozen, it reads nothing)
 	cmp "$TESTTMP/cfg.before" "$EASY_LB_RUN/haproxy.cfg"
 	wait_until 8 state_is degraded
+	wait_until 10 status_watch_saw degraded
 
 	t0=$(ms)
 	fwd_up etcd

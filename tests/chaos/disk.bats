@@ -129,6 +129,7 @@ clients_end() {
 	# tmpl said it once, not at each try
 	[ "$(tmpl_full)" -eq $((said + 1)) ]
 	full_check full1
+	wait_until 10 status_watch_saw degraded
 	rm -f "$EASY_LB_RUN/filler"
 	full_end full1
 	# and said its end

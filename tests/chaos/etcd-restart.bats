@@ -55,6 +55,8 @@ writer_stop() {
 		sig=TERM
 		[ $((i % 2)) -eq 0 ] && sig=KILL
 		etcd_stop main "$sig"
+		# the first outage lasts until the status said so
+		[ "$i" -gt 1 ] || wait_until 10 status_watch_saw degraded
 		sleep "0.$((RANDOM % 8 + 1))"
 		etcd_start main
 	done

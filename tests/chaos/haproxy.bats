@@ -150,6 +150,7 @@ hap_errors_at_least() { [ "$(hap_errors "$1")" -ge "$2" ]; }
 	[ -S "$EASY_LB_RUN/master.sock.away" ]
 	# the status says so, haproxy still running
 	wait_until 10 status_says degraded "the last apply failed"
+	wait_until 10 status_watch_saw degraded
 	mv "$EASY_LB_RUN/master.sock.away" "$EASY_LB_RUN/master.sock"
 	mv "$EASY_LB_RUN/haproxy.sock.away" "$EASY_LB_RUN/haproxy.sock"
 	t0=$(ms)

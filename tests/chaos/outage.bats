@@ -49,6 +49,7 @@ teardown_file() {
 	etcd-put /services/moving/upstream/s1 "127.0.0.1:$BACKEND_PORT_moving2"
 	# the status says so at once: etcd-watch says the watch is lost
 	wait_until 5 state_is degraded
+	wait_until 10 status_watch_saw degraded
 	# the outage itself: a fixed time, which is what is measured
 	sleep $((OUTAGE_S - ($(ms) - t0) / 1000))
 	c1=$(tree_cpu_ms)
