@@ -23,10 +23,17 @@ BUILD    = build
 endif
 
 TOOLS   = etcd-get etcd-put etcd-watch tmpl hap-reload hap-certs easy-lb-status
-# lib/: the library, which never exits nor prints; tools/common/: what
-# the tools share (messages, dying, the etcd tools' options).
-LIBSRC  = $(wildcard lib/*.c)
-LIBOBJ  = $(LIBSRC:lib/%.c=$(BUILD)/lib/%.o)
+# lib/: the library, which never exits nor prints, a folder and an
+# archive per part: util (buffers, files, JSON), etcd (the client and its
+# record stream), tmpl (the template engine, which knows nothing of
+# easy-lb), haproxy (its sockets, configurations diffed, maps, bindings,
+# certificates) and easylb (easy-lb's schema and rules, as the engine's
+# helpers).  A part uses util and the parts before it in LINK, never one
+# after.  tools/common/: what the tools share (messages, dying, the etcd
+# tools' options).
+PARTS   = util etcd tmpl haproxy easylb
+LINK    = easylb haproxy tmpl etcd util
+LIBS    = $(LINK:%=$(BUILD)/lib%.a)
 COMSRC  = $(wildcard tools/common/*.c)
 COMOBJ  = $(COMSRC:tools/%.c=$(BUILD)/tools/%.o)
 BINS    = $(TOOLS:%=$(BUILD)/%)
@@ -48,9 +55,12 @@ $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
 
-$(BUILD)/libeasylb.a: $(LIBOBJ)
-	rm -f $@
-	$(AR) rcs $@ $(LIBOBJ)
+define part
+$$(BUILD)/lib$(1).a: $$(patsubst lib/%.c,$$(BUILD)/lib/%.o,$$(wildcard lib/$(1)/*.c))
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach p,$(PARTS),$(eval $(call part,$(p))))
 
 $(BUILD)/libtools.a: $(COMOBJ)
 	rm -f $@
@@ -62,8 +72,8 @@ $(BUILD)/hap-certs: LDLIBS += -lcrypto
 $(BUILD)/easy-lb-status: LDLIBS = -lm
 
 # A tool is tools/NAME.c, and the files of tools/NAME/ when it has some.
-$(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(BUILD)/libeasylb.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libtools.a $(BUILD)/libeasylb.a $(LDLIBS)
+$(BUILD)/%: $(BUILD)/tools/%.o $(BUILD)/libtools.a $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libtools.a $(LIBS) $(LDLIBS)
 
 HAPRELOADOBJ = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/hap-reload/*.c))
 $(BUILD)/hap-reload: $(HAPRELOADOBJ)
@@ -72,7 +82,7 @@ $(BUILD)/hap-certs: $(HAPCERTSOBJ)
 STATUSOBJ = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(wildcard tools/easy-lb-status/*.c))
 $(BUILD)/easy-lb-status: $(STATUSOBJ)
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tools/*.d $(BUILD)/tools/*/*.d)
+-include $(wildcard $(BUILD)/lib/*/*.d $(BUILD)/tools/*.d $(BUILD)/tools/*/*.d)
 
 # What each purpose needs from Debian, and only that (contrib/deps.sh).
 deps:

@@ -9,8 +9,8 @@ setup_file() {
 	HT=$(mktemp -d "${TMPDIR:-/tmp}/easylb-hapcfg.XXXXXX")
 	export HT
 	cc -I"$REPO/lib" -D_GNU_SOURCE -Wall -Wextra -Werror -o "$HT/diff" \
-		"$BATS_TEST_DIRNAME/hap/diff.c" "$REPO/lib/hapcfg.c" \
-		"$REPO/lib/util.c"
+		"$BATS_TEST_DIRNAME/hap/diff.c" "$REPO/lib/haproxy/cfg.c" \
+		"$REPO/lib/util/util.c"
 }
 
 teardown_file() {

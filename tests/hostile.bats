@@ -449,18 +449,30 @@ ${W}/services/easy-lb-stats: service name is reserved (easy-lb-...); skipped" ]
 }
 
 @test "H37 a template that forges the engine's own requests: a runtime error, no crash" {
-	printf 'a{{ ["__tmpl_block", "x", 1] | __ccall }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	printf 'a{{ ["__tmpl___block", "x", 1] | __ccall }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
 	run_split tmpl -o "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
 	[ "$status" -eq 1 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:5: runtime error: __tmpl_block: no such block" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:5: runtime error: __block: no such block" ]
 	[ ! -e "$BATS_TEST_TMPDIR/out" ]
+	# the helper called by its jq name, a block of no template
+	printf 'a{{ __each(7; "/"; null) }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl:1:5: runtime error: __each: no such block" ]
 	# through debug, past the engine's own helper, it is only a message
-	printf 'a{{ ["__tmpl_block", -5, 1] | debug | length }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	printf 'a{{ ["__tmpl___block", -5, 1] | debug | length }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
 	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
 	[ "$status" -eq 0 ]
 	[ "$output" = "a3b" ]
 	[ "$stderr" = "" ]
+	# a request of the wrong length is no request: a debug message
+	printf 'a{{ ["__tmpl_ls", "/", 1] | debug | length }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
+	[ "$status" -eq 0 ]
+	[ "$output" = "a3b" ]
+	[ "$stderr" = 'tmpl: warning: debug: ["__tmpl_ls","/",1]' ]
 }
 
 # Virtual hosts: a /host value that is no host name skips the service,

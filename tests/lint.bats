@@ -15,6 +15,7 @@ lint() {
 @test "lint: one C dialect: sizeof(x), declarations at the tops of blocks, messages whole" { lint dialect; }
 @test "lint: lib/ never exits nor prints" { lint lib; }
 @test "lint: no C file over 1,000 lines, each opening with its job" { lint files; }
+@test "lint: lib/ a folder per part, each including only the parts it stands on" { lint parts; }
 @test "lint: no test check that cannot fail" { lint bats; }
 @test "lint: shell scripts pass shellcheck; share/ is POSIX sh without FIFOs" { lint shell; }
 
@@ -28,4 +29,26 @@ lint() {
 	[ "$stderr" = "" ]
 	[ "$output" = 'tests/x.bats:2: a mid-test "!" cannot fail: use refute
 tests/x.bats:3: assertions chained with &&: one a line' ]
+	# the engine reaching into easy-lb's part, a file beside the parts,
+	# and three files of a part calling round in a circle (a leads to b,
+	# b to c, c back to a; d only calls into it)
+	mkdir -p "$d/lib/tmpl" "$d/bin" "$d/build/lib/etcd"
+	printf '/* x */\n#include "util/util.h"\n#include "easylb/easylb.h"\n' >"$d/lib/tmpl/x.c"
+	: >"$d/lib/flat.c"
+	ln -s ../build/etcd-get "$d/bin/etcd-get"
+	printf 'int b(void);\nint a(void) { return b(); }\n' >"$d/a.c"
+	printf 'int c(void);\nint b(void) { return c(); }\n' >"$d/b.c"
+	printf 'int a(void);\nint c(void) { return a(); }\n' >"$d/c.c"
+	printf 'int a(void);\nint d(void) { return a(); }\n' >"$d/d.c"
+	for f in a b c d; do
+		cc -c -o "$d/build/lib/etcd/$f.o" "$d/$f.c"
+	done
+	run_split sh "$d/tests/lint.sh" parts
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "$output" = 'lib/etcd/a.c: in a circle of calls within its part
+lib/etcd/b.c: in a circle of calls within its part
+lib/etcd/c.c: in a circle of calls within its part
+lib/flat.c: lib/ holds folders, a part each
+lib/tmpl/x.c:3: lib/tmpl includes easylb/easylb.h' ]
 }

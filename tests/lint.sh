@@ -13,6 +13,12 @@
 #              nor stdio output nor the tools' die/warn/x-allocators
 #   files      no C file in lib/ or tools/ over 1,000 lines; each opens
 #              with a comment saying its job
+#   parts      lib/ is a folder per part, and a part includes only util
+#              and the parts it stands on: etcd, tmpl and haproxy on
+#              none of the others (the template engine knows nothing of
+#              easy-lb), easylb on tmpl; within a part, no file calls
+#              into a file that calls back into it, even by a detour
+#              (by the objects' symbols: no circle)
 #   bats       checks in a test's body that cannot fail: a '!' command
 #              (bats' set -e ignores it: use refute), a line that chains
 #              assertions with && (only the last counts), an assertion
@@ -30,8 +36,8 @@ say() {
 }
 
 csrc() {
-	ls lib/*.c lib/*.h tools/*.c tools/common/*.c tools/common/*.h \
-		tests/fuzz/*.c tests/hap/*.c tests/chaos/*.c 2>/dev/null
+	ls lib/*/*.c lib/*/*.h tools/*.c tools/common/*.c tools/common/*.h \
+		tests/fuzz/*.c tests/hap/*.c tests/chaos/*.c tests/engine/*.c 2>/dev/null
 }
 
 check_format() {
@@ -74,7 +80,7 @@ check_lib() {
 		say "bin/: nothing built (make first)"
 		return
 	fi
-	for o in "$b"/lib/*.o; do
+	for o in "$b"/lib/*/*.o; do
 		nm -u "$o" | awk '{ print $NF }' |
 			grep -xE 'exit|_exit|abort|die|dieerr|warnmsg|warnerr|xmalloc|xrealloc|xstrdup|printf|fprintf|vfprintf|puts|fputs|putchar|fputc|perror|fwrite' |
 			sed "s|^|$o: lib calls |"
@@ -82,11 +88,78 @@ check_lib() {
 }
 
 check_files() {
-	for f in lib/*.c lib/*.h tools/*.c tools/common/*.c tools/common/*.h; do
+	for f in lib/*/*.c lib/*/*.h tools/*.c tools/common/*.c tools/common/*.h; do
 		n=$(wc -l <"$f")
 		[ "$n" -le 1000 ] || say "$f: $n lines (at most 1,000)"
 		head -n 1 "$f" | grep -q '^/\*' || say "$f:1: does not open with a comment saying its job"
 	done
+}
+
+check_parts() {
+	b=$(readlink bin/etcd-get 2>/dev/null)
+	b=${b#../}
+	b=${b%/etcd-get}
+	for d in "$b"/lib/*/; do
+		if [ -z "$b" ] || [ ! -d "$d" ]; then
+			continue
+		fi
+		for o in $(circles "${d%/}"); do
+			say "lib/$(basename "$d")/${o%.o}.c: in a circle of calls within its part"
+		done
+	done
+	for f in lib/*; do
+		[ -d "$f" ] || say "$f: lib/ holds folders, a part each"
+	done
+	for f in lib/*/*.c lib/*/*.h; do
+		[ -f "$f" ] || continue
+		part=${f#lib/}
+		part=${part%%/*}
+		case $part in
+		util) ok=util ;;
+		etcd | tmpl | haproxy) ok="util $part" ;;
+		easylb) ok="util tmpl easylb" ;;
+		*) say "$f: lib/$part is no part (Makefile's PARTS)"; continue ;;
+		esac
+		grep -n '^#include "' "$f" | while IFS= read -r l; do
+			inc=${l#*\"}
+			case " $ok " in
+			*" ${inc%%/*} "*) ;;
+			*) say "$f:${l%%:*}: lib/$part includes ${inc%\"}" ;;
+			esac
+		done
+	done
+}
+
+# circles DIR: the objects of DIR whose calls lead back to themselves.
+circles() {
+	for o in "$1"/*.o; do
+		[ -f "$o" ] || continue
+		nm "$o" | awk -v f="${o##*/}" '
+			NF == 3 && $2 ~ /^[TDBR]$/ { print "D", f, $3 }
+			NF == 2 && $1 == "U" { print "U", f, $2 }'
+	done | awk '
+		$1 == "D" { def[$3] = $2; next }
+		{ use[++n] = $2; sym[n] = $3 }
+		END {
+			for (i = 1; i <= n; i++)
+				if ((sym[i] in def) && def[sym[i]] != use[i])
+					edge[use[i], def[sym[i]]] = 1
+			for (k in edge) { split(k, ab, SUBSEP); node[ab[1]]; node[ab[2]] }
+			# reach[a, b]: a leads to b (a closure by rounds)
+			for (k in edge) reach[k] = 1
+			do {
+				grew = 0
+				for (k in reach) {
+					split(k, ab, SUBSEP)
+					for (c in node)
+						if (((ab[2], c) in edge) && !((ab[1], c) in reach)) {
+							reach[ab[1], c] = 1
+							grew = 1
+						}
+				}
+			} while (grew)
+			for (a in node) if ((a, a) in reach) print a
+		}' | sort
 }
 
 check_bats() {
@@ -133,11 +206,11 @@ check_shell() {
 		while IFS= read -r l; do say "$l"; done
 }
 
-checks=${*:-format dialect lib files bats shell}
+checks=${*:-format dialect lib files parts bats shell}
 for c in $checks; do
 	case $c in
-	format | dialect | lib | files | bats | shell) ;;
-	*) echo "lint: no check '$c' (format dialect lib files bats shell)" >&2; exit 100 ;;
+	format | dialect | lib | files | parts | bats | shell) ;;
+	*) echo "lint: no check '$c' (format dialect lib files parts bats shell)" >&2; exit 100 ;;
 	esac
 	out=$("check_$c")
 	[ -z "$out" ] || {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "etcdtool.h"
-#include "records.h"
+#include "etcd/records.h"
 
 static void usage(FILE *f, int code) __attribute__((noreturn));
 

@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "haproxy.h"
-#include "records.h"
-#include "tlscert.h"
+#include "haproxy/haproxy.h"
+#include "etcd/records.h"
+#include "haproxy/tlscert.h"
 #include "hap-certs/pem.h"
 #include "tool.h"
 

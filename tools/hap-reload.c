@@ -16,14 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "deadline.h"
+#include "util/deadline.h"
 #include "hap-reload/maps.h"
 #include "hap-reload/runtime.h"
 #include "hap-reload/source.h"
 #include "hap-reload/status.h"
-#include "hapbind.h"
-#include "hapcfg.h"
-#include "haproxy.h"
+#include "haproxy/bind.h"
+#include "haproxy/cfg.h"
+#include "haproxy/haproxy.h"
 #include "tool.h"
 
 static const char usage_line[] =
@@ -394,7 +394,7 @@ struct run {
 	struct buf old, new; /* CONFIG and NEWFILE (but its maps) */
 	struct maps maps;    /* NEWFILE's maps */
 	/* The new file as the running haproxy must read it to take it at
-	 * run time: new backends in spares (hapbind.h). */
+	 * run time: new backends in spares (lib/haproxy/bind.h). */
 	struct buf bound;
 	struct hapbind *binds;
 	size_t nbinds;

@@ -15,8 +15,9 @@
 
 #include <jv.h>
 
-#include "records.h"
-#include "tmpl.h"
+#include "easylb/easylb.h"
+#include "etcd/records.h"
+#include "tmpl/tmpl.h"
 #include "tool.h"
 
 #define MAX_OUTPUT_DEFAULT (256LL << 20)
@@ -652,6 +653,9 @@ follow(struct follow *f, int fd)
 	return EXIT_OK;
 }
 
+/* The helpers a template may call besides the engine's: easy-lb's. */
+static const struct tmpl_helpers *const sets[] = {&easylb_helpers, NULL};
+
 int
 main(int argc, char *argv[])
 {
@@ -754,8 +758,8 @@ main(int argc, char *argv[])
 	t0 = now_sec();
 	if (read_file(tpath, &st.tb, err, sizeof(err)) < 0)
 		die(EXIT_TEMP, "%s", err);
-	if (tmpl_parse(tname, st.tb.p, st.tb.len, tmpl_load_file, NULL, &st.t,
-		       &terr) < 0)
+	if (tmpl_parse(tname, st.tb.p, st.tb.len, tmpl_load_file, NULL, sets,
+		       &st.t, &terr) < 0)
 		die(exit_for(terr.kind), "%s", terr.msg);
 	buf_free(&st.tb);
 	t1 = now_sec();

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64.h"
+#include "util/b64.h"
 
 static int
 inalpha(unsigned char c)

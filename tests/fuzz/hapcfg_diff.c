@@ -2,10 +2,9 @@
  * the input is split at its first NUL byte into the old and the new
  * configuration (no NUL: both are the input).  Any bytes must give a plan
  * or a reason, never a crash, leak or out-of-bounds read; identical
- * inputs must give no ops (hapcfg.h says runtime == 1 too, but a file the
- * differ refuses, say with duplicate server names, gives runtime == 0
- * with a reason even against itself); every op must name a backend and
- * a server.
+ * inputs must give no ops (lib/haproxy/cfg.h says runtime == 1 too, but a file
+ * the differ refuses, say with duplicate server names, gives runtime == 0 with
+ * a reason even against itself); every op must name a backend and a server.
  *
  * The differ takes apart only the window of sections where the files
  * differ.  So each pair is diffed a second time with the window turned
@@ -14,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hapcfg.h"
+#include "haproxy/cfg.h"
 
 static int
 same_str(const char *a, const char *b)

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hapbind.h"
-#include "hapmap.h"
+#include "haproxy/bind.h"
+#include "haproxy/map.h"
 
 struct kv {
 	char *k, *v;

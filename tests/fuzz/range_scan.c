@@ -1,4 +1,4 @@
-/* libFuzzer target for lib/etcd_scan.c, the reader of etcd-get's range
+/* libFuzzer target for lib/etcd/scan.c, the reader of etcd-get's range
  * replies: whatever the input, etcd_scan_range returns 0 or -1 without
  * a fault; every key and value it takes is NUL-terminated; and when it
  * takes a reply, jq's parser (the path it stands in for) reads the same
@@ -9,7 +9,7 @@
 
 #include <jv.h>
 
-#include "etcd_int.h"
+#include "etcd/int.h"
 
 static int
 same_kv(const struct etcd_kv *a, const struct etcd_kv *b)

@@ -1,4 +1,4 @@
-/* libFuzzer target for the record stream (lib/records.c), both ways.
+/* libFuzzer target for the record stream (lib/etcd/records.c), both ways.
  * The first byte picks the mode.  Even: the rest is lines that
  * tmpl --follow would read; each goes through rec_parse, and every entry
  * it left out through rec_left, as tmpl does.  Odd: the rest is a key
@@ -11,7 +11,7 @@
 
 #include <jv.h>
 
-#include "records.h"
+#include "etcd/records.h"
 
 static void
 read_lines(const char *p, size_t n)

@@ -21,13 +21,13 @@ mkdir -p "$b" || exit 111
 # The library sources each target needs.
 srcs() {
 	case $1 in
-	tmpl_parse) echo lib/tmpl_*.c lib/jsonw.c lib/util.c ;;
-	watch_stream) echo lib/etcd_kv.c lib/etcd_scan.c lib/etcd.c lib/b64.c lib/util.c ;;
-	range_scan) echo lib/etcd_scan.c lib/etcd_kv.c lib/etcd.c lib/b64.c lib/util.c ;;
-	hapcfg_diff) echo lib/hapcfg.c lib/util.c ;;
-	hapmap) echo lib/hapmap.c lib/hapbind.c lib/hapcfg.c lib/util.c ;;
-	b64) echo lib/b64.c ;;
-	records) echo lib/records.c lib/jsonw.c lib/b64.c lib/util.c ;;
+	tmpl_parse) echo lib/tmpl/*.c lib/easylb/*.c lib/util/jsonw.c lib/util/util.c ;;
+	watch_stream) echo lib/etcd/kv.c lib/etcd/reply.c lib/etcd/scan.c lib/etcd/client.c lib/util/b64.c lib/util/util.c ;;
+	range_scan) echo lib/etcd/scan.c lib/etcd/reply.c lib/etcd/kv.c lib/etcd/client.c lib/util/b64.c lib/util/util.c ;;
+	hapcfg_diff) echo lib/haproxy/cfg.c lib/util/util.c ;;
+	hapmap) echo lib/haproxy/map.c lib/haproxy/bind.c lib/haproxy/cfg.c lib/util/util.c ;;
+	b64) echo lib/util/b64.c ;;
+	records) echo lib/etcd/records.c lib/util/jsonw.c lib/util/b64.c lib/util/util.c ;;
 	*) return 1 ;;
 	esac
 }

@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tmpl.h"
+#include "easylb/easylb.h"
+#include "tmpl/tmpl.h"
 
 static int
 load(void *ctx, const char *path, struct buf *out, char *err, size_t errlen)
@@ -16,14 +17,16 @@ load(void *ctx, const char *path, struct buf *out, char *err, size_t errlen)
 	return buf_puts(out, "[{{ . }}{{ include \"x\" }}]");
 }
 
+static const struct tmpl_helpers *const sets[] = {&easylb_helpers, NULL};
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tmpl_err err;
 	struct tmpl *t;
 
-	if (tmpl_parse("fuzz.tmpl", (const char *)data, size, load, NULL, &t,
-		       &err) == 0) {
+	if (tmpl_parse("fuzz.tmpl", (const char *)data, size, load, NULL, sets,
+		       &t, &err) == 0) {
 		if (!tmpl_program(t))
 			__builtin_trap();
 		tmpl_free(t);

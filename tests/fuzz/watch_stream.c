@@ -1,4 +1,4 @@
-/* libFuzzer target for the watch stream path of lib/etcd_watch.c.  wfeed, the
+/* libFuzzer target for the watch stream path of lib/etcd/watch.c.  wfeed, the
  * curl write callback, is static, so this replays what it does with the
  * public pieces: the first byte chooses chunk sizes, the rest is the
  * HTTP body, fed chunk by chunk into one jv_parser exactly as wfeed does
@@ -13,7 +13,7 @@
 
 #include <jv.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 
 static void
 kv(jv o)

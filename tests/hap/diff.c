@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hapcfg.h"
-#include "util.h"
+#include "haproxy/cfg.h"
+#include "util/util.h"
 
 static const char *const kind[] = {"add", "del", "addr", "weight"};
 

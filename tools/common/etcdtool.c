@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "etcdtool.h"
-#include "records.h"
+#include "etcd/records.h"
 
 int
 etcd_opt(struct etcd_opts *o, int opt, const char *arg)

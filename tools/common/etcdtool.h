@@ -1,13 +1,13 @@
 /* What the etcd tools share: their options (as etcdctl spells them) and
  * environment, the usage text of those, opening a client or dying, and
  * dying with a call's status.  These may exit, so only tools/ call them;
- * the client itself is the library's (lib/etcd.h). */
+ * the client itself is the library's (lib/etcd/etcd.h). */
 #ifndef EASYLB_ETCDTOOL_H
 #define EASYLB_ETCDTOOL_H
 
 #include <getopt.h>
 
-#include "etcd.h"
+#include "etcd/etcd.h"
 #include "tool.h"
 
 /* The options every etcd tool takes, as etcdctl spells them: opt is one

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deadline.h"
+#include "util/deadline.h"
 #include "tool.h"
 
 static const char *progname = "easy-lb";

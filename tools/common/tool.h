@@ -7,7 +7,7 @@
 
 #include <signal.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* First thing in main: the tool's name for its messages (and getopt's,
  * in argv[0]), and SIGPIPE ignored: a write to a reader that went away

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonw.h"
+#include "util/jsonw.h"
 #include "report.h"
 #include "services.h"
 

@@ -6,8 +6,8 @@
 #ifndef EASYLB_STATUS_REPORT_H
 #define EASYLB_STATUS_REPORT_H
 
-#include "haproxy.h"
-#include "util.h"
+#include "haproxy/haproxy.h"
+#include "util/util.h"
 
 struct services;
 

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "services.h"
-#include "hapbind.h"
-#include "haproxy.h"
-#include "jsonw.h"
+#include "haproxy/bind.h"
+#include "haproxy/haproxy.h"
+#include "util/jsonw.h"
 
 /* How long the runtime API has to list every server. */
 #define SERVERS_MS 5000

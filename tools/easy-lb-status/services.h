@@ -6,7 +6,7 @@
 #ifndef EASYLB_STATUS_SERVICES_H
 #define EASYLB_STATUS_SERVICES_H
 
-#include "util.h"
+#include "util/util.h"
 
 struct service {
 	char *name;    /* the service */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "util/util.h"
 
 /* A certificate name becomes a file name: letters, digits, '.', '_' and
  * '-', not starting with '.', at most 100 bytes. */

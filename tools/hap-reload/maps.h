@@ -1,12 +1,12 @@
-/* hap-reload's maps: the blocks of NEWFILE (hapmap.h), the files they
+/* hap-reload's maps: the blocks of NEWFILE (lib/haproxy/map.h), the files they
  * go to beside CONFIG, and the runtime change from one to the other. */
 #ifndef EASYLB_HAPRELOAD_MAPS_H
 #define EASYLB_HAPRELOAD_MAPS_H
 
 #include <stddef.h>
 
-#include "hapbind.h"
-#include "hapmap.h"
+#include "haproxy/bind.h"
+#include "haproxy/map.h"
 #include "runtime.h"
 
 struct maps {

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deadline.h"
-#include "haproxy.h"
+#include "util/deadline.h"
+#include "haproxy/haproxy.h"
 #include "runtime.h"
-#include "util.h"
+#include "util/util.h"
 
 /* A runtime update's conversation with the runtime API: its commands
  * share one deadline and one reply buffer, and a failure's reason goes

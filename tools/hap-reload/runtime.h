@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "hapcfg.h"
-#include "hapmap.h"
+#include "haproxy/cfg.h"
+#include "haproxy/map.h"
 
 /* The map entries to change in one map, by its path. */
 struct rt_map {

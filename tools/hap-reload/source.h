@@ -5,9 +5,9 @@
 #ifndef EASYLB_HAPRELOAD_SOURCE_H
 #define EASYLB_HAPRELOAD_SOURCE_H
 
-#include "util.h"
+#include "util/util.h"
 
-/* Whether text binds backends (hapbind.h): a spare serving one, one
+/* Whether text binds backends (lib/haproxy/bind.h): a spare serving one, one
  * retired. */
 int source_binds(const struct buf *text);
 /* What CONFIG (read into old; binds: whether it binds) was made of, when
