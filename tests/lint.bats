@@ -16,6 +16,7 @@ lint() {
 @test "lint: lib/ never exits nor prints" { lint lib; }
 @test "lint: no C file over 1,000 lines, each opening with its job" { lint files; }
 @test "lint: lib/ a folder per part, each including only the parts it stands on" { lint parts; }
+@test "lint: the README's key table and easy-lb(1)'s KEYS are lib/easylb/schema.c's" { lint schema; }
 @test "lint: no test check that cannot fail" { lint bats; }
 @test "lint: shell scripts pass shellcheck; share/ is POSIX sh without FIFOs" { lint shell; }
 
@@ -51,4 +52,24 @@ lib/etcd/b.c: in a circle of calls within its part
 lib/etcd/c.c: in a circle of calls within its part
 lib/flat.c: lib/ holds folders, a part each
 lib/tmpl/x.c:3: lib/tmpl includes easylb/easylb.h' ]
+}
+
+@test "lint: a key table or a KEYS section out of step with lib/easylb/schema.c is found" {
+	local d="$BATS_TEST_TMPDIR/t"
+	mkdir -p "$d/tests" "$d/share/man"
+	cp -r "$REPO/lib" "$REPO/README.md" "$d/"
+	cp -r "$REPO/tests/lint.sh" "$REPO/tests/schema" "$d/tests/"
+	cp "$REPO/share/man/easy-lb.1" "$d/share/man/"
+	run_split sh "$d/tests/lint.sh" schema
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	# a backend option said to go by the runtime API; host's entry gone
+	sed -i '/^| `\/services\/<svc>\/backend/s/| reload |$/| runtime API |/' "$d/README.md"
+	sed -i '/^\.IB prefix \/ svc \/host$/d' "$d/share/man/easy-lb.1"
+	run_split sh "$d/tests/lint.sh" schema
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = "README.md: its key table is not lib/easylb/schema.c's: < | \`/services/<svc>/backend/<option>\` | \`<option> <value>\` in its backend, for \`balance\`, \`option\`, \`timeout\`, \`cookie\`, \`hash-type\`, \`retries\` and \`fullconn\`, e.g. \`backend/balance\` = \`source\`; default \`balance roundrobin\` | a line \`<option> <value>\` in its backend | reload |" ]
+	[ "${lines[1]}" = "share/man/easy-lb.1: KEYS is not lib/easylb/schema.c's keys in order: < .IB prefix / svc /host" ]
+	[ "${#lines[@]}" -eq 2 ]
 }

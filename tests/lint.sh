@@ -19,6 +19,9 @@
 #              easy-lb), easylb on tmpl; within a part, no file calls
 #              into a file that calls back into it, even by a detour
 #              (by the objects' symbols: no circle)
+#   schema     the README's key table is the table of lib/easylb/schema.c
+#              (tests/schema/keys.c prints it), and easy-lb(1)'s KEYS
+#              has an entry for each of its keys, in its order
 #   bats       checks in a test's body that cannot fail: a '!' command
 #              (bats' set -e ignores it: use refute), a line that chains
 #              assertions with && (only the last counts), an assertion
@@ -37,7 +40,8 @@ say() {
 
 csrc() {
 	ls lib/*/*.c lib/*/*.h tools/*.c tools/common/*.c tools/common/*.h \
-		tests/fuzz/*.c tests/hap/*.c tests/chaos/*.c tests/engine/*.c 2>/dev/null
+		tests/fuzz/*.c tests/hap/*.c tests/chaos/*.c tests/engine/*.c \
+		tests/schema/*.c 2>/dev/null
 }
 
 check_format() {
@@ -162,6 +166,30 @@ circles() {
 		}' | sort
 }
 
+check_schema() {
+	d=$(mktemp -d "${TMPDIR:-/tmp}/easylb-lint.XXXXXX") || return
+	if ! cc -Ilib -D_GNU_SOURCE -o "$d/keys" tests/schema/keys.c \
+		lib/easylb/*.c lib/tmpl/*.c lib/util/*.c -ljq -lm 2>"$d/err"; then
+		say "tests/schema/keys.c: does not build: $(head -n 1 "$d/err")"
+		rm -rf "$d"
+		return
+	fi
+	"$d/keys" >"$d/table"
+	grep '^| `/services/<svc>' README.md >"$d/readme"
+	cmp -s "$d/table" "$d/readme" ||
+		say "README.md: its key table is not lib/easylb/schema.c's: $(diff "$d/table" "$d/readme" | grep -m 1 '^[<>]')"
+	# the man page: ".IB prefix / svc /upstream/ instance" for
+	# "upstream/<instance>", in the table's order
+	# shellcheck disable=SC2016 # (backquotes of markdown, not of sh)
+	sed -n 's/^| `\/services\/<svc>\/\([^`]*\)`.*/.IB prefix \/ svc \/\1/p' "$d/table" |
+		sed 's/<\([^>]*\)>/ \1/g' >"$d/man-want"
+	sed -n '/^\.SH KEYS/,/^\.SH /p' share/man/easy-lb.1 |
+		grep '^\.IB prefix / svc /' >"$d/man" || :
+	cmp -s "$d/man-want" "$d/man" ||
+		say "share/man/easy-lb.1: KEYS is not lib/easylb/schema.c's keys in order: $(diff "$d/man-want" "$d/man" | grep -m 1 '^[<>]')"
+	rm -rf "$d"
+}
+
 check_bats() {
 	for f in tests/*.bats tests/chaos/*.bats; do
 		[ -f "$f" ] || continue
@@ -206,11 +234,11 @@ check_shell() {
 		while IFS= read -r l; do say "$l"; done
 }
 
-checks=${*:-format dialect lib files parts bats shell}
+checks=${*:-format dialect lib files parts schema bats shell}
 for c in $checks; do
 	case $c in
-	format | dialect | lib | files | parts | bats | shell) ;;
-	*) echo "lint: no check '$c' (format dialect lib files parts bats shell)" >&2; exit 100 ;;
+	format | dialect | lib | files | parts | schema | bats | shell) ;;
+	*) echo "lint: no check '$c' (format dialect lib files parts schema bats shell)" >&2; exit 100 ;;
 	esac
 	out=$("check_$c")
 	[ -z "$out" ] || {

@@ -123,6 +123,7 @@ golden() {
 @test "syntax error: each without as" { golden err-each-noas; }
 @test "syntax error: unclosed each" { golden err-each-unclosed; }
 @test "haproxy_name, haproxy_path, haproxy_servers and haproxy_backend: the values haproxy accepts, the others skipped with a warning" { golden helper-haproxy; }
+@test "easylb_service: a service's hosts, location, servers and backend lines by the key schema; left out with a warning naming the key, or silently without upstreams" { golden helper-easylb-service; }
 @test "haproxy_routes: the routes in the order the shipped template worked out in jq, on 300 random sets of services" {
 	local g=$G/helper-haproxy-routes
 	python3 "$g/gen.py" 1 300 >"$BATS_TEST_TMPDIR/d.json"
@@ -154,7 +155,8 @@ golden() {
 		'lsdir(null) @ lsdir: the directory is not a string' \
 		'under({}) @ under: the directory is not a string' \
 		'haproxy_servers(["/s"]) @ haproxy_servers: the directory is not a string' \
-		'haproxy_backend(true) @ haproxy_backend: the directory is not a string'; do
+		'haproxy_backend(true) @ haproxy_backend: the directory is not a string' \
+		'easylb_service(5) @ easylb_service: the directory is not a string'; do
 		printf '{{ %s }}\n' "${in%% @ *}" >"$t"
 		run_split tmpl "$t" <<<'{}'
 		[ "$status" -eq 1 ]

@@ -62,6 +62,15 @@ keys_normal(const char *s, size_t n, size_t *outn)
 }
 
 jv
+tmpl_get(struct tmpl *t, const char *key, size_t n)
+{
+	if (jv_get_kind(t->keys.data) != JV_KIND_OBJECT)
+		return jv_invalid();
+	return jv_object_get(jv_copy(t->keys.data),
+			     jv_string_sized(key, (int)n));
+}
+
+jv
 tmpl_dir(jv d, const char *helper)
 {
 	const char *s;

@@ -121,6 +121,9 @@ const char *tmpl_warnings(const struct tmpl *t);
 /* Append warning m (n bytes) to the render's warnings, one line, control
  * characters escaped, as warn() does. */
 void tmpl_warn(struct tmpl *t, const char *m, size_t n);
+/* The value of key (n bytes, as written) in the data being rendered: a
+ * new jv, invalid when there is no such key. */
+jv tmpl_get(struct tmpl *t, const char *key, size_t n);
 /* The directory argument d (consumed) of helper in normal form
  * ("/a/b"), a string; an error naming helper when it is not a string. */
 jv tmpl_dir(jv d, const char *helper);

@@ -1,0 +1,457 @@
+/* easy-lb's key schema: what each key below <prefix>/<svc>/ means, as
+ * one table (keys[]), and a service's part of the model worked out from
+ * its keys by it (schema_service).  Each row gives the key, what it
+ * becomes in haproxy's configuration, whether a change to it is applied
+ * through haproxy's runtime API, its line of documentation (what its
+ * value is) and the function that checks the value and puts it into the
+ * model; a service's keys are worked out in the table's order.  A value
+ * haproxy could not take is skipped with a warning naming its key: the
+ * key alone, or the whole service when it cannot be routed without it.
+ * The README's key table is this table (make lint, tests/lint.sh). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "easylb/rules.h"
+#include "easylb/schema.h"
+
+#define HOST_BAD                                                               \
+	" is not a host name (letters, digits, '-', '.', a leading '*.')"
+
+/* Add "KEY: pre" v "post; what" to t's warnings, v (consumed) as JSON
+ * when it is valid: a key skipped ("skipped"), or the service with it
+ * ("service skipped"). */
+static void
+skip(struct tmpl *t, const struct buf *key, const char *pre, jv v,
+     const char *post, const char *what)
+{
+	struct buf m = {0};
+
+	buf_add(&m, key->p, key->len);
+	buf_puts(&m, ": ");
+	buf_puts(&m, pre);
+	if (jv_is_valid(v)) {
+		jv d = jv_dump_string(jv_copy(v), 0);
+
+		buf_puts(&m, jv_string_value(d));
+		jv_free(d);
+	}
+	jv_free(v);
+	buf_puts(&m, post);
+	buf_puts(&m, "; ");
+	buf_puts(&m, what);
+	tmpl_warn(t, m.p ? m.p : "", m.len);
+	buf_free(&m);
+}
+
+static void
+skip_warn(struct tmpl *t, const struct buf *key, const char *pre, const char *q,
+	  size_t qn, const char *post)
+{
+	skip(t, key, pre, q ? jv_string_sized(q, (int)qn) : jv_invalid(), post,
+	     "skipped");
+}
+
+static void
+skip_warn_json(struct tmpl *t, const struct buf *key, const char *pre, jv v,
+	       const char *post)
+{
+	skip(t, key, pre, jv_copy(v), post, "skipped");
+}
+
+/* haproxy_servers: one upstream key, into the array *ctx. */
+void
+schema_server(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
+	      jv value, void *ctx)
+{
+	jv *lines = ctx;
+	struct word *words = NULL;
+	struct buf line = {0};
+	const char *s;
+	size_t n, i, nw = 0;
+	int kind;
+
+	if (!rule_name(nm, nn)) {
+		skip_warn(t, key, "instance name is not a valid haproxy name",
+			  NULL, 0, "");
+		return;
+	}
+	if (!jv_is_valid(value)) {
+		skip_warn(t, key, "a directory, not a key", NULL, 0, "");
+		return;
+	}
+	if (jv_get_kind(value) != JV_KIND_STRING) {
+		skip_warn_json(t, key, "", value,
+			       " is not host:port (IPv6 in brackets)");
+		return;
+	}
+	s = jv_string_value(value);
+	n = (size_t)jv_string_length_bytes(jv_copy(value));
+	/* The words, split at blanks and tabs (a value without either is
+	 * one word, even an empty one). */
+	if (!(words = malloc((n / 2 + 1) * sizeof(*words))))
+		return;
+	if (!memchr(s, ' ', n) && !memchr(s, '\t', n)) {
+		words[0].off = 0;
+		words[0].n = n;
+		nw = 1;
+	} else {
+		for (i = 0; i < n;) {
+			size_t b = i;
+
+			while (i < n && s[i] != ' ' && s[i] != '\t')
+				i++;
+			if (i > b) {
+				words[nw].off = b;
+				words[nw++].n = i - b;
+			}
+			while (i < n && (s[i] == ' ' || s[i] == '\t'))
+				i++;
+		}
+	}
+	if (nw == 0 || words[0].n == 0) {
+		skip_warn(t, key, "empty address", NULL, 0, "");
+		goto out;
+	}
+	if (!(kind = rule_addr(s + words[0].off, words[0].n))) {
+		skip_warn(t, key, "", s + words[0].off, words[0].n,
+			  " is not host:port (IPv6 in brackets)");
+		goto out;
+	}
+	if (nw > 1 && !rule_srvopts(s, words + 1, nw - 1)) {
+		/* (the options as one string, one blank between words) */
+		for (i = 1; i < nw; i++) {
+			if (i > 1)
+				buf_add(&line, " ", 1);
+			buf_add(&line, s + words[i].off, words[i].n);
+		}
+		skip_warn(t, key, "server options ", line.p ? line.p : "",
+			  line.len, " are not ones easy-lb accepts");
+		goto out;
+	}
+	/* Every server carries all its options on its own line, checked;
+	 * a name that does not resolve must not fail the whole file. */
+	buf_add(&line, nm, nn);
+	buf_add(&line, " ", 1);
+	buf_add(&line, s + words[0].off, words[0].n);
+	for (i = 1; i < nw; i++) {
+		if (words[i].n == 5 && !memcmp(s + words[i].off, "check", 5))
+			continue;
+		buf_add(&line, " ", 1);
+		buf_add(&line, s + words[i].off, words[i].n);
+	}
+	buf_puts(&line, " check");
+	if (kind == 3)
+		buf_puts(&line, " init-addr libc,none");
+	if (line.p)
+		*lines = jv_array_append(
+		    *lines, jv_string_sized(line.p, (int)line.len));
+out:
+	free(words);
+	buf_free(&line);
+}
+
+/* haproxy_backend: one backend/<option> key, into the array *ctx. */
+void
+schema_backend(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
+	       jv value, void *ctx)
+{
+	jv *lines = ctx;
+	const char *s;
+	size_t n;
+	int ok;
+	struct buf m = {0};
+
+	if (!jv_is_valid(value)) {
+		skip_warn(t, key, "a directory, not a key", NULL, 0, "");
+		return;
+	}
+	buf_puts(&m, "backend option ");
+	buf_add(&m, nm, nn);
+	buf_add(&m, " ", 1);
+	if (jv_get_kind(value) != JV_KIND_STRING) {
+		skip_warn_json(t, key, m.p, value,
+			       " is not one easy-lb accepts");
+		buf_free(&m);
+		return;
+	}
+	s = jv_string_value(value);
+	n = (size_t)jv_string_length_bytes(jv_copy(value));
+	ok = rule_bkopt(nm, nn, s, n);
+	if (!ok) {
+		skip_warn(t, key, m.p, s, n, " is not one easy-lb accepts");
+	} else {
+		m.len = 0;
+		buf_add(&m, nm, nn);
+		buf_add(&m, " ", 1);
+		buf_add(&m, s, n);
+		*lines =
+		    jv_array_append(*lines, jv_string_sized(m.p, (int)m.len));
+	}
+	buf_free(&m);
+}
+
+/* A service being worked out: its directory as written (dir, "<prefix>/
+ * <svc>"), its name, and its part of the model so far. */
+struct service {
+	struct tmpl *t;
+	const char *dir, *name;
+	size_t dn, nn;
+	jv hosts, loc, servers, lines;
+};
+
+/* The value of key dir + "/" + k in the data (invalid when none), and
+ * the key in *key. */
+static jv
+value_of(struct service *sv, const char *k, struct buf *key)
+{
+	key->len = 0;
+	buf_add(key, sv->dir, sv->dn);
+	buf_puts(key, "/");
+	buf_puts(key, k);
+	return key->p ? tmpl_get(sv->t, key->p, key->len) : jv_invalid();
+}
+
+/* The service skipped for key: -1. */
+static int
+skip_service(struct service *sv, const struct buf *key, const char *pre, jv v,
+	     const char *post)
+{
+	skip(sv->t, key, pre, jv_copy(v), post, "service skipped");
+	return -1;
+}
+
+/* The name: one haproxy takes, and not one of easy-lb's own backends. */
+static int
+take_name(struct service *sv, const struct schema_key *k)
+{
+	static const char reserved[] = "easy-lb-";
+	struct buf m = {0};
+	const char *why = NULL;
+
+	(void)k;
+	if (!rule_name(sv->name, sv->nn))
+		why = ": service name is not a valid haproxy name; skipped";
+	else if (sv->nn >= strlen(reserved) &&
+		 !memcmp(sv->name, reserved, strlen(reserved)))
+		why = ": service name is reserved (easy-lb-...); skipped";
+	if (!why)
+		return 0;
+	buf_add(&m, sv->dir, sv->dn);
+	buf_puts(&m, why);
+	tmpl_warn(sv->t, m.p ? m.p : "", m.len);
+	buf_free(&m);
+	return -1;
+}
+
+/* The children of dir + "/" + k, each through f into *lines. */
+static int
+children(struct service *sv, const char *k, tmpl_child_fn *f, jv *lines)
+{
+	struct buf raw = {0};
+	jv d;
+	int r;
+
+	buf_add(&raw, sv->dir, sv->dn);
+	buf_puts(&raw, "/");
+	buf_puts(&raw, k);
+	d = tmpl_dir(jv_string_sized(raw.p ? raw.p : "", (int)raw.len), k);
+	r = !jv_is_valid(d)
+		? -1
+		: tmpl_children(sv->t, raw.p, raw.len, jv_string_value(d),
+				(size_t)jv_string_length_bytes(jv_copy(d)), f,
+				lines);
+	jv_free(d);
+	buf_free(&raw);
+	return r;
+}
+
+/* The upstreams: a server each; a service without any is left out,
+ * silently (its instances come and go). */
+static int
+take_upstreams(struct service *sv, const struct schema_key *k)
+{
+	(void)k;
+	if (children(sv, "upstream", schema_server, &sv->servers) < 0)
+		return -1;
+	return jv_array_length(jv_copy(sv->servers)) > 0 ? 0 : -1;
+}
+
+static int
+by_bytes(const void *a, const void *b)
+{
+	jv x = *(const jv *)a, y = *(const jv *)b;
+
+	return bytes_cmp(
+	    jv_string_value(x), (size_t)jv_string_length_bytes(jv_copy(x)),
+	    jv_string_value(y), (size_t)jv_string_length_bytes(jv_copy(y)));
+}
+
+/* The hosts: null (any host) without the key; else its names, comma-
+ * separated, a blank trimmed at either end of each, lowercase, each a
+ * host name; a wildcard "*.domain" kept as ".domain" (the suffix it
+ * means), sorted, once each. */
+static int
+take_host(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0}, low = {0};
+	jv v = value_of(sv, "host", &key), *h = NULL;
+	size_t i, b, e, n, nh = 0;
+	int r = 0;
+
+	(void)k;
+	if (!jv_is_valid(v)) {
+		sv->hosts = jv_null();
+		goto out;
+	}
+	if (jv_get_kind(v) != JV_KIND_STRING) {
+		r = skip_service(sv, &key, "", v, HOST_BAD);
+		goto out;
+	}
+	buf_add(&low, jv_string_value(v),
+		(size_t)jv_string_length_bytes(jv_copy(v)));
+	for (i = 0; i < low.len; i++)
+		if (low.p[i] >= 'A' && low.p[i] <= 'Z')
+			low.p[i] += 'a' - 'A';
+	for (b = 0; r == 0 && b <= low.len; b = e + 1) {
+		jv *nw;
+
+		for (e = b; e < low.len && low.p[e] != ','; e++)
+			;
+		i = b + (e > b && low.p[b] == ' ');
+		n = e - (e > i && low.p[e - 1] == ' ');
+		if (n == i)
+			continue;
+		if (!rule_host(low.p + i, n - i)) {
+			jv bad = jv_string_sized(low.p + i, (int)(n - i));
+
+			r = skip_service(sv, &key, "", bad, HOST_BAD);
+			jv_free(bad);
+		} else if (!(nw = array_grow(h, nh, sizeof(*h)))) {
+			r = -1;
+		} else {
+			h = nw;
+			if (low.p[i] == '*')
+				i++;
+			h[nh++] = jv_string_sized(low.p + i, (int)(n - i));
+		}
+	}
+	if (r == 0 && nh == 0)
+		r = skip_service(sv, &key, "no host name", jv_invalid(), "");
+	if (r == 0) {
+		qsort(h, nh, sizeof(*h), by_bytes);
+		sv->hosts = jv_array();
+		for (i = 0; i < nh; i++)
+			if (i == 0 || by_bytes(&h[i - 1], &h[i]))
+				sv->hosts =
+				    jv_array_append(sv->hosts, jv_copy(h[i]));
+	}
+	for (i = 0; i < nh; i++)
+		jv_free(h[i]);
+	free(h);
+out:
+	jv_free(v);
+	buf_free(&key);
+	buf_free(&low);
+	return r;
+}
+
+/* The location: by default "/<svc>", or "/" for a service with hosts. */
+static int
+take_location(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	jv v = value_of(sv, "location", &key);
+	int r = 0;
+
+	(void)k;
+	if (!jv_is_valid(v))
+		v = jv_get_kind(sv->hosts) == JV_KIND_NULL
+			? jv_string_fmt("/%.*s", (int)sv->nn, sv->name)
+			: jv_string("/");
+	if (jv_get_kind(v) == JV_KIND_STRING &&
+	    rule_path(jv_string_value(v),
+		      (size_t)jv_string_length_bytes(jv_copy(v))))
+		sv->loc = jv_copy(v);
+	else
+		r = skip_service(sv, &key, "location ", v,
+				 " is not a URL path");
+	jv_free(v);
+	buf_free(&key);
+	return r;
+}
+
+/* The backend options: a line each. */
+static int
+take_backend(struct service *sv, const struct schema_key *k)
+{
+	(void)k;
+	return children(sv, "backend", schema_backend, &sv->lines) < 0 ? -1 : 0;
+}
+
+/* The keys of a service, in the order they are worked out (the location
+ * defaults by the hosts, the servers decide whether there is a service
+ * at all).  The first row is the service's own name. */
+/* clang-format off */
+static const struct schema_key keys[] = {
+	{"", "its backend, named so", 1, take_name,
+	 "the service: a name haproxy takes (letters, digits, `-`, `_`, `.`, `:`, at most 100), not beginning `easy-lb-` (easy-lb's own backends)"},
+	{"upstream/<instance>", "a `server` line in its backend, with `check`", 1, take_upstreams,
+	 "`host:port` (IPv6 in brackets), optionally followed by server options such as `weight 256`; a service without upstreams is left out"},
+	{"host", "the keys of its routes in `routes.map`", 1, take_host,
+	 "host names, comma-separated, exact (`api.example.com`) or a leading wildcard (`*.example.com`): the service gets the requests for those hosts (the Host header, port ignored, any case) on its location, which is then `/` by default"},
+	{"location", "the path of its routes in `routes.map`", 1, take_location,
+	 "the path prefix routed to the service (default `/<svc>`; `/` makes it the default service; longer prefixes win)"},
+	{"backend/<option>", "a line `<option> <value>` in its backend", 0, take_backend,
+	 "`<option> <value>` in its backend, for `balance`, `option`, `timeout`, `cookie`, `hash-type`, `retries` and `fullconn`, e.g. `backend/balance` = `source`; default `balance roundrobin`"},
+};
+/* clang-format on */
+
+const struct schema_key *
+schema_keys(size_t *n)
+{
+	*n = sizeof(keys) / sizeof(keys[0]);
+	return keys;
+}
+
+jv
+schema_service(struct tmpl *t, jv dir)
+{
+	struct service sv = {0};
+	const char *slash;
+	jv r;
+	size_t i;
+
+	if (jv_get_kind(dir) != JV_KIND_STRING)
+		return jv_invalid_with_msg(
+		    jv_string("easylb_service: the directory is not a string"));
+	sv.t = t;
+	sv.dir = jv_string_value(dir);
+	sv.dn = (size_t)jv_string_length_bytes(jv_copy(dir));
+	while (sv.dn > 1 && sv.dir[sv.dn - 1] == '/')
+		sv.dn--;
+	slash = memrchr(sv.dir, '/', sv.dn);
+	sv.name = slash ? slash + 1 : sv.dir;
+	sv.nn = (size_t)(sv.dir + sv.dn - sv.name);
+	sv.hosts = jv_null();
+	sv.loc = jv_null();
+	sv.servers = jv_array();
+	sv.lines = jv_array();
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].take(&sv, &keys[i]) < 0)
+			break;
+	if (i < sizeof(keys) / sizeof(keys[0])) {
+		r = jv_array();
+	} else {
+		r = jv_object();
+		r = jv_object_set(r, jv_string("hosts"), jv_copy(sv.hosts));
+		r = jv_object_set(r, jv_string("loc"), jv_copy(sv.loc));
+		r = jv_object_set(r, jv_string("servers"), jv_copy(sv.servers));
+		r = jv_object_set(r, jv_string("lines"), jv_copy(sv.lines));
+		r = JV_ARRAY(r);
+	}
+	jv_free(sv.hosts);
+	jv_free(sv.loc);
+	jv_free(sv.servers);
+	jv_free(sv.lines);
+	return r;
+}
