@@ -361,3 +361,82 @@ rule_host(const char *s, size_t n)
 		i++;
 	}
 }
+
+int
+rule_url(const char *s, size_t n)
+{
+	size_t i, b;
+
+	if (n > 2048)
+		return 0;
+	if (n > 7 && !memcmp(s, "http://", 7))
+		i = 7;
+	else if (n > 8 && !memcmp(s, "https://", 8))
+		i = 8;
+	else
+		return 0;
+	b = i;
+	if (s[i] == '[') {
+		while (++i < n && s[i] != ']')
+			if (!all_in(s + i, 1, 0, "0123456789abcdefABCDEF:."))
+				return 0;
+		if (i == n || i == b + 1)
+			return 0;
+		i++;
+	} else {
+		while (i < n && all_in(s + i, 1, 1, ".-"))
+			i++;
+		if (i == b)
+			return 0;
+	}
+	if (i < n && s[i] == ':') {
+		for (b = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (!rule_num(s + b, i - b, 1, 65535))
+			return 0;
+	}
+	return i == n ||
+	       (s[i] == '/' && all_in(s + i, n - i, 1, "._~!$&()*+,;=:@%/?-"));
+}
+
+const char *
+rule_header(const char *s, size_t n)
+{
+	static const char *const refused[] = {"connection",
+					      "keep-alive",
+					      "proxy-connection",
+					      "transfer-encoding",
+					      "te",
+					      "trailer",
+					      "upgrade",
+					      "proxy-authenticate",
+					      "proxy-authorization",
+					      NULL};
+	static const char *const owned[] = {"host", "content-length", NULL};
+	char low[64];
+	size_t i;
+
+	if (n == 0 || n > sizeof(low) || !all_in(s, n, 1, "!$%&*+-.^_`|~"))
+		return " is not a token (letters, digits and !$%&*+-.^_`|~, at most 64)";
+	for (i = 0; i < n; i++)
+		low[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i];
+	if (one_of(low, n, refused))
+		return " is a hop-by-hop header";
+	if (one_of(low, n, owned))
+		return " is not one a service may set";
+	return NULL;
+}
+
+int
+rule_header_value(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > 1024)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((s[i] < 0x20 && s[i] != '\t') || s[i] > 0x7e ||
+		    s[i] == '\'')
+			return 0;
+	return 1;
+}

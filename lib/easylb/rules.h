@@ -22,6 +22,16 @@ int rule_time(const char *s, size_t n);
  * IPv6 address in brackets, 3 a name; 0 none, or a port out of 1-65535. */
 int rule_addr(const char *s, size_t n);
 
+/* An http or https URL without blank, quote, backslash or '#': a host
+ * name or an address (IPv6 in brackets), a port, a path and a query. */
+int rule_url(const char *s, size_t n);
+/* Why s[0, n) is no name of a header a service may set (a token, not
+ * hop-by-hop, not Host nor Content-Length), or NULL when it is one. */
+const char *rule_header(const char *s, size_t n);
+/* A header value easy-lb takes: printable ASCII and tabs, no single
+ * quote, at most 1024 bytes. */
+int rule_header_value(const char *s, size_t n);
+
 /* A word of a value: offset and length. */
 struct word {
 	size_t off, n;

@@ -14,6 +14,8 @@
 #include "easylb/rules.h"
 #include "easylb/schema.h"
 
+#define URL_BAD                                                                \
+	" is not an http or https URL (no blank, quote, backslash or '#')"
 #define HOST_BAD                                                               \
 	" is not a host name (letters, digits, '-', '.', a leading '*.')"
 
@@ -196,7 +198,7 @@ struct service {
 	struct tmpl *t;
 	const char *dir, *name;
 	size_t dn, nn;
-	jv hosts, loc, servers, lines;
+	jv hosts, loc, servers, lines, directives;
 };
 
 /* The value of key dir + "/" + k in the data (invalid when none), and
@@ -270,10 +272,28 @@ children(struct service *sv, const char *k, tmpl_child_fn *f, jv *lines)
 static int
 take_upstreams(struct service *sv, const struct schema_key *k)
 {
+	struct buf key = {0};
+	jv red;
+	int r;
+
 	(void)k;
 	if (children(sv, "upstream", schema_server, &sv->servers) < 0)
 		return -1;
-	return jv_array_length(jv_copy(sv->servers)) > 0 ? 0 : -1;
+	if (jv_array_length(jv_copy(sv->servers)) > 0)
+		return 0;
+	/* (a service that only redirects needs none) */
+	red = value_of(sv, "redirect", &key);
+	if (!jv_is_valid(red))
+		r = -1;
+	else if (jv_get_kind(red) == JV_KIND_STRING &&
+		 rule_url(jv_string_value(red),
+			  (size_t)jv_string_length_bytes(jv_copy(red))))
+		r = 0;
+	else
+		r = skip_service(sv, &key, "", red, URL_BAD);
+	jv_free(red);
+	buf_free(&key);
+	return r;
 }
 
 static int
@@ -380,6 +400,198 @@ take_location(struct service *sv, const struct schema_key *k)
 	return r;
 }
 
+/* A directive of the service's backend, beside its options. */
+static void
+directive(struct service *sv, jv line)
+{
+	sv->directives = jv_array_append(sv->directives, line);
+}
+
+/* The value of key k as a string (*p, *n bytes), or 0 when there is no
+ * such key; -1, the key skipped with a warning, when it is not one. */
+static int
+string_of(struct service *sv, const char *k, struct buf *key, jv *v,
+	  const char **p, size_t *n)
+{
+	*v = value_of(sv, k, key);
+	if (!jv_is_valid(*v))
+		return 0;
+	if (jv_get_kind(*v) != JV_KIND_STRING) {
+		skip(sv->t, key, "", jv_copy(*v), " is not a string",
+		     "skipped");
+		return -1;
+	}
+	*p = jv_string_value(*v);
+	*n = (size_t)jv_string_length_bytes(jv_copy(*v));
+	return 1;
+}
+
+/* An HTTP health check: GET the path, 2xx or 3xx is healthy. */
+static int
+take_check(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	const char *p;
+	size_t n;
+	jv v;
+
+	(void)k;
+	if (string_of(sv, "check", &key, &v, &p, &n) > 0) {
+		if (!rule_path(p, n)) {
+			skip(sv->t, &key, "check ", jv_copy(v),
+			     " is not a URL path", "skipped");
+		} else {
+			directive(sv,
+				  jv_string_fmt("option httpchk GET %s", p));
+			directive(sv,
+				  jv_string("http-check expect rstatus ^[23]"));
+		}
+	}
+	jv_free(v);
+	buf_free(&key);
+	return 0;
+}
+
+/* A redirect: 301 for GET and HEAD, 308 (the method kept) for the
+ * others; a URL that ends with '/' is a prefix that the request's path
+ * and query follow. */
+static int
+take_redirect(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0}, url = {0};
+	const char *p;
+	size_t n, i;
+	jv v;
+
+	(void)k;
+	if (string_of(sv, "redirect", &key, &v, &p, &n) > 0) {
+		if (!rule_url(p, n)) {
+			skip(sv->t, &key, "", jv_copy(v), URL_BAD, "skipped");
+		} else {
+			/* ('%' starts a sample in haproxy's log-format) */
+			for (i = 0; i + (p[n - 1] == '/') < n; i++)
+				buf_add(&url, p[i] == '%' ? "%%" : &p[i],
+					p[i] == '%' ? 2 : 1);
+			buf_add(&url, "", 1);
+			directive(
+			    sv,
+			    jv_string_fmt(
+				"http-request redirect %s %s code 301 if METH_GET or METH_HEAD",
+				p[n - 1] == '/' ? "prefix" : "location",
+				url.p));
+			directive(sv,
+				  jv_string_fmt(
+				      "http-request redirect %s %s code 308",
+				      p[n - 1] == '/' ? "prefix" : "location",
+				      url.p));
+		}
+	}
+	jv_free(v);
+	buf_free(&key);
+	buf_free(&url);
+	return 0;
+}
+
+/* The location prefix stripped before the request goes to a server:
+ * "/api/users" becomes "/users", "/api" becomes "/" ("/apix", routed by
+ * the same prefix, is left as it is). */
+static int
+take_strip(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	const char *p, *loc = jv_string_value(sv->loc);
+	size_t n, ln = (size_t)jv_string_length_bytes(jv_copy(sv->loc));
+	jv v;
+	int r;
+
+	(void)k;
+	if ((r = string_of(sv, "strip", &key, &v, &p, &n)) > 0) {
+		if (!((n == 4 && !memcmp(p, "true", 4)) ||
+		      (n == 5 && !memcmp(p, "false", 5))))
+			skip(sv->t, &key, "", jv_copy(v),
+			     " is not true or false", "skipped");
+		else if (n == 4 && ln > 1) {
+			if (loc[ln - 1] == '/')
+				ln--;
+			directive(
+			    sv,
+			    jv_string_fmt(
+				"http-request set-path %%[path,bytes(%zu)] if { path_beg %.*s/ }",
+				ln, (int)ln, loc));
+			directive(
+			    sv, jv_string_fmt(
+				    "http-request set-path / if { path %.*s }",
+				    (int)ln, loc));
+		}
+	}
+	jv_free(v);
+	buf_free(&key);
+	return 0;
+}
+
+/* header/<name>: one request header each, set before the request goes
+ * to a server. */
+static void
+header(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
+       jv value, void *ctx)
+{
+	struct service *sv = ctx;
+	struct buf val = {0};
+	const char *s, *why;
+	size_t n, i;
+
+	if (!jv_is_valid(value)) {
+		skip(t, key, "a directory, not a key", jv_invalid(), "",
+		     "skipped");
+		return;
+	}
+	if ((why = rule_header(nm, nn))) {
+		skip(t, key, "header ", jv_string_sized(nm, (int)nn), why,
+		     "skipped");
+		return;
+	}
+	if (jv_get_kind(value) != JV_KIND_STRING ||
+	    !rule_header_value(
+		jv_string_value(value),
+		(size_t)jv_string_length_bytes(jv_copy(value)))) {
+		skip(
+		    t, key, "", jv_copy(value),
+		    " is not a header value easy-lb takes (printable ASCII without \', at most 1024)",
+		    "skipped");
+		return;
+	}
+	s = jv_string_value(value);
+	n = (size_t)jv_string_length_bytes(jv_copy(value));
+	/* (single quotes: no escape, no variable; '%' starts a sample) */
+	for (i = 0; i < n; i++)
+		buf_add(&val, s[i] == '%' ? "%%" : &s[i], s[i] == '%' ? 2 : 1);
+	buf_add(&val, "", 1);
+	directive(sv, jv_string_fmt("http-request set-header %.*s '%s'",
+				    (int)nn, nm, val.p));
+	buf_free(&val);
+}
+
+static int
+take_headers(struct service *sv, const struct schema_key *k)
+{
+	struct buf raw = {0};
+	jv d;
+	int r;
+
+	(void)k;
+	buf_add(&raw, sv->dir, sv->dn);
+	buf_puts(&raw, "/header");
+	d = tmpl_dir(jv_string_sized(raw.p, (int)raw.len), "header");
+	r = jv_is_valid(d)
+		? tmpl_children(sv->t, raw.p, raw.len, jv_string_value(d),
+				(size_t)jv_string_length_bytes(jv_copy(d)),
+				header, sv)
+		: -1;
+	jv_free(d);
+	buf_free(&raw);
+	return r < 0 ? -1 : 0;
+}
+
 /* The backend options: a line each. */
 static int
 take_backend(struct service *sv, const struct schema_key *k)
@@ -401,6 +613,14 @@ static const struct schema_key keys[] = {
 	 "host names, comma-separated, exact (`api.example.com`) or a leading wildcard (`*.example.com`): the service gets the requests for those hosts (the Host header, port ignored, any case) on its location, which is then `/` by default"},
 	{"location", "the path of its routes in `routes.map`", 1, take_location,
 	 "the path prefix routed to the service (default `/<svc>`; `/` makes it the default service; longer prefixes win)"},
+	{"check", "`option httpchk GET <path>` and `http-check expect rstatus ^[23]` in its backend", 0, take_check,
+	 "a URL path: each server's health check is `GET <path>`, healthy on a 2xx or 3xx answer (with the servers' `inter`, `rise` and `fall`); without it, a TCP connect"},
+	{"redirect", "`http-request redirect` rules in its backend", 0, take_redirect,
+	 "an `http` or `https` URL: the service answers 301 (GET, HEAD) or 308 (other methods, kept) to it, followed by the request's path and query when the URL ends with `/`; a service that redirects needs no upstream"},
+	{"strip", "`http-request set-path` rules in its backend", 0, take_strip,
+	 "`true`: the location is stripped from the path before the request goes to a server (`/api/users` becomes `/users`, `/api` becomes `/`); `false` or none: the path is kept"},
+	{"header/<name>", "`http-request set-header <name> '<value>'` in its backend", 0, take_headers,
+	 "a request header set before the request goes to a server; a name that is not a token, or a hop-by-hop one (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`, `Upgrade`, ...), `Host` or `Content-Length`, is skipped"},
 	{"backend/<option>", "a line `<option> <value>` in its backend", 0, take_backend,
 	 "`<option> <value>` in its backend, for `balance`, `option`, `timeout`, `cookie`, `hash-type`, `retries` and `fullconn`, e.g. `backend/balance` = `source`; default `balance roundrobin`"},
 };
@@ -436,6 +656,7 @@ schema_service(struct tmpl *t, jv dir)
 	sv.loc = jv_null();
 	sv.servers = jv_array();
 	sv.lines = jv_array();
+	sv.directives = jv_array();
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].take(&sv, &keys[i]) < 0)
 			break;
@@ -447,11 +668,14 @@ schema_service(struct tmpl *t, jv dir)
 		r = jv_object_set(r, jv_string("loc"), jv_copy(sv.loc));
 		r = jv_object_set(r, jv_string("servers"), jv_copy(sv.servers));
 		r = jv_object_set(r, jv_string("lines"), jv_copy(sv.lines));
+		r = jv_object_set(r, jv_string("directives"),
+				  jv_copy(sv.directives));
 		r = JV_ARRAY(r);
 	}
 	jv_free(sv.hosts);
 	jv_free(sv.loc);
 	jv_free(sv.servers);
 	jv_free(sv.lines);
+	jv_free(sv.directives);
 	return r;
 }

@@ -63,7 +63,7 @@ security=${security:-${mirror%/debian}/debian-security}
 rows=${*:-bookworm trixie forky experimental}
 # The suites that face haproxy, run again on haproxy from experimental.
 hapsuites="tests/hap-reload.bats tests/balancer.bats tests/supervision.bats tests/demo.bats \
-tests/hostile.bats tests/https.bats tests/hap-certs.bats tests/routes.bats tests/routes-runtime.bats tests/recipes.bats tests/status.bats tests/chaos/haproxy.bats \
+tests/hostile.bats tests/https.bats tests/hap-certs.bats tests/keys.bats tests/routes.bats tests/routes-runtime.bats tests/recipes.bats tests/status.bats tests/chaos/haproxy.bats \
 tests/chaos/disk.bats"
 # The release whose haproxy is the container image's (contrib/Dockerfile).
 imagerow=trixie
