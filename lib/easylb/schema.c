@@ -245,9 +245,9 @@ take_name(struct service *sv, const struct schema_key *k)
 	return -1;
 }
 
-/* The children of dir + "/" + k, each through f into *lines. */
+/* The children of dir + "/" + k, each through f with ctx. */
 static int
-children(struct service *sv, const char *k, tmpl_child_fn *f, jv *lines)
+children(struct service *sv, const char *k, tmpl_child_fn *f, void *ctx)
 {
 	struct buf raw = {0};
 	jv d;
@@ -261,7 +261,7 @@ children(struct service *sv, const char *k, tmpl_child_fn *f, jv *lines)
 		? -1
 		: tmpl_children(sv->t, raw.p, raw.len, jv_string_value(d),
 				(size_t)jv_string_length_bytes(jv_copy(d)), f,
-				lines);
+				ctx);
 	jv_free(d);
 	buf_free(&raw);
 	return r;
@@ -400,6 +400,18 @@ take_location(struct service *sv, const struct schema_key *k)
 	return r;
 }
 
+/* s[0, n) into b, each '%' doubled (it starts a sample in haproxy's
+ * log-format strings), and a NUL. */
+static void
+add_escaped(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf_add(b, s[i] == '%' ? "%%" : &s[i], s[i] == '%' ? 2 : 1);
+	buf_add(b, "", 1);
+}
+
 /* A directive of the service's backend, beside its options. */
 static void
 directive(struct service *sv, jv line)
@@ -460,7 +472,7 @@ take_redirect(struct service *sv, const struct schema_key *k)
 {
 	struct buf key = {0}, url = {0};
 	const char *p;
-	size_t n, i;
+	size_t n;
 	jv v;
 
 	(void)k;
@@ -468,11 +480,7 @@ take_redirect(struct service *sv, const struct schema_key *k)
 		if (!rule_url(p, n)) {
 			skip(sv->t, &key, "", jv_copy(v), URL_BAD, "skipped");
 		} else {
-			/* ('%' starts a sample in haproxy's log-format) */
-			for (i = 0; i + (p[n - 1] == '/') < n; i++)
-				buf_add(&url, p[i] == '%' ? "%%" : &p[i],
-					p[i] == '%' ? 2 : 1);
-			buf_add(&url, "", 1);
+			add_escaped(&url, p, n - (p[n - 1] == '/'));
 			directive(
 			    sv,
 			    jv_string_fmt(
@@ -538,7 +546,7 @@ header(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
 	struct service *sv = ctx;
 	struct buf val = {0};
 	const char *s, *why;
-	size_t n, i;
+	size_t n;
 
 	if (!jv_is_valid(value)) {
 		skip(t, key, "a directory, not a key", jv_invalid(), "",
@@ -562,10 +570,8 @@ header(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
 	}
 	s = jv_string_value(value);
 	n = (size_t)jv_string_length_bytes(jv_copy(value));
-	/* (single quotes: no escape, no variable; '%' starts a sample) */
-	for (i = 0; i < n; i++)
-		buf_add(&val, s[i] == '%' ? "%%" : &s[i], s[i] == '%' ? 2 : 1);
-	buf_add(&val, "", 1);
+	/* (single quotes: no escape, no variable) */
+	add_escaped(&val, s, n);
 	directive(sv, jv_string_fmt("http-request set-header %.*s '%s'",
 				    (int)nn, nm, val.p));
 	buf_free(&val);
@@ -574,22 +580,8 @@ header(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
 static int
 take_headers(struct service *sv, const struct schema_key *k)
 {
-	struct buf raw = {0};
-	jv d;
-	int r;
-
 	(void)k;
-	buf_add(&raw, sv->dir, sv->dn);
-	buf_puts(&raw, "/header");
-	d = tmpl_dir(jv_string_sized(raw.p, (int)raw.len), "header");
-	r = jv_is_valid(d)
-		? tmpl_children(sv->t, raw.p, raw.len, jv_string_value(d),
-				(size_t)jv_string_length_bytes(jv_copy(d)),
-				header, sv)
-		: -1;
-	jv_free(d);
-	buf_free(&raw);
-	return r < 0 ? -1 : 0;
+	return children(sv, "header", header, sv) < 0 ? -1 : 0;
 }
 
 /* The backend options: a line each. */
