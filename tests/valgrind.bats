@@ -272,6 +272,15 @@ installed() {
 	sed '/^@map /,/^@end$/d' "$1" | cmp - "$EASY_LB_RUN/haproxy.cfg"
 }
 
+@test "valgrind: easylb_service over good and bad values of every row of the key schema" {
+	local g=$REPO/tests/tmpl/helper-easylb-service
+	vg tmpl -d "$g/data.json" "$g/t.tmpl"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$g/out")" ]
+	[ "$stderr" = "$(cat "$g/err")" ]
+	vg_clean
+}
+
 @test "valgrind: haproxy_routes worked out from call to call, over 120 sets each a few services changed from the one before" {
 	local g=$REPO/tests/tmpl/helper-haproxy-routes
 	python3 "$g/gen.py" 7 120 chain >"$BATS_TEST_TMPDIR/d.json"
