@@ -97,6 +97,13 @@ want b100/s 10.0.0.9 80 w1" ]
 	[ "$output" = "reload: sections added or removed" ]
 	plan "$be" "${be}\tserver b 10.0.0.2:80 cookie \"x y\"\n"
 	[ "$output" = "reload: be/b: quoted or escaped words" ]
+	# (haproxy refuses a cookie for a server added at run time; a
+	# server that has one and changes its weight only is still runtime)
+	plan "$be" "${be}\tserver b 10.0.0.2:80 cookie cb check\n"
+	[ "$output" = "reload: be/b: haproxy adds no server with a cookie at run time" ]
+	plan "${be}\tserver b 10.0.0.2:80 cookie cb weight 1\n" \
+		"${be}\tserver b 10.0.0.2:80 cookie cb weight 9\n"
+	[[ $output == "runtime"* ]]
 	plan "${be}\tserver-template s 3 10.0.0.1:80\n" \
 		"${be}\tserver-template s 3 10.0.0.1:80\n\tserver b 10.0.0.2:80\n"
 	[ "$output" = "reload: backend be: server-template" ]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # A service's keys beyond its upstreams, hosts and location, each a row
 # of easy-lb's key schema (lib/easylb/schema.c): check, strip,
-# header/<name> and redirect, through the real balancer (boot.sh, the
+# header/<name>, redirect and sticky, through the real balancer (boot.sh, the
 # shipped template, a real etcd and haproxy) and tests/hap/echo.py
 # backends that answer their name, the path and the headers they got.
 # Bad values are skipped with a warning naming the key; the file haproxy
@@ -127,6 +127,52 @@ cfg_has() { grep -qxF -- "$1" "$EASY_LB_RUN/haproxy.cfg"; }
 	[ "$output" = "308 https://new.example.com/page?from=old%20site" ]
 }
 
+# fnv NAME: the cookie value of instance NAME (FNV-1a, 64 bits, hex).
+fnv() {
+	python3 -c 'import sys
+h = 14695981039346656037
+for b in sys.argv[1].encode():
+    h = ((h ^ b) * 1099511628211) % (1 << 64)
+print("%016x" % h)' "$1"
+}
+
+# as_client PATH: the name of the backend that answered a request for
+# PATH made with the cookie jar $TESTTMP/jar.
+as_client() {
+	curl -s -b "$TESTTMP/jar" -c "$TESTTMP/jar" "$(LB)$1" | head -n 1 | cut -d ' ' -f 1
+}
+
+client_is() { [ "$(as_client "$1")" = "$2" ]; }
+
+@test "sticky: a client keeps its server 100 times out of 100, and moves when that server goes" {
+	local first other i
+	echo_start ska
+	echo_start skb
+	etcd-put /services/sk/sticky EASYLB
+	etcd-put /services/sk/upstream/a "127.0.0.1:$ECHO_ska"
+	etcd-put /services/sk/upstream/b "127.0.0.1:$ECHO_skb"
+	wait_until 20 seen_is /sk/ 8 "ska skb "
+	cfg_has "    cookie EASYLB insert indirect nocache httponly"
+	cfg_has "    server a 127.0.0.1:$ECHO_ska check cookie $(fnv a)"
+	cfg_has "    server b 127.0.0.1:$ECHO_skb check cookie $(fnv b)"
+	rm -f "$TESTTMP/jar"
+	first=$(as_client /sk/)
+	for i in $(seq 1 100); do
+		[ "$(as_client /sk/)" = "$first" ]
+	done
+	grep -q "EASYLB	$(fnv "${first#sk}")$" "$TESTTMP/jar"
+	# its server goes: the client moves to the other, and stays there
+	other=skb
+	[ "$first" = skb ] && other=ska
+	etcd-put -d "/services/sk/upstream/${first#sk}"
+	wait_until 20 bash -c "! grep -q 'cookie $(fnv "${first#sk}")' '$EASY_LB_RUN/haproxy.cfg'"
+	wait_until 20 client_is /sk/ "$other"
+	for i in $(seq 1 100); do
+		[ "$(as_client /sk/)" = "$other" ]
+	done
+	grep -q "EASYLB	$(fnv "${other#sk}")$" "$TESTTMP/jar"
+}
+
 @test "hostile values: each skipped with a warning naming its key, the service served without it, the file valid" {
 	local v
 	echo_start hx
@@ -141,6 +187,7 @@ cfg_has() { grep -qxF -- "$1" "$EASY_LB_RUN/haproxy.cfg"; }
 	etcd-put "/services/hx/header/X-Bad"$'\r' 1
 	etcd-put /services/hx/header/X:Colon 1
 	etcd-put /services/hx/redirect 'https://a.example.com/ x'
+	etcd-put /services/hx/sticky 'S; Path=/'
 	etcd-put /services/hx2/redirect 'javascript:alert(1)'
 	etcd-put /services/hx3/redirect $'https://a.example.com/\r\nSet-Cookie: x=1'
 	wait_until 20 answers /hx/ hx
@@ -154,6 +201,7 @@ cfg_has() { grep -qxF -- "$1" "$EASY_LB_RUN/haproxy.cfg"; }
 		'/services/hx/header/host: header "host" is not one a service may set; skipped' \
 		'/services/hx/header/X-Quote: "it'"'"'s" is not a header value easy-lb takes (printable ASCII without '"'"', at most 1024); skipped' \
 		'/services/hx/header/X:Colon: header "X:Colon" is not a token (letters, digits and !$%&*+-.^_`|~, at most 64); skipped' \
+		'/services/hx/sticky: cookie name "S; Path=/" is not letters, digits, '"'"'-'"'"' and '"'"'_'"'"' (at most 64); skipped' \
 		'/services/hx/redirect: "https://a.example.com/ x" is not an http or https URL (no blank, quote, backslash or '"'"'#'"'"'); skipped' \
 		'/services/hx2/redirect: "javascript:alert(1)" is not an http or https URL (no blank, quote, backslash or '"'"'#'"'"'); service skipped' \
 		'/services/hx3/redirect: "https://a.example.com/\r\nSet-Cookie: x=1" is not an http or https URL (no blank, quote, backslash or '"'"'#'"'"'); service skipped'; do

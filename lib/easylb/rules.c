@@ -440,3 +440,9 @@ rule_header_value(const char *s, size_t n)
 			return 0;
 	return 1;
 }
+
+int
+rule_cookie_name(const char *s, size_t n)
+{
+	return n >= 1 && n <= 64 && all_in(s, n, 1, "_-");
+}

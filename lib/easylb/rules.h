@@ -32,6 +32,9 @@ const char *rule_header(const char *s, size_t n);
  * quote, at most 1024 bytes. */
 int rule_header_value(const char *s, size_t n);
 
+/* A cookie name: letters, digits, '-' and '_', at most 64. */
+int rule_cookie_name(const char *s, size_t n);
+
 /* A word of a value: offset and length. */
 struct word {
 	size_t off, n;

@@ -8,6 +8,7 @@
  * haproxy could not take is skipped with a warning naming its key: the
  * key alone, or the whole service when it cannot be routed without it.
  * The README's key table is this table (make lint, tests/lint.sh). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -584,6 +585,63 @@ take_headers(struct service *sv, const struct schema_key *k)
 	return children(sv, "header", header, sv) < 0 ? -1 : 0;
 }
 
+/* Sticky sessions: haproxy inserts a cookie NAME that names the server
+ * a client's first request went to, and sends the client's next ones
+ * there while it lives.  Each server's value is derived from its
+ * instance name (FNV-1a, 64 bits, in hex): stable across reloads and
+ * address changes, and not the name itself. */
+static int
+take_sticky(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	const char *p, *line, *sp;
+	size_t n, i, j;
+	uint64_t h;
+	jv v, servers;
+	int nsrv;
+
+	(void)k;
+	if (string_of(sv, "sticky", &key, &v, &p, &n) > 0) {
+		if (!rule_cookie_name(p, n)) {
+			skip(
+			    sv->t, &key, "cookie name ", jv_copy(v),
+			    " is not letters, digits, '-' and '_' (at most 64)",
+			    "skipped");
+		} else {
+			directive(
+			    sv,
+			    jv_string_fmt(
+				"cookie %s insert indirect nocache httponly",
+				p));
+			nsrv = jv_array_length(jv_copy(sv->servers));
+			servers = jv_array();
+			for (i = 0; i < (size_t)nsrv; i++) {
+				jv l =
+				    jv_array_get(jv_copy(sv->servers), (int)i);
+
+				line = jv_string_value(l);
+				sp = strchr(line, ' ');
+				h = 14695981039346656037ULL;
+				for (j = 0;
+				     line + j < (sp ? sp : line + strlen(line));
+				     j++)
+					h = (h ^ (unsigned char)line[j]) *
+					    1099511628211ULL;
+				servers = jv_array_append(
+				    servers,
+				    jv_string_fmt("%s cookie %016llx", line,
+						  (unsigned long long)h));
+				jv_free(l);
+			}
+			jv_free(sv->servers);
+			sv->servers = servers;
+		}
+	}
+	jv_free(v);
+	buf_free(&key);
+	return 0;
+}
+
 /* The backend options: a line each. */
 static int
 take_backend(struct service *sv, const struct schema_key *k)
@@ -613,6 +671,8 @@ static const struct schema_key keys[] = {
 	 "`true`: the location is stripped from the path before the request goes to a server (`/api/users` becomes `/users`, `/api` becomes `/`); `false` or none: the path is kept"},
 	{"header/<name>", "`http-request set-header <name> '<value>'` in its backend", 0, take_headers,
 	 "a request header set before the request goes to a server; a name that is not a token, or a hop-by-hop one (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`, `Upgrade`, ...), `Host` or `Content-Length`, is skipped"},
+	{"sticky", "`cookie <name> insert indirect nocache httponly` in its backend, `cookie <value>` on each server", 0, take_sticky,
+	 "a cookie name: a client sticks to the server its first request went to while that server lives; each server's value is derived from its instance name (a new server comes by a reload: haproxy adds no server with a cookie at run time)"},
 	{"backend/<option>", "a line `<option> <value>` in its backend", 0, take_backend,
 	 "`<option> <value>` in its backend, for `balance`, `option`, `timeout`, `cookie`, `hash-type`, `retries` and `fullconn`, e.g. `backend/balance` = `source`; default `balance roundrobin`"},
 };

@@ -628,7 +628,19 @@ plan_add(struct ctx *c, struct hapcfg_plan *p, const struct section *s,
 {
 	struct hapcfg_op op = {.kind = HAPCFG_ADD};
 	char *host, *port;
-	int r = hapcfg_split_addr(v->addrword, &host, &port);
+	int r;
+	size_t i;
+
+	/* ('cookie' option is not accepted for dynamic server) */
+	for (i = 0; i < v->nopts; i++)
+		if (!strcmp(v->opts[i], "cookie")) {
+			norun(
+			    p,
+			    "%s/%s: haproxy adds no server with a cookie at run time",
+			    s->name, v->name);
+			return;
+		}
+	r = hapcfg_split_addr(v->addrword, &host, &port);
 
 	if (r < 0)
 		c->oom = 1;
