@@ -88,6 +88,12 @@ nworkers() {
 	show_proc "$D/master.sock" | awk '$2 == "worker"' | wc -l
 }
 
+# (for wait_until, which runs its command again each time: a $(...) in
+# its arguments would be worked out once, before the wait)
+worker_is_not() { [ "$(worker)" != "$1" ]; }
+nworkers_is() { [ "$(nworkers)" -eq "$1" ]; }
+children_of_is() { [ "$(pgrep -P "$1" | wc -l)" -eq "$2" ]; }
+
 get() {
 	curl -fs "http://127.0.0.1:$FE/"
 }
@@ -452,7 +458,7 @@ hap-reload: $D/haproxy.cfg not installed: its runtime change undone by a reload"
 	[ "$status" -eq 0 ]
 	[[ $output == "reloaded (worker "*")" ]]
 	[ -z "$stderr" ]
-	wait_until 5 test "$(worker)" != "$W0"
+	wait_until 5 worker_is_not "$W0"
 	[ "$output" = "reloaded (worker $(worker))" ]
 }
 
@@ -588,6 +594,6 @@ stress() {
 			>/dev/null
 		get >/dev/null
 	done
-	wait_until 10 test "$(nworkers)" -eq 1
-	wait_until 10 test "$(pgrep -P "$HAPPID" | wc -l)" -eq 1
+	wait_until 10 nworkers_is 1
+	wait_until 10 children_of_is "$HAPPID" 1
 }

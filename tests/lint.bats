@@ -24,12 +24,13 @@ lint() {
 	local d="$BATS_TEST_TMPDIR/t"
 	mkdir -p "$d/tests"
 	cp "$REPO/tests/lint.sh" "$d/tests/"
-	printf '@test "x" {\n\t! false\n\t[ 1 ] && [ 2 ]\n}\n' >"$d/tests/x.bats"
+	printf '@test "x" {\n\t! false\n\t[ 1 ] && [ 2 ]\n\twait_until 5 test "$(date +%%s)" -gt 9\n\twait_until 5 ready "$(date)"\n}\n' >"$d/tests/x.bats"
 	run_split sh "$d/tests/lint.sh" bats
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "" ]
 	[ "$output" = 'tests/x.bats:2: a mid-test "!" cannot fail: use refute
-tests/x.bats:3: assertions chained with &&: one a line' ]
+tests/x.bats:3: assertions chained with &&: one a line
+tests/x.bats:4: wait_until of a test whose $(...) is worked out once: wrap it in a function' ]
 	# the engine reaching into easy-lb's part, a file beside the parts,
 	# and three files of a part calling round in a circle (a leads to b,
 	# b to c, c back to a; d only calls into it)

@@ -25,7 +25,9 @@
 #   bats       checks in a test's body that cannot fail: a '!' command
 #              (bats' set -e ignores it: use refute), a line that chains
 #              assertions with && (only the last counts), an assertion
-#              that falls back to a looser one on a line of its own
+#              that falls back to a looser one on a line of its own; and a
+#              wait_until whose test holds a $(...) (worked out once,
+#              before the wait: it waits for nothing)
 #   shell      shellcheck on every shell script; share/ is POSIX sh
 #              without FIFOs (but boot.sh's event pipe) or fractional
 #              sleeps
@@ -204,6 +206,10 @@ check_bats() {
 			# assertions chained with &&: only the last counts
 			/^[ \t]+\[\[? .*\]?\] && (\[|grep -q|test )/ {
 				print f ":" FNR ": assertions chained with &&: one a line"
+			}
+			# a wait that waits for nothing
+			/^[ \t]+wait_until [0-9]+ (test|\[\[?) [^|]*[^\\]\$\(/ {
+				print f ":" FNR ": wait_until of a test whose $(...) is worked out once: wrap it in a function"
 			}
 			# an assertion with a fallback on the next line
 			/^[ \t]+\[\[? .*\]\]? \|\|[ \t]*$/ {
