@@ -173,6 +173,117 @@ client_is() { [ "$(as_client "$1")" = "$2" ]; }
 	grep -q "EASYLB	$(fnv "${other#sk}")$" "$TESTTMP/jar"
 }
 
+# tcp_start NAME: tests/hap/tcpecho.py answering "NAME LINE" on port
+# TCP_<NAME>.
+tcp_start() {
+	local p
+	p=$(free_port)
+	python3 "$REPO/tests/hap/tcpecho.py" "$1" "$p" >/dev/null 2>&1 &
+	echo "$!" >>"$TESTTMP/backend.pids"
+	wait_until 10 python3 "$REPO/tests/hap/tcpclient.py" "$p" x
+	printf -v "TCP_$1" '%s' "$p"
+}
+
+# tcp_says PORT WANT: a new connection to the balancer's PORT answers
+# "hello" with WANT.
+tcp_says() {
+	[ "$(python3 "$REPO/tests/hap/tcpclient.py" "$1" hello 2>/dev/null)" = "$2" ]
+}
+
+# tcp_seen PORT N: the backends that answered N new connections, sorted.
+tcp_seen() {
+	local i
+	for i in $(seq 1 "$2"); do
+		python3 "$REPO/tests/hap/tcpclient.py" "$1" hello 2>/dev/null | cut -d ' ' -f 1
+	done | sort -u | tr '\n' ' '
+}
+tcp_seen_is() { [ "$(tcp_seen "$1" "$2")" = "$3" ]; }
+
+# tcp_seen_one_of PORT A B: 4 new connections answered all by one
+# backend, A's or B's.
+tcp_seen_one_of() {
+	local s
+	s=$(tcp_seen "$1" 4)
+	[ "$s" = "$2" ] || [ "$s" = "$3" ]
+}
+
+# reloads_past N: the balancer has said more than N reloads.
+reloads_past() { [ "$(grep -c "reloaded (worker" "$TESTTMP/lb.err")" -gt "$1" ]; }
+
+@test "TCP service: bytes both ways on its own port; a server added at run time, a reload, one connection kept across both" {
+	local port kpid n
+	port=$(free_port)
+	tcp_start tca
+	tcp_start tcb
+	etcd-put /services/tc/mode tcp
+	etcd-put /services/tc/port "$port"
+	etcd-put /services/tc/upstream/a "127.0.0.1:$TCP_tca"
+	wait_until 20 tcp_says "$port" "tca hello"
+	cfg_has "frontend easy-lb-tcp-tc"
+	cfg_has "    bind 127.0.0.1:$port"
+	# a connection that stays open through what follows
+	python3 "$REPO/tests/hap/tcpclient.py" "$port" one "$TESTTMP/go" two \
+		>"$TESTTMP/kept.out" 2>&1 &
+	kpid=$!
+	wait_until 5 grep -qx "tca one" "$TESTTMP/kept.out"
+	# a second upstream: through the runtime API
+	n=$(grep -c "runtime: +1 -0 ~0 servers" "$TESTTMP/lb.err" || :)
+	etcd-put /services/tc/upstream/b "127.0.0.1:$TCP_tcb"
+	wait_until 20 tcp_seen_is "$port" 8 "tca tcb "
+	[ "$(grep -c "runtime: +1 -0 ~0 servers" "$TESTTMP/lb.err")" -eq $((n + 1)) ]
+	# a reload (a backend option)
+	n=$(grep -c "reloaded (worker" "$TESTTMP/lb.err" || :)
+	etcd-put /services/tc/backend/balance source
+	wait_until 20 cfg_has "    balance source"
+	wait_until 20 reloads_past "$n"
+	# (balance source: one server for this client, either)
+	wait_until 20 tcp_seen_one_of "$port" "tca " "tcb "
+	# the kept connection went on through both
+	touch "$TESTTMP/go"
+	wait "$kpid"
+	[ "$(cat "$TESTTMP/kept.out")" = "tca one
+tca two" ]
+}
+
+@test "TCP services: a port another service or the HTTP listener has, a missing or bad port, a mode neither http nor tcp, HTTP keys on TCP: skipped, named" {
+	local port v
+	port=$(free_port)
+	tcp_start tcz
+	etcd-put /services/tz1/mode tcp
+	etcd-put /services/tz1/port "$port"
+	etcd-put /services/tz1/upstream/a "127.0.0.1:$TCP_tcz"
+	etcd-put /services/tz1/location /tz1
+	etcd-put /services/tz1/header/X-A b
+	etcd-put /services/tz2/mode tcp
+	etcd-put /services/tz2/port "$port"
+	etcd-put /services/tz2/upstream/a "127.0.0.1:$TCP_tcz"
+	etcd-put /services/tz3/mode tcp
+	etcd-put /services/tz3/port "$LB_PORT"
+	etcd-put /services/tz3/upstream/a "127.0.0.1:$TCP_tcz"
+	etcd-put /services/tz4/mode tcp
+	etcd-put /services/tz4/upstream/a "127.0.0.1:$TCP_tcz"
+	etcd-put /services/tz5/mode tcp
+	etcd-put /services/tz5/port 65536
+	etcd-put /services/tz5/upstream/a "127.0.0.1:$TCP_tcz"
+	etcd-put /services/tz6/mode udp
+	etcd-put /services/tz6/upstream/a "127.0.0.1:$TCP_tcz"
+	wait_until 20 tcp_says "$port" "tcz hello"
+	wait_until 10 grep -q "/services/tz6/mode" "$TESTTMP/lb.err"
+	for v in \
+		"/services/tz1/location: for an HTTP service only (this one is mode tcp); skipped" \
+		"/services/tz1/header/X-A: for an HTTP service only (this one is mode tcp); skipped" \
+		"/services/tz2/port: port $port is /services/tz1/port's; service skipped" \
+		"/services/tz3/port: port $LB_PORT is LB_PORT's; service skipped" \
+		"/services/tz4/port: a TCP service needs a port; service skipped" \
+		'/services/tz5/port: "65536" is not a port (1 to 65535); service skipped' \
+		'/services/tz6/mode: "udp" is not http or tcp; service skipped'; do
+		grep -qF "tmpl: warning: $v" "$TESTTMP/lb.err"
+	done
+	# no route for a TCP service; the HTTP port still HTTP
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$(LB)/tz1/")" = 503 ]
+	refute grep -q "easy-lb-tcp-tz[2-6]\|^backend tz[2-6]$" "$EASY_LB_RUN/haproxy.cfg"
+}
+
 @test "hostile values: each skipped with a warning naming its key, the service served without it, the file valid" {
 	local v
 	echo_start hx

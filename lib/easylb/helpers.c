@@ -100,6 +100,13 @@ h_service(struct tmpl *t, void *st, jv *a)
 }
 
 static jv
+h_tcp(struct tmpl *t, void *st, jv *a)
+{
+	(void)st;
+	return schema_tcp(t, a[0], a[1], a[2]);
+}
+
+static jv
 h_routes(struct tmpl *t, void *st, jv *a)
 {
 	(void)t;
@@ -114,6 +121,7 @@ static const struct tmpl_helper list[] = {
 	{"haproxy_backend", "$d", TMPL_ANSWER, h_backend},
 	{"haproxy_routes",  NULL, TMPL_ANSWER, h_routes},
 	{"easylb_service",  "$d", TMPL_EACH,   h_service},
+	{"easylb_tcp",      "$p; $svc; $taken", TMPL_ANSWER, h_tcp},
 };
 /* clang-format on */
 

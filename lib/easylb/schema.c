@@ -200,6 +200,8 @@ struct service {
 	const char *dir, *name;
 	size_t dn, nn;
 	jv hosts, loc, servers, lines, directives;
+	int tcp;
+	long port;
 };
 
 /* The value of key dir + "/" + k in the data (invalid when none), and
@@ -307,6 +309,143 @@ by_bytes(const void *a, const void *b)
 	    jv_string_value(y), (size_t)jv_string_length_bytes(jv_copy(y)));
 }
 
+/* s[0, n) into b, each '%' doubled (it starts a sample in haproxy's
+ * log-format strings), and a NUL. */
+static void
+add_escaped(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf_add(b, s[i] == '%' ? "%%" : &s[i], s[i] == '%' ? 2 : 1);
+	buf_add(b, "", 1);
+}
+
+/* A directive of the service's backend, beside its options. */
+static void
+directive(struct service *sv, jv line)
+{
+	sv->directives = jv_array_append(sv->directives, line);
+}
+
+/* The value of key k as a string (*p, *n bytes), or 0 when there is no
+ * such key; -1, the key skipped with a warning, when it is not one. */
+static int
+string_of(struct service *sv, const char *k, struct buf *key, jv *v,
+	  const char **p, size_t *n)
+{
+	*v = value_of(sv, k, key);
+	if (!jv_is_valid(*v))
+		return 0;
+	if (jv_get_kind(*v) != JV_KIND_STRING) {
+		skip(sv->t, key, "", jv_copy(*v), " is not a string",
+		     "skipped");
+		return -1;
+	}
+	*p = jv_string_value(*v);
+	*n = (size_t)jv_string_length_bytes(jv_copy(*v));
+	return 1;
+}
+
+/* The mode: http (the default) or tcp, a service of its own port. */
+static int
+take_mode(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	const char *p;
+	size_t n;
+	jv v;
+	int r = 0;
+
+	(void)k;
+	if ((r = string_of(sv, "mode", &key, &v, &p, &n)) > 0) {
+		r = 0;
+		if (n == 3 && !memcmp(p, "tcp", 3))
+			/* (left out without upstreams, as any service: a
+			 * redirect does not count for it) */
+			r = (sv->tcp = 1) &&
+				    jv_array_length(jv_copy(sv->servers)) == 0
+				? -1
+				: 0;
+		else if (!(n == 4 && !memcmp(p, "http", 4)))
+			r = skip_service(sv, &key, "", v,
+					 " is not http or tcp");
+	}
+	jv_free(v);
+	buf_free(&key);
+	return r;
+}
+
+/* The port of a TCP service, required; an HTTP one has none. */
+static int
+take_port(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	const char *p;
+	size_t n;
+	jv v;
+	int r = string_of(sv, "port", &key, &v, &p, &n);
+
+	(void)k;
+	if (r < 0 && sv->tcp) {
+		r = -1;
+	} else if (r <= 0) {
+		r = sv->tcp
+			? skip_service(sv, &key, "a TCP service needs a port",
+				       jv_invalid(), "")
+			: 0;
+	} else if (!sv->tcp) {
+		skip(sv->t, &key, "a port is for a TCP service (mode tcp)",
+		     jv_invalid(), "", "skipped");
+		r = 0;
+	} else if (!rule_num(p, n, 1, 65535)) {
+		r = skip_service(sv, &key, "", v,
+				 " is not a port (1 to 65535)");
+	} else {
+		sv->port = strtol(p, NULL, 10);
+		r = 0;
+	}
+	jv_free(v);
+	buf_free(&key);
+	return r;
+}
+
+/* A key of an HTTP service's row on a TCP service, said skipped. */
+static void
+not_tcp(struct tmpl *t, const char *nm, size_t nn, const struct buf *key,
+	jv value, void *ctx)
+{
+	(void)nm;
+	(void)nn;
+	(void)value;
+	(void)ctx;
+	skip(t, key, "for an HTTP service only (this one is mode tcp)",
+	     jv_invalid(), "", "skipped");
+}
+
+/* Row k on a TCP service: its key, or each key of its directory, said
+ * skipped. */
+static int
+not_for_tcp(struct service *sv, const struct schema_key *k)
+{
+	struct buf key = {0};
+	const char *slash = strchr(k->key, '/');
+	char dir[64];
+	jv v;
+
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - k->key),
+			 k->key);
+		return children(sv, dir, not_tcp, NULL) < 0 ? -1 : 0;
+	}
+	v = value_of(sv, k->key, &key);
+	if (jv_is_valid(v))
+		not_tcp(sv->t, NULL, 0, &key, v, NULL);
+	jv_free(v);
+	buf_free(&key);
+	return 0;
+}
+
 /* The hosts: null (any host) without the key; else its names, comma-
  * separated, a blank trimmed at either end of each, lowercase, each a
  * host name; a wildcard "*.domain" kept as ".domain" (the suffix it
@@ -399,44 +538,6 @@ take_location(struct service *sv, const struct schema_key *k)
 	jv_free(v);
 	buf_free(&key);
 	return r;
-}
-
-/* s[0, n) into b, each '%' doubled (it starts a sample in haproxy's
- * log-format strings), and a NUL. */
-static void
-add_escaped(struct buf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		buf_add(b, s[i] == '%' ? "%%" : &s[i], s[i] == '%' ? 2 : 1);
-	buf_add(b, "", 1);
-}
-
-/* A directive of the service's backend, beside its options. */
-static void
-directive(struct service *sv, jv line)
-{
-	sv->directives = jv_array_append(sv->directives, line);
-}
-
-/* The value of key k as a string (*p, *n bytes), or 0 when there is no
- * such key; -1, the key skipped with a warning, when it is not one. */
-static int
-string_of(struct service *sv, const char *k, struct buf *key, jv *v,
-	  const char **p, size_t *n)
-{
-	*v = value_of(sv, k, key);
-	if (!jv_is_valid(*v))
-		return 0;
-	if (jv_get_kind(*v) != JV_KIND_STRING) {
-		skip(sv->t, key, "", jv_copy(*v), " is not a string",
-		     "skipped");
-		return -1;
-	}
-	*p = jv_string_value(*v);
-	*n = (size_t)jv_string_length_bytes(jv_copy(*v));
-	return 1;
 }
 
 /* An HTTP health check: GET the path, 2xx or 3xx is healthy. */
@@ -655,25 +756,29 @@ take_backend(struct service *sv, const struct schema_key *k)
  * at all).  The first row is the service's own name. */
 /* clang-format off */
 static const struct schema_key keys[] = {
-	{"", "its backend, named so", 1, take_name,
+	{"", "its backend, named so", 1, 0, take_name,
 	 "the service: a name haproxy takes (letters, digits, `-`, `_`, `.`, `:`, at most 100), not beginning `easy-lb-` (easy-lb's own backends)"},
-	{"upstream/<instance>", "a `server` line in its backend, with `check`", 1, take_upstreams,
+	{"upstream/<instance>", "a `server` line in its backend, with `check`", 1, 0, take_upstreams,
 	 "`host:port` (IPv6 in brackets), optionally followed by server options such as `weight 256`; a service without upstreams is left out"},
-	{"host", "the keys of its routes in `routes.map`", 1, take_host,
+	{"mode", "`http`: a route on the HTTP port (and HTTPS); `tcp`: a frontend of its own on its port, in mode tcp, and its backend in mode tcp", 0, 0, take_mode,
+	 "`http` (the default) or `tcp`: a TCP service, whose bytes go to its upstreams as they come, on its own port; the keys of HTTP services (`host`, `location`, `redirect`, `strip`, `header/<name>`, `sticky`) are skipped for it"},
+	{"port", "the port its frontend binds, on `LB_BIND`", 0, 0, take_port,
+	 "the port of a TCP service (1 to 65535), required; one another service has (the first by name keeps it), or `LB_PORT` or `LB_TLS_PORT`, skips the service, naming both keys"},
+	{"host", "the keys of its routes in `routes.map`", 1, 1, take_host,
 	 "host names, comma-separated, exact (`api.example.com`) or a leading wildcard (`*.example.com`): the service gets the requests for those hosts (the Host header, port ignored, any case) on its location, which is then `/` by default"},
-	{"location", "the path of its routes in `routes.map`", 1, take_location,
+	{"location", "the path of its routes in `routes.map`", 1, 1, take_location,
 	 "the path prefix routed to the service (default `/<svc>`; `/` makes it the default service; longer prefixes win)"},
-	{"check", "`option httpchk GET <path>` and `http-check expect rstatus ^[23]` in its backend", 0, take_check,
+	{"check", "`option httpchk GET <path>` and `http-check expect rstatus ^[23]` in its backend", 0, 0, take_check,
 	 "a URL path: each server's health check is `GET <path>`, healthy on a 2xx or 3xx answer (with the servers' `inter`, `rise` and `fall`); without it, a TCP connect"},
-	{"redirect", "`http-request redirect` rules in its backend", 0, take_redirect,
+	{"redirect", "`http-request redirect` rules in its backend", 0, 1, take_redirect,
 	 "an `http` or `https` URL: the service answers 301 (GET, HEAD) or 308 (other methods, kept) to it, followed by the request's path and query when the URL ends with `/`; a service that redirects needs no upstream"},
-	{"strip", "`http-request set-path` rules in its backend", 0, take_strip,
+	{"strip", "`http-request set-path` rules in its backend", 0, 1, take_strip,
 	 "`true`: the location is stripped from the path before the request goes to a server (`/api/users` becomes `/users`, `/api` becomes `/`); `false` or none: the path is kept"},
-	{"header/<name>", "`http-request set-header <name> '<value>'` in its backend", 0, take_headers,
+	{"header/<name>", "`http-request set-header <name> '<value>'` in its backend", 0, 1, take_headers,
 	 "a request header set before the request goes to a server; a name that is not a token, or a hop-by-hop one (`Connection`, `Keep-Alive`, `TE`, `Transfer-Encoding`, `Upgrade`, ...), `Host` or `Content-Length`, is skipped"},
-	{"sticky", "`cookie <name> insert indirect nocache httponly` in its backend, `cookie <value>` on each server", 0, take_sticky,
+	{"sticky", "`cookie <name> insert indirect nocache httponly` in its backend, `cookie <value>` on each server", 0, 1, take_sticky,
 	 "a cookie name: a client sticks to the server its first request went to while that server lives; each server's value is derived from its instance name (a new server comes by a reload: haproxy adds no server with a cookie at run time)"},
-	{"backend/<option>", "a line `<option> <value>` in its backend", 0, take_backend,
+	{"backend/<option>", "a line `<option> <value>` in its backend", 0, 0, take_backend,
 	 "`<option> <value>` in its backend, for `balance`, `option`, `timeout`, `cookie`, `hash-type`, `retries` and `fullconn`, e.g. `backend/balance` = `source`; default `balance roundrobin`"},
 };
 /* clang-format on */
@@ -710,7 +815,8 @@ schema_service(struct tmpl *t, jv dir)
 	sv.lines = jv_array();
 	sv.directives = jv_array();
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (keys[i].take(&sv, &keys[i]) < 0)
+		if ((sv.tcp && keys[i].http ? not_for_tcp(&sv, &keys[i])
+					    : keys[i].take(&sv, &keys[i])) < 0)
 			break;
 	if (i < sizeof(keys) / sizeof(keys[0])) {
 		r = jv_array();
@@ -722,6 +828,11 @@ schema_service(struct tmpl *t, jv dir)
 		r = jv_object_set(r, jv_string("lines"), jv_copy(sv.lines));
 		r = jv_object_set(r, jv_string("directives"),
 				  jv_copy(sv.directives));
+		r = jv_object_set(r, jv_string("mode"),
+				  jv_string(sv.tcp ? "tcp" : "http"));
+		r = jv_object_set(r, jv_string("port"),
+				  sv.tcp ? jv_number((double)sv.port)
+					 : jv_null());
 		r = JV_ARRAY(r);
 	}
 	jv_free(sv.hosts);
@@ -729,5 +840,70 @@ schema_service(struct tmpl *t, jv dir)
 	jv_free(sv.servers);
 	jv_free(sv.lines);
 	jv_free(sv.directives);
+	return r;
+}
+
+jv
+schema_tcp(struct tmpl *t, jv prefix, jv svc, jv taken)
+{
+	struct tmpl_kv *e;
+	struct buf key = {0}, other = {0};
+	jv r = jv_object(), seen = jv_object(), m, port, by;
+	size_t i, n;
+
+	if (jv_get_kind(prefix) != JV_KIND_STRING ||
+	    jv_get_kind(svc) != JV_KIND_OBJECT ||
+	    jv_get_kind(taken) != JV_KIND_OBJECT) {
+		jv_free(r);
+		jv_free(seen);
+		return jv_invalid_with_msg(jv_string(
+		    "easylb_tcp: not a prefix, an object of services and an object of ports taken"));
+	}
+	if (!(e = tmpl_kv_of(svc, &n))) {
+		jv_free(r);
+		jv_free(seen);
+		return jv_invalid_with_msg(jv_string("out of memory"));
+	}
+	if (tmpl_kv_ordered(e, n) < n)
+		qsort(e, n, sizeof(*e), tmpl_kv_cmp);
+	for (i = 0; i < n; i++) {
+		if (jv_get_kind(e[i].v) != JV_KIND_OBJECT)
+			continue;
+		m = jv_object_get(jv_copy(e[i].v), jv_string("mode"));
+		port = jv_object_get(jv_copy(e[i].v), jv_string("port"));
+		if (jv_get_kind(m) == JV_KIND_STRING &&
+		    !strcmp(jv_string_value(m), "tcp") &&
+		    jv_get_kind(port) == JV_KIND_NUMBER) {
+			jv ps = jv_string_fmt("%.0f", jv_number_value(port));
+
+			key.len = other.len = 0;
+			buf_printf(&key, "%s/%.*s/port",
+				   jv_string_value(prefix), (int)e[i].n,
+				   e[i].p);
+			if (jv_is_valid(by = jv_object_get(jv_copy(taken),
+							   jv_copy(ps))) ||
+			    jv_is_valid(by = jv_object_get(jv_copy(seen),
+							   jv_copy(ps)))) {
+				buf_printf(&other, " is %s's",
+					   jv_string_value(by));
+				skip(t, &key, "port ", jv_copy(port), other.p,
+				     "service skipped");
+				jv_free(by);
+			} else {
+				seen = jv_object_set(
+				    seen, jv_copy(ps),
+				    jv_string_sized(key.p, (int)key.len));
+				r = jv_object_set(r, jv_copy(e[i].k),
+						  jv_copy(port));
+			}
+			jv_free(ps);
+		}
+		jv_free(m);
+		jv_free(port);
+	}
+	tmpl_kv_free(e, n);
+	jv_free(seen);
+	buf_free(&key);
+	buf_free(&other);
 	return r;
 }

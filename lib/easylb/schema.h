@@ -13,6 +13,7 @@ struct schema_key {
 	const char *key;
 	const char *becomes; /* what it becomes in haproxy's configuration */
 	int runtime;	     /* a change goes through the runtime API */
+	int http;	     /* for HTTP services only (a TCP one's skipped) */
 	/* Check it and put it into the model: 0, or -1 when the service is
 	 * left out (a warning said why, unless it is left out silently). */
 	int (*take)(struct service *sv, const struct schema_key *k);
@@ -24,9 +25,16 @@ const struct schema_key *schema_keys(size_t *n);
 
 /* The part of the model of the service whose directory is dir (as
  * written, "<prefix>/<svc>"; borrowed), from the data being rendered:
- * [{hosts, loc, servers, lines}], or [] when it is left out (a warning
- * says why); an error when dir is not a string. */
+ * [{hosts, loc, servers, lines, directives, mode, port}], or [] when it is left
+ * out (a warning says why); an error when dir is not a string. */
 jv schema_service(struct tmpl *t, jv dir);
+
+/* The TCP services of svc (borrowed, an object of services as
+ * schema_service gives them, under prefix) that get their port, in name
+ * order: {name: port}.  A port that taken (an object of ports, each the
+ * name of what has it, e.g. {"80": "LB_PORT"}) or a service before it
+ * by name has leaves the service out, with a warning naming both. */
+jv schema_tcp(struct tmpl *t, jv prefix, jv svc, jv taken);
 
 /* One upstream key or one backend option key into the array of lines
  * *ctx (a jv), skipped with a warning naming it when haproxy could not
