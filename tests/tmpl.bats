@@ -738,6 +738,13 @@ tmpl: /s/x: value is not valid UTF-8; key left out" ]
 	run_split bash -c "printf '{\"type\":\n' | tmpl --follow -o '$BATS_TEST_TMPDIR/o' '$BATS_TEST_TMPDIR/t.tmpl'"
 	[ "$status" -eq 100 ]
 	[[ "$stderr" == "tmpl: stdin:1: invalid JSON: "* ]]
+	# a revision no int64 holds, or a negative one (the fuzzer's find)
+	for r in 4444444444444444444444444444445 -1; do
+		run_split bash -c "printf '%s\n' '{\"type\":\"put\",\"key\":\"/a\",\"value\":\"1\",\"revision\":$r}' | tmpl --follow -o '$BATS_TEST_TMPDIR/o' '$BATS_TEST_TMPDIR/t.tmpl'"
+		[ "$status" -eq 100 ]
+		[ "$output" = "" ]
+		[[ "$stderr" == "tmpl: stdin:1: revision "*" out of range" ]]
+	done
 	[ ! -e "$BATS_TEST_TMPDIR/o" ]
 }
 

@@ -255,9 +255,18 @@ rec_parse(const char *line, size_t n, struct rec *r, char *err, size_t errlen)
 	{
 		jv rev = jv_object_get(jv_copy(v), jv_string("revision"));
 
-		if (jv_get_kind(rev) == JV_KIND_NUMBER)
-			r->rev = (long long)jv_number_value(rev);
+		double d = jv_get_kind(rev) == JV_KIND_NUMBER
+			       ? jv_number_value(rev)
+			       : 0;
+
 		jv_free(rev);
+		/* (etcd's revisions are int64, never negative; NaN fails
+		 * the test too) */
+		if (!(d >= 0 && d < 9223372036854775808.0)) {
+			seterr(err, errlen, "revision %g out of range", d);
+			goto out;
+		}
+		r->rev = (long long)d;
 	}
 	if (!strcmp(type, "put") || !strcmp(type, "delete")) {
 		int put = type[0] == 'p';
