@@ -467,6 +467,13 @@ ${W}/services/easy-lb-stats: service name is reserved (easy-lb-...); skipped" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "a3b" ]
 	[ "$stderr" = "" ]
+	# the engine's own error object, forged with a position no int holds:
+	# the message, at no position
+	printf 'a{{ error({__tmpl: 1e300, msg: "forged"}) }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
+	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "tmpl: $BATS_TEST_TMPDIR/t.tmpl: runtime error: forged" ]
 	# a request of the wrong length is no request: a debug message
 	printf 'a{{ ["__tmpl_ls", "/", 1] | debug | length }}b\n' >"$BATS_TEST_TMPDIR/t.tmpl"
 	run_split tmpl "$BATS_TEST_TMPDIR/t.tmpl" <<<'{}'

@@ -30,7 +30,9 @@ etcd_int(jv obj, const char *field)
 
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		n = strtoll(jv_string_value(v), NULL, 10);
-	else if (jv_get_kind(v) == JV_KIND_NUMBER)
+	else if (jv_get_kind(v) == JV_KIND_NUMBER &&
+		 jv_number_value(v) >= -9223372036854775808.0 &&
+		 jv_number_value(v) < 9223372036854775808.0)
 		n = (long long)jv_number_value(v);
 	jv_free(v);
 	return n;

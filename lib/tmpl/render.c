@@ -230,7 +230,11 @@ render_error(struct tmpl *t, jv msg, struct tmpl_err *err)
 		jv n = jv_object_get(jv_copy(msg), jv_string("__tmpl"));
 
 		if (jv_get_kind(n) == JV_KIND_NUMBER) {
-			e = (size_t)jv_number_value(n);
+			/* (a template's own error() may forge one: any
+			 * number, no position then) */
+			if (jv_number_value(n) >= 0 &&
+			    jv_number_value(n) < (double)t->nexprs)
+				e = (size_t)jv_number_value(n);
 			m = jv_object_get(jv_copy(msg), jv_string("msg"));
 			jv_free(msg);
 		}
