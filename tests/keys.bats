@@ -45,6 +45,9 @@ seen() {
 # seen_is PATH N WANT: seen PATH N is WANT.
 seen_is() { [ "$(seen "$1" "$2")" = "$3" ]; }
 
+# code_is PATH CODE: a request for PATH is answered CODE.
+code_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$(LB)$1")" = "$2" ]; }
+
 # cfg_has LINE: the installed configuration holds LINE.
 cfg_has() { grep -qxF -- "$1" "$EASY_LB_RUN/haproxy.cfg"; }
 
@@ -114,7 +117,10 @@ cfg_has() { grep -qxF -- "$1" "$EASY_LB_RUN/haproxy.cfg"; }
 @test "redirect: 301 for GET and HEAD, 308 for the others; a URL ending with / keeps the path and query; no upstream needed" {
 	etcd-put /services/moved/redirect https://new.example.com/
 	etcd-put /services/page/redirect 'https://new.example.com/page?from=old%20site'
-	wait_until 20 cfg_has "backend page"
+	# (live once the reloads that give them their backends are done: the
+	# file is installed before that)
+	wait_until 20 code_is /moved/ 301
+	wait_until 20 code_is /page/ 301
 	run_split curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$(LB)/moved/a/b?q=1"
 	[ "$status" -eq 0 ]
 	[ "$output" = "301 https://new.example.com/moved/a/b?q=1" ]
