@@ -61,20 +61,18 @@ h_path(struct tmpl *t, void *st, jv *a)
 static jv
 lines_of(struct tmpl *t, jv a, const char *helper, tmpl_child_fn *f)
 {
-	jv d = tmpl_dir(jv_copy(a), helper), lines = jv_array();
+	jv lines = jv_array();
 
-	if (!jv_is_valid(d)) {
+	if (jv_get_kind(a) != JV_KIND_STRING) {
 		jv_free(lines);
-		return d;
+		return tmpl_dir(jv_copy(a), helper);
 	}
-	if (tmpl_children(
-		t, jv_string_value(a),
-		(size_t)jv_string_length_bytes(jv_copy(a)), jv_string_value(d),
-		(size_t)jv_string_length_bytes(jv_copy(d)), f, &lines) < 0) {
+	if (schema_walk(t, jv_string_value(a),
+			(size_t)jv_string_length_bytes(jv_copy(a)), f,
+			&lines) < 0) {
 		jv_free(lines);
 		lines = jv_invalid_with_msg(jv_string("out of memory"));
 	}
-	jv_free(d);
 	return lines;
 }
 

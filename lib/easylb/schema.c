@@ -248,24 +248,32 @@ take_name(struct service *sv, const struct schema_key *k)
 	return -1;
 }
 
+int
+schema_walk(struct tmpl *t, const char *raw, size_t n, tmpl_child_fn *f,
+	    void *ctx)
+{
+	jv d = tmpl_dir(jv_string_sized(raw, (int)n), "schema");
+	int r = !jv_is_valid(d)
+		    ? -1
+		    : tmpl_children(t, raw, n, jv_string_value(d),
+				    (size_t)jv_string_length_bytes(jv_copy(d)),
+				    f, ctx);
+
+	jv_free(d);
+	return r;
+}
+
 /* The children of dir + "/" + k, each through f with ctx. */
 static int
 children(struct service *sv, const char *k, tmpl_child_fn *f, void *ctx)
 {
 	struct buf raw = {0};
-	jv d;
 	int r;
 
 	buf_add(&raw, sv->dir, sv->dn);
 	buf_puts(&raw, "/");
 	buf_puts(&raw, k);
-	d = tmpl_dir(jv_string_sized(raw.p ? raw.p : "", (int)raw.len), k);
-	r = !jv_is_valid(d)
-		? -1
-		: tmpl_children(sv->t, raw.p, raw.len, jv_string_value(d),
-				(size_t)jv_string_length_bytes(jv_copy(d)), f,
-				ctx);
-	jv_free(d);
+	r = raw.p ? schema_walk(sv->t, raw.p, raw.len, f, ctx) : -1;
 	buf_free(&raw);
 	return r;
 }

@@ -36,6 +36,12 @@ jv schema_service(struct tmpl *t, jv dir);
  * by name has leaves the service out, with a warning naming both. */
 jv schema_tcp(struct tmpl *t, jv prefix, jv svc, jv taken);
 
+/* Each name directly below the directory raw (n bytes, as written:
+ * its keys are named so in the warnings), through f with ctx: 0, or -1
+ * when out of memory. */
+int schema_walk(struct tmpl *t, const char *raw, size_t n, tmpl_child_fn *f,
+		void *ctx);
+
 /* One upstream key or one backend option key into the array of lines
  * *ctx (a jv), skipped with a warning naming it when haproxy could not
  * take it: tmpl_child_fn for haproxy_servers and haproxy_backend. */
